@@ -1,0 +1,33 @@
+//! Viator: a Redis-compatible server built around one thread and one `mio` reactor.
+//!
+//! ```text
+//! loop {
+//!     timeout = min(nearest timer, 1000/hz ms)
+//!     poll(timeout)                       // reactor: readiness for every socket we own
+//!     for each event: dispatch by token kind
+//!         Listener  -> accept, register a Client
+//!         Client    -> read, parse whole commands, call() each, append replies
+//!         Signal    -> shutdown flag (checked by cron)
+//!     fire due timers                     // server cron at `hz`
+//!     before_sleep()                      // flush replies, free closed clients
+//! }
+//! ```
+//!
+//! Layers, low to high: `util`, `resp` -> `types` -> `db`, `client`, `config` ->
+//! `server` <-> `cmd`. Only the last pair see each other: `server::call` dispatches
+//! through the command table and handlers get `&mut Server`.
+//!
+//! Everything is public so the binaries (`viator-server`, `viator-cli`) and the
+//! integration tests can use the codec and the configuration parser directly.
+
+pub mod client;
+pub mod cmd;
+pub mod config;
+pub mod db;
+pub mod info;
+pub mod logging;
+pub mod reactor;
+pub mod resp;
+pub mod server;
+pub mod types;
+pub mod util;

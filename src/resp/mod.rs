@@ -1,0 +1,2 @@
+//! (stub: filled in by the landing that owns this module)
+pub mod value;

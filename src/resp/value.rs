@@ -1,0 +1,1 @@
+//! (stub) generic RESP2/RESP3 value reader and writer for clients
