@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# benches/compare.sh: Viator against Debian's redis-server, same machine, same
+# load generator (the real redis-benchmark).
+#
+# 1. Throughput: redis-benchmark -q -c 50 -n 200000 -t set,get,incr,mset with
+#    -P 1 and -P 16, alternately against each server, three rounds; prints a
+#    markdown table of the median requests/s and the Viator/Redis ratio.
+# 2. Memory: 1,000,000 keys with 32-byte values in each server (DEBUG POPULATE
+#    when both servers support it, else the same generated SET commands
+#    through redis-cli --pipe); prints used_memory, VmRSS and bytes per key.
+# Both servers run with --save '' --appendonly no --port P on loopback and are
+# killed on exit. Never reads stdin.
+#
+# Knobs: VIATOR_SERVER (default target/release/viator-server), REDIS_SERVER
+# (default /usr/bin/redis-server), BENCH_ROUNDS (3), BENCH_REQUESTS (200000),
+# BENCH_CLIENTS (50), BENCH_TESTS (set,get,incr,mset), BENCH_PIPELINES
+# ("1 16"), BENCH_KEYS (1000000), BENCH_VALUE_SIZE (32), BENCH_PORT (first
+# port to try, default 17379), BENCH_SKIP_MEMORY=1, BENCH_SERVER_ARGS (extra
+# arguments for both servers, default "--enable-debug-command local").
+
+set -euo pipefail
+exec </dev/null
+
+ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
+WORK=$ROOT/benches/work
+VIATOR_SERVER=${VIATOR_SERVER:-$ROOT/target/release/viator-server}
+REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
+ROUNDS=${BENCH_ROUNDS:-3}
+REQUESTS=${BENCH_REQUESTS:-200000}
+CLIENTS=${BENCH_CLIENTS:-50}
+TESTS=${BENCH_TESTS:-set,get,incr,mset}
+PIPELINES=${BENCH_PIPELINES:-1 16}
+KEYS=${BENCH_KEYS:-1000000}
+VALUE_SIZE=${BENCH_VALUE_SIZE:-32}
+NEXT_PORT=${BENCH_PORT:-17379}
+# lets DEBUG POPULATE in (Redis refuses DEBUG by default); dropped if refused
+EXTRA_ARGS=${BENCH_SERVER_ARGS---enable-debug-command local}
+CLI=${REDIS_CLI:-/usr/bin/redis-cli}
+BENCH=${REDIS_BENCHMARK:-/usr/bin/redis-benchmark}
+
+die() { printf 'compare.sh: %s\n' "$*" >&2; exit 2; }
+
+case $VIATOR_SERVER in /*) ;; *) VIATOR_SERVER=$PWD/$VIATOR_SERVER ;; esac
+case $REDIS_SERVER in /*) ;; *) REDIS_SERVER=$PWD/$REDIS_SERVER ;; esac
+[[ -x $VIATOR_SERVER ]] || die "no server binary at $VIATOR_SERVER (cargo build --release, or set VIATOR_SERVER)"
+[[ -x $REDIS_SERVER ]] || die "no redis-server at $REDIS_SERVER (apt-get install redis-server)"
+[[ -x $CLI && -x $BENCH ]] || die "need $CLI and $BENCH (apt-get install redis-tools)"
+
+SIDES=(viator redis)
+declare -A BIN=([viator]=$VIATOR_SERVER [redis]=$REDIS_SERVER)
+declare -A PORT=() PID=() ARGS_USED=()
+
+cleanup() {
+    local side
+    for side in "${SIDES[@]}"; do
+        if [[ -n ${PID[$side]:-} ]]; then
+            kill "${PID[$side]}" 2>/dev/null || true
+        fi
+    done
+    for side in "${SIDES[@]}"; do
+        if [[ -n ${PID[$side]:-} ]]; then
+            # give it 5 s to exit, then SIGKILL that one process
+            for _ in $(seq 50); do kill -0 "${PID[$side]}" 2>/dev/null || break; sleep 0.1; done
+            kill -KILL "${PID[$side]}" 2>/dev/null || true
+            wait "${PID[$side]}" 2>/dev/null || true
+        fi
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+    while port_busy "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
+    echo "$NEXT_PORT"
+    NEXT_PORT=$((NEXT_PORT + 1))
+}
+
+cli() { "$CLI" -h 127.0.0.1 -p "${PORT[$1]}" "${@:2}"; }
+
+start_server() {
+    local side=$1 dir=$WORK/$1
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    local extra
+    # shellcheck disable=SC2086  # EXTRA_ARGS is a word list
+    for extra in "$EXTRA_ARGS" ""; do
+        PORT[$side]=$(free_port)
+        # cwd = its own scratch dir, so nothing lands in the repo
+        (cd "$dir" && exec "${BIN[$side]}" --save '' --appendonly no --port "${PORT[$side]}" $extra) \
+            >>"$dir/server.log" 2>&1 &
+        PID[$side]=$!
+        for _ in $(seq 100); do
+            if [[ $(cli "$side" ping 2>/dev/null) == PONG ]]; then
+                ARGS_USED[$side]="--save '' --appendonly no${extra:+ $extra}"
+                return 0
+            fi
+            kill -0 "${PID[$side]}" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "${PID[$side]}" 2>/dev/null || true
+        wait "${PID[$side]}" 2>/dev/null || true
+        PID[$side]=
+        [[ -n $extra ]] || break
+        echo "$side server refused '$extra'; retrying without it" >&2
+    done
+    die "$side server (${BIN[$side]}) did not answer PING; see $dir/server.log"
+}
+
+info_field() { # side field
+    cli "$1" info "${3:-all}" 2>/dev/null | tr -d '\r' | sed -n "s/^$2://p" | head -n 1
+}
+
+median() { # numbers...
+    printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
+        if (NR == 0) { print "n/a"; exit }
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.0f\n", m }'
+}
+
+# --------------------------------------------------------------------- header
+
+cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
+[[ -n $cpu ]] || cpu=$(sed -n 's/^\(Hardware\|cpu model\|CPU part\)[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
+mkdir -p "$WORK"
+for side in "${SIDES[@]}"; do start_server "$side"; done
+
+echo "# Viator vs Redis"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "- machine: $(uname -m), ${cpu:-unknown CPU}, $(nproc) cores ($(getconf _NPROCESSORS_ONLN) online)"
+for side in "${SIDES[@]}"; do
+    echo "- $side: ${BIN[$side]} ${ARGS_USED[$side]} (redis_version $(info_field "$side" redis_version server || true))"
+done
+echo "- load: $(${BENCH} --version 2>/dev/null | head -n 1 || echo redis-benchmark), -c $CLIENTS -n $REQUESTS, $ROUNDS rounds, median shown, servers on loopback"
+echo
+
+# ----------------------------------------------------------------- throughput
+
+declare -A RATES=() # "side|P|TEST" -> space-separated rates
+ORDER=()             # test names in output order
+
+run_bench() { # side pipeline
+    local out line name rate
+    out=$("$BENCH" -h 127.0.0.1 -p "${PORT[$1]}" -q -c "$CLIENTS" -n "$REQUESTS" -t "$TESTS" -P "$2" 2>&1 | tr '\r' '\n') || true
+    while IFS= read -r line; do
+        [[ $line =~ ^(.+):\ +([0-9.]+)\ requests\ per\ second ]] || continue
+        name=${BASH_REMATCH[1]}
+        rate=${BASH_REMATCH[2]}
+        RATES["$1|$2|$name"]+="$rate "
+        [[ " ${ORDER[*]:-} " == *" $name "* ]] || ORDER+=("$name")
+    done <<<"$out"
+}
+
+for round in $(seq "$ROUNDS"); do
+    for p in $PIPELINES; do
+        # alternate which server goes first, so neither always gets a warm CPU
+        if ((round % 2)); then first=viator second=redis; else first=redis second=viator; fi
+        echo "round $round, -P $p: $first then $second" >&2
+        run_bench "$first" "$p"
+        run_bench "$second" "$p"
+    done
+done
+
+echo "## Throughput (requests/s, median of $ROUNDS)"
+echo
+echo "| test | pipeline | Viator | Redis | Viator/Redis |"
+echo "|---|---:|---:|---:|---:|"
+for p in $PIPELINES; do
+    for name in "${ORDER[@]}"; do
+        # shellcheck disable=SC2086  # rate lists are space-separated numbers
+        v=$(median ${RATES["viator|$p|$name"]:-})
+        # shellcheck disable=SC2086
+        r=$(median ${RATES["redis|$p|$name"]:-})
+        if [[ $v != n/a && $r != n/a && $r != 0 ]]; then
+            ratio=$(awk -v a="$v" -v b="$r" 'BEGIN { printf "%.2f", a / b }')
+        else
+            ratio=n/a
+        fi
+        echo "| $name | $p | $v | $r | $ratio |"
+    done
+done
+echo
+
+# --------------------------------------------------------------------- memory
+
+[[ ${BENCH_SKIP_MEMORY:-0} == 1 ]] && exit 0
+
+vmrss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
+
+supports_populate() { # side: DEBUG POPULATE on a scratch db, if the server has it
+    local reply
+    reply=$(cli "$1" -n 15 debug populate 1 probe 8 2>&1 | tr -d '\r') || return 1
+    cli "$1" -n 15 flushdb >/dev/null 2>&1 || true
+    [[ $reply == OK ]]
+}
+
+method=populate
+for side in "${SIDES[@]}"; do
+    supports_populate "$side" || method=pipe
+done
+if [[ $method == pipe ]]; then
+    gen=$WORK/set-commands.resp
+    echo "generating $KEYS SET commands for redis-cli --pipe" >&2
+    awk -v n="$KEYS" -v size="$VALUE_SIZE" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            k = "key:" i
+            v = sprintf("%0" size "d", i)
+            printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v
+        }
+    }' >"$gen"
+fi
+
+declare -A MEM=()
+for side in "${SIDES[@]}"; do
+    cli "$side" flushall >/dev/null
+    base_used=$(info_field "$side" used_memory memory)
+    base_rss=$(vmrss_bytes "${PID[$side]}")
+    echo "loading $KEYS keys into $side ($method)" >&2
+    t0=$(date +%s.%N)
+    if [[ $method == populate ]]; then
+        cli "$side" debug populate "$KEYS" key "$VALUE_SIZE" >/dev/null
+    else
+        cli "$side" --pipe <"$gen" >"$WORK/$side/pipe.log" 2>&1 || die "redis-cli --pipe into $side failed: $(tail -n 3 "$WORK/$side/pipe.log")"
+    fi
+    t1=$(date +%s.%N)
+    keys=$(cli "$side" dbsize | tr -d '\r')
+    [[ $keys == "$KEYS" ]] || echo "warning: $side holds $keys keys, expected $KEYS" >&2
+    sleep 1 # let RSS settle
+    used=$(info_field "$side" used_memory memory)
+    rss=$(vmrss_bytes "${PID[$side]}")
+    MEM[$side]="$keys|${used:-n/a}|${base_used:-}|$rss|$base_rss|$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
+done
+
+per_key() { # now base keys
+    if [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $3 =~ ^[1-9][0-9]*$ ]]; then
+        awk -v a="$1" -v b="$2" -v k="$3" 'BEGIN { printf "%.1f", (a - b) / k }'
+    else
+        echo n/a
+    fi
+}
+mib() { [[ $1 =~ ^[0-9]+$ ]] && awk -v a="$1" 'BEGIN { printf "%.1f MiB", a / 1048576 }' || echo n/a; }
+
+echo "## Memory: $KEYS keys, $VALUE_SIZE-byte values ($method)"
+echo
+echo "| server | keys | used_memory | bytes/key (used_memory) | RSS | bytes/key (RSS) | load time |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for side in "${SIDES[@]}"; do
+    IFS='|' read -r keys used base_used rss base_rss secs <<<"${MEM[$side]}"
+    echo "| $side | $keys | $(mib "$used") | $(per_key "$used" "$base_used" "$keys") | $(mib "$rss") | $(per_key "$rss" "$base_rss" "$keys") | ${secs}s |"
+done
+echo
+echo "bytes/key = (value after loading - value of the empty server) / keys"
