@@ -20,6 +20,14 @@
 //! Everything is public so the binaries (`viator-server`, `viator-cli`) and the
 //! integration tests can use the codec and the configuration parser directly.
 
+/// The Redis version whose behaviour Viator implements (INFO `redis_version`,
+/// HELLO): clients and tools use it for feature detection.
+// COMPAT: reported exactly as Redis 7.0.15 reports itself.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// Viator's own version (INFO `viator_version`).
+pub const VIATOR_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub mod client;
 pub mod cmd;
 pub mod config;

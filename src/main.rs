@@ -1,1 +1,140 @@
-fn main() {}
+//! viator-server: parses the command line and config file exactly as
+//! redis-server does, sets up logging, daemonizes if asked, opens the
+//! listeners and runs the reactor until shutdown.
+
+use std::io::Write;
+
+use viator::config::{self, Startup};
+use viator::server::Server;
+
+// jemalloc: the allocator Redis uses, so memory per key and fragmentation
+// behave alike, and INFO's `used_memory` comes from its statistics.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let startup = match config::parse_startup(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "{e}");
+            std::process::exit(1);
+        }
+    };
+    let (cfg, config_file, sentinel) = match startup {
+        Startup::Version => {
+            println!(
+                "Redis server v={} sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=viator-{}",
+                viator::REDIS_VERSION,
+                viator::VIATOR_VERSION
+            );
+            return;
+        }
+        Startup::Help => {
+            print_usage();
+            return;
+        }
+        Startup::TestMemory => {
+            eprintln!("--test-memory is not supported by Viator; use a dedicated memory tester such as memtester.");
+            std::process::exit(1);
+        }
+        Startup::Run { config, config_file, sentinel } => (config, config_file, sentinel),
+    };
+    if sentinel {
+        eprintln!("Sentinel mode is not available in this version of Viator yet.");
+        std::process::exit(1);
+    }
+    viator::logging::configure(cfg.loglevel, &cfg.logfile);
+    if cfg.daemonize {
+        daemonize();
+    }
+    let pid = std::process::id();
+    log::warn!("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
+    log::warn!(
+        "Redis version={}, bits=64, commit=00000000, modified=0, pid={pid}, just started (Viator {})",
+        viator::REDIS_VERSION,
+        viator::VIATOR_VERSION
+    );
+    match &config_file {
+        Some(_) => log::warn!("Configuration loaded"),
+        None => log::warn!(
+            "Warning: no config file specified, using the default config. In order to specify a config file use {} /path/to/redis.conf",
+            std::env::args().next().unwrap_or_else(|| "viator-server".into())
+        ),
+    }
+    if let Err(e) = std::env::set_current_dir(&cfg.dir) {
+        log::warn!("Can't chdir to '{}': {e}", cfg.dir);
+        std::process::exit(1);
+    }
+    viator::reactor::signal::install();
+    let show_logo = cfg.always_show_logo;
+    let mut srv = match Server::new(cfg, config_file) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!("{e}");
+            std::process::exit(1);
+        }
+    };
+    viator::logging::set_role(b'M');
+    if show_logo {
+        viator::logging::write_raw(&logo(&srv, pid));
+    } else {
+        log::info!("Running mode=standalone, port={}.", srv.tcp_port);
+    }
+    srv.note_unimplemented();
+    if srv.config.daemonize || !srv.config.pidfile.is_empty() {
+        let path = if srv.config.pidfile.is_empty() { "/var/run/redis.pid".to_string() } else { srv.config.pidfile.clone() };
+        if let Err(e) = std::fs::write(&path, format!("{pid}\n")) {
+            log::warn!("Failed to write PID file: {e}");
+        }
+    }
+    log::warn!("Server initialized");
+    log::info!("Ready to accept connections");
+    let code = srv.run();
+    std::process::exit(code);
+}
+
+/// The start-up banner. The test harness and operators look for ` PID: `.
+fn logo(srv: &Server, pid: u32) -> String {
+    let mode = if srv.config.cluster_enabled { "cluster" } else { "standalone" };
+    format!(
+        "\n                  Viator {} (Redis {} compatible) 64 bit\n                  Running in {mode} mode\n                  Port: {}\n                  PID: {pid}\n\n",
+        viator::VIATOR_VERSION,
+        viator::REDIS_VERSION,
+        srv.tcp_port,
+    )
+}
+
+fn print_usage() {
+    eprintln!(
+        "Usage: ./viator-server [/path/to/redis.conf] [options] [-]\n       ./viator-server - (read config from stdin)\n       ./viator-server -v or --version\n       ./viator-server -h or --help\n\nExamples:\n       ./viator-server (run the server with default conf)\n       ./viator-server /etc/redis/6379.conf\n       ./viator-server --port 7777\n       ./viator-server --port 7777 --replicaof 127.0.0.1 8888\n       ./viator-server /etc/myredis.conf --loglevel verbose -\n       ./viator-server /etc/myredis.conf --loglevel verbose"
+    );
+}
+
+/// Detaches from the terminal as redis-server's `daemonize yes` does.
+fn daemonize() {
+    // SAFETY: called before any thread or reactor exists, so fork() leaves the
+    // child with the only thread; the parent exits immediately without running
+    // destructors that could touch shared state.
+    unsafe {
+        match libc::fork() {
+            -1 => {
+                log::warn!("fork() failed while daemonizing");
+                std::process::exit(1);
+            }
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        libc::setsid();
+    }
+    if let Ok(devnull) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        let fd = devnull.as_raw_fd();
+        // SAFETY: dup2 onto the standard descriptors with a valid open fd.
+        unsafe {
+            libc::dup2(fd, 0);
+            libc::dup2(fd, 1);
+            libc::dup2(fd, 2);
+        }
+    }
+}

@@ -1,1 +1,141 @@
-//! (stub: filled in by the landing that owns this module)
+//! Per-connection state: the socket, the query buffer and parser state, the
+//! current argument vector, the reply buffer, and the flags commands consult
+//! (selected db, protocol version, name, auth, reply mode).
+//!
+//! A client never reads or writes the keyspace; commands do that through the
+//! server. Mirrors the fields Redis keeps per client and prints in CLIENT LIST.
+
+pub mod reply;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::reactor::net::Stream;
+use crate::resp::parse::RequestParser;
+use reply::Reply;
+
+/// CLIENT REPLY mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Normal replies.
+    On,
+    /// Replies are discarded until `CLIENT REPLY ON`.
+    Off,
+    /// The next command's reply is discarded.
+    SkipNext,
+    /// The current command's reply is being discarded (after SKIP).
+    Skip,
+}
+
+/// Client flags as typed booleans.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Flags {
+    /// Close as soon as the pending reply is written (QUIT, protocol error).
+    pub close_after_reply: bool,
+    /// Close now, whatever is pending (CLIENT KILL, errors).
+    pub close_asap: bool,
+    /// Exempt from client eviction (CLIENT NO-EVICT).
+    pub no_evict: bool,
+    /// Connected through the Unix socket.
+    pub unix_socket: bool,
+    /// In a MULTI block.
+    pub multi: bool,
+}
+
+/// One connection.
+pub struct Client {
+    /// Unique, increasing id (CLIENT ID).
+    pub id: u64,
+    /// Slab key, which is also the index in the connection's token.
+    pub key: usize,
+    /// The socket.
+    pub stream: Stream,
+    /// Bytes read but not yet parsed.
+    pub query: BytesMut,
+    /// Peak of `query` since the last cron check (query buffer shrinking).
+    pub query_peak: usize,
+    /// Resumable parse state.
+    pub parser: RequestParser,
+    /// Arguments of the command being run.
+    pub argv: Vec<Bytes>,
+    /// Output.
+    pub reply: Reply,
+    /// Selected database.
+    pub db: usize,
+    /// CLIENT SETNAME.
+    pub name: Option<Bytes>,
+    /// Authenticated as a user.
+    pub authenticated: bool,
+    /// The user name (`default` until ACLs arrive).
+    pub user: String,
+    /// Flags.
+    pub flags: Flags,
+    /// CLIENT REPLY state.
+    pub reply_mode: ReplyMode,
+    /// Unix ms of creation.
+    pub created_ms: i64,
+    /// Unix ms of the last command or read (idle time, `timeout`).
+    pub last_interaction_ms: i64,
+    /// Peer address as CLIENT LIST prints it.
+    pub addr: String,
+    /// Local address as CLIENT LIST prints it.
+    pub laddr: String,
+    /// Name of the last command run (`cmd=` in CLIENT LIST).
+    pub last_cmd: String,
+    /// Library name/version (CLIENT SETINFO arrives in 7.2; kept empty).
+    pub lib_name: Option<Bytes>,
+    /// True while registered for WRITABLE interest.
+    pub want_write: bool,
+    /// True while queued for the before-sleep flush.
+    pub queued_write: bool,
+    /// Commands processed on this connection.
+    pub commands_processed: u64,
+}
+
+impl Client {
+    /// A fresh client on `stream`.
+    pub fn new(id: u64, key: usize, stream: Stream, now_ms: i64, unix_path: &str) -> Client {
+        let addr = stream.peer_name(unix_path);
+        let laddr = stream.local_name(unix_path);
+        let unix = matches!(stream, Stream::Unix(_));
+        Client {
+            id,
+            key,
+            stream,
+            query: BytesMut::with_capacity(16 * 1024),
+            query_peak: 0,
+            parser: RequestParser::default(),
+            argv: Vec::new(),
+            reply: Reply::new(),
+            db: 0,
+            name: None,
+            authenticated: false,
+            user: "default".to_string(),
+            flags: Flags { unix_socket: unix, ..Flags::default() },
+            reply_mode: ReplyMode::On,
+            created_ms: now_ms,
+            last_interaction_ms: now_ms,
+            addr,
+            laddr,
+            last_cmd: "NULL".to_string(),
+            lib_name: None,
+            want_write: false,
+            queued_write: false,
+            commands_processed: 0,
+        }
+    }
+
+    /// The argument at `i` (the caller checked arity).
+    pub fn arg(&self, i: usize) -> &[u8] {
+        &self.argv[i]
+    }
+
+    /// Number of arguments including the command name.
+    pub fn argc(&self) -> usize {
+        self.argv.len()
+    }
+
+    /// True when replies are currently being discarded (CLIENT REPLY OFF/SKIP).
+    pub fn replies_muted(&self) -> bool {
+        matches!(self.reply_mode, ReplyMode::Off | ReplyMode::Skip)
+    }
+}

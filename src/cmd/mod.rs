@@ -1,1 +1,129 @@
-//! (stub: filled in by the landing that owns this module)
+//! Commands: the table (`table`, generated metadata in `specs`) and one module
+//! per command family. Handlers are plain functions over `&mut Server` and
+//! the calling `&mut Client`; they parse their arguments, do the work through
+//! the keyspace, and write replies. They never touch sockets, the AOF or
+//! replicas: `server::execute` does everything around them.
+
+pub mod args;
+pub mod conn;
+pub mod debug;
+pub mod keys;
+pub mod server;
+pub mod spec;
+pub mod specs;
+pub mod string;
+pub mod table;
+
+use crate::client::reply::CmdResult;
+use crate::client::Client;
+
+/// A command handler.
+pub type Handler = fn(&mut crate::server::Server, &mut Client) -> CmdResult;
+
+/// Which handler runs which command (`container|sub` for subcommands). Only
+/// commands listed here are offered; the rest of the metadata waits for them.
+pub static BINDINGS: &[(&str, Handler)] = &[
+    // connection
+    ("ping", conn::ping),
+    ("echo", conn::echo),
+    ("quit", conn::quit),
+    ("reset", conn::reset),
+    ("auth", conn::auth),
+    ("hello", conn::hello),
+    ("select", keys::select),
+    ("client|id", conn::client_id),
+    ("client|setname", conn::client_setname),
+    ("client|getname", conn::client_getname),
+    ("client|info", conn::client_info),
+    ("client|list", conn::client_list),
+    ("client|kill", conn::client_kill),
+    ("client|pause", conn::client_pause),
+    ("client|unpause", conn::client_unpause),
+    ("client|reply", conn::client_reply),
+    ("client|no-evict", conn::client_no_evict),
+    ("client|help", conn::client_help),
+    // keyspace
+    ("del", keys::del),
+    ("unlink", keys::unlink),
+    ("exists", keys::exists),
+    ("touch", keys::touch),
+    ("type", keys::type_),
+    ("rename", keys::rename),
+    ("renamenx", keys::renamenx),
+    ("move", keys::move_),
+    ("copy", keys::copy),
+    ("keys", keys::keys),
+    ("scan", keys::scan),
+    ("randomkey", keys::randomkey),
+    ("dbsize", keys::dbsize),
+    ("swapdb", keys::swapdb),
+    ("flushdb", keys::flushdb),
+    ("flushall", keys::flushall),
+    ("expire", keys::expire),
+    ("pexpire", keys::pexpire),
+    ("expireat", keys::expireat),
+    ("pexpireat", keys::pexpireat),
+    ("ttl", keys::ttl),
+    ("pttl", keys::pttl),
+    ("expiretime", keys::expiretime),
+    ("pexpiretime", keys::pexpiretime),
+    ("persist", keys::persist),
+    ("object|encoding", keys::object_encoding),
+    ("object|refcount", keys::object_refcount),
+    ("object|idletime", keys::object_idletime),
+    ("object|freq", keys::object_freq),
+    ("object|help", keys::object_help),
+    // strings
+    ("get", string::get),
+    ("set", string::set),
+    ("setnx", string::setnx),
+    ("setex", string::setex),
+    ("psetex", string::psetex),
+    ("getex", string::getex),
+    ("getdel", string::getdel),
+    ("getset", string::getset),
+    ("mget", string::mget),
+    ("mset", string::mset),
+    ("msetnx", string::msetnx),
+    ("incr", string::incr),
+    ("decr", string::decr),
+    ("incrby", string::incrby),
+    ("decrby", string::decrby),
+    ("incrbyfloat", string::incrbyfloat),
+    ("append", string::append),
+    ("strlen", string::strlen),
+    ("getrange", string::getrange),
+    ("substr", string::getrange),
+    ("setrange", string::setrange),
+    ("lcs", string::lcs),
+    // server
+    ("info", server::info),
+    ("time", server::time),
+    ("lastsave", server::lastsave),
+    ("shutdown", server::shutdown),
+    ("config|get", server::config_get),
+    ("config|set", server::config_set),
+    ("config|rewrite", server::config_rewrite),
+    ("config|resetstat", server::config_resetstat),
+    ("config|help", server::config_help),
+    ("command", server::command),
+    ("command|count", server::command_count),
+    ("command|info", server::command_info),
+    ("command|list", server::command_list),
+    ("command|docs", server::command_docs),
+    ("command|getkeys", server::command_getkeys),
+    ("command|help", server::command_help),
+    ("debug", debug::debug),
+];
+
+/// Replies to `<CMD> HELP` in Redis's layout: a header line, the given lines,
+/// then the HELP entry, all as status replies.
+pub fn help_reply(c: &mut Client, cmd: &str, lines: &[&str]) {
+    c.reply.array(lines.len() + 3);
+    c.reply.simple(&format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+    for l in lines {
+        c.reply.simple(l);
+    }
+    c.reply.simple("HELP");
+    c.reply.simple("    Print this help.");
+}

@@ -1,2 +1,375 @@
-//! (stub: filled in by the landing that owns this module)
+//! The keyspace: `databases` numbered dbs, each a table of keys and a table of
+//! expire times, with lazy and active expiry and keyspace-event queueing.
+//!
+//! Owns the data and nothing else: it never sees a client or a socket. Callers
+//! set `now_ms` (the loop's time snapshot) before running a command, so every
+//! key in one command is judged against one clock. Deletions made by expiry are
+//! queued in `expired` so the server can propagate them (as DEL) and notify,
+//! mirroring Redis's lazy `expireIfNeeded` and sampled `activeExpireCycle`.
+
 pub mod dict;
+
+use crate::types::sds::Sds;
+use crate::types::value::Value;
+use dict::Dict;
+
+/// One numbered database.
+#[derive(Debug, Default)]
+pub struct Db {
+    /// Key to value.
+    pub dict: Dict<Sds, Value>,
+    /// Key to absolute expire time (Unix ms). Only keys with a TTL.
+    pub expires: Dict<Sds, i64>,
+    /// Running average TTL of sampled keys (INFO keyspace `avg_ttl`).
+    pub avg_ttl_ms: i64,
+}
+
+/// Keyspace notification classes (the `notify-keyspace-events` letters).
+pub mod notify {
+    /// `K`: publish on `__keyspace@<db>__:<key>`.
+    pub const KEYSPACE: u32 = 1 << 0;
+    /// `E`: publish on `__keyevent@<db>__:<event>`.
+    pub const KEYEVENT: u32 = 1 << 1;
+    /// `g`: generic commands (DEL, EXPIRE, RENAME...).
+    pub const GENERIC: u32 = 1 << 2;
+    /// `$`: string commands.
+    pub const STRING: u32 = 1 << 3;
+    /// `x`: expired events.
+    pub const EXPIRED: u32 = 1 << 8;
+    /// `n`: new key events.
+    pub const NEW: u32 = 1 << 11;
+}
+
+/// A keyspace event waiting to be published.
+#[derive(Debug, Clone)]
+pub struct KeyEvent {
+    /// Class bit from `notify`.
+    pub class: u32,
+    /// Event name (`set`, `del`, `expired`...).
+    pub event: &'static str,
+    /// The key.
+    pub key: Sds,
+    /// Its database.
+    pub db: usize,
+}
+
+/// All databases plus the state expiry needs.
+#[derive(Debug)]
+pub struct Keyspace {
+    /// The databases, `databases` of them.
+    pub dbs: Vec<Db>,
+    /// The time every expiry decision uses (Unix ms), set by the server.
+    pub now_ms: i64,
+    /// Keys deleted because they expired, waiting for propagation as DEL.
+    pub expired: Vec<(usize, Sds)>,
+    /// Events for `notify-keyspace-events`, drained by the server.
+    pub events: Vec<KeyEvent>,
+    /// Enabled notification classes; events of other classes are not queued.
+    pub notify_flags: u32,
+    /// When false (a replica), expired keys are reported missing but not deleted.
+    pub expire_deletes: bool,
+    /// Number of keys removed by expiry (INFO `expired_keys`).
+    pub stat_expired_keys: u64,
+    /// Lookups that found / missed a key (INFO `keyspace_hits/misses`).
+    pub stat_hits: u64,
+    /// See `stat_hits`.
+    pub stat_misses: u64,
+    /// Count of writes since the last save (`rdb_changes_since_last_save`).
+    pub dirty: u64,
+    /// Keys modified by the running command (for WATCH and tracking later).
+    pub modified: Vec<(usize, Sds)>,
+    /// Random state for sampling.
+    rng: u64,
+}
+
+impl Keyspace {
+    /// `n` empty databases.
+    pub fn new(n: usize) -> Keyspace {
+        Keyspace {
+            dbs: (0..n).map(|_| Db::default()).collect(),
+            now_ms: crate::util::clock::unix_ms(),
+            expired: Vec::new(),
+            events: Vec::new(),
+            notify_flags: 0,
+            expire_deletes: true,
+            stat_expired_keys: 0,
+            stat_hits: 0,
+            stat_misses: 0,
+            dirty: 0,
+            modified: Vec::new(),
+            rng: 0x2545_f491_4f6c_dd1d ^ (crate::util::clock::unix_us() as u64),
+        }
+    }
+
+    /// Next pseudo-random number (xorshift64*).
+    pub fn rand(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Queues a keyspace event if its class is enabled.
+    pub fn notify(&mut self, class: u32, event: &'static str, db: usize, key: &[u8]) {
+        if self.notify_flags & class != 0 && self.notify_flags & (notify::KEYSPACE | notify::KEYEVENT) != 0 {
+            self.events.push(KeyEvent { class, event, key: Sds::from(key), db });
+        }
+    }
+
+    /// Records that `key` changed (WATCH, client tracking) and counts a write.
+    pub fn touch_write(&mut self, db: usize, key: &[u8]) {
+        self.dirty += 1;
+        self.modified.push((db, Sds::from(key)));
+    }
+
+    /// Expires `key` if its time has come. Returns true when the key is
+    /// logically gone (deleted here, or just reported missing on a replica).
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        let Some(&at) = self.dbs[db].expires.get(key) else { return false };
+        if at > self.now_ms {
+            return false;
+        }
+        if !self.expire_deletes {
+            return true;
+        }
+        self.delete_expired(db, key);
+        true
+    }
+
+    fn delete_expired(&mut self, db: usize, key: &[u8]) {
+        let d = &mut self.dbs[db];
+        d.expires.remove(key);
+        if let Some((k, _)) = d.dict.remove(key) {
+            self.stat_expired_keys += 1;
+            self.notify(notify::EXPIRED, "expired", db, &k);
+            self.modified.push((db, k.clone()));
+            self.expired.push((db, k));
+        }
+    }
+
+    /// Looks a key up for reading: expired keys are removed first and hit/miss
+    /// statistics are counted.
+    pub fn get(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
+        self.expire_if_needed(db, key);
+        let v = self.dbs[db].dict.get(key);
+        if v.is_some() {
+            self.stat_hits += 1;
+        } else {
+            self.stat_misses += 1;
+        }
+        v
+    }
+
+    /// Looks a key up for writing (no hit/miss statistics).
+    pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
+        self.expire_if_needed(db, key);
+        self.dbs[db].dict.get_mut(key)
+    }
+
+    /// True if `key` exists (after lazy expiry), without touching statistics.
+    pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
+        self.expire_if_needed(db, key);
+        self.dbs[db].dict.contains_key(key)
+    }
+
+    /// Stores `val` under `key`. With `keep_ttl` an existing TTL survives
+    /// (SET KEEPTTL); otherwise it is cleared, as a plain SET clears it.
+    pub fn set(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) {
+        self.expire_if_needed(db, key);
+        let d = &mut self.dbs[db];
+        if d.dict.insert(Sds::from(key), val).is_some() && !keep_ttl {
+            d.expires.remove(key);
+        }
+    }
+
+    /// Deletes `key`; true if it existed (an expired key does not count).
+    pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
+        if self.expire_if_needed(db, key) {
+            return false;
+        }
+        let d = &mut self.dbs[db];
+        d.expires.remove(key);
+        d.dict.remove(key).is_some()
+    }
+
+    /// Removes and returns the value of `key` together with its expire time.
+    pub fn take(&mut self, db: usize, key: &[u8]) -> Option<(Value, Option<i64>)> {
+        if self.expire_if_needed(db, key) {
+            return None;
+        }
+        let d = &mut self.dbs[db];
+        let (_, v) = d.dict.remove(key)?;
+        let ttl = d.expires.remove(key).map(|(_, at)| at);
+        Some((v, ttl))
+    }
+
+    /// The absolute expire time of `key` (ms), if it has one.
+    pub fn expire_at(&self, db: usize, key: &[u8]) -> Option<i64> {
+        self.dbs[db].expires.get(key).copied()
+    }
+
+    /// Sets the absolute expire time of an existing key.
+    pub fn set_expire(&mut self, db: usize, key: &[u8], at_ms: i64) {
+        let d = &mut self.dbs[db];
+        if let Some((k, _)) = d.dict.get_key_value(key) {
+            let k = k.clone();
+            d.expires.insert(k, at_ms);
+        }
+    }
+
+    /// Removes the TTL of `key`; true if it had one.
+    pub fn persist(&mut self, db: usize, key: &[u8]) -> bool {
+        self.dbs[db].expires.remove(key).is_some()
+    }
+
+    /// Number of keys in `db` (expired keys not yet collected included, as Redis).
+    pub fn db_size(&self, db: usize) -> usize {
+        self.dbs[db].dict.len()
+    }
+
+    /// Empties one database; returns how many keys it held.
+    pub fn flush_db(&mut self, db: usize) -> usize {
+        let d = &mut self.dbs[db];
+        let n = d.dict.len();
+        d.dict = Dict::new();
+        d.expires = Dict::new();
+        d.avg_ttl_ms = 0;
+        n
+    }
+
+    /// A random live key of `db` (RANDOMKEY), skipping expired ones as Redis
+    /// does (bounded tries so a db full of expired keys cannot spin forever).
+    pub fn random_key(&mut self, db: usize) -> Option<Sds> {
+        for _ in 0..100 {
+            let mut seed = self.rand();
+            let mut rng = move || {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed
+            };
+            let k = self.dbs[db].dict.random_entry(&mut rng).map(|(k, _)| k.clone())?;
+            if !self.expire_if_needed(db, &k) {
+                return Some(k);
+            }
+        }
+        None
+    }
+
+    /// One round of active expiry over every db: samples keys with a TTL and
+    /// deletes the expired ones, repeating while more than 10% of a sample was
+    /// expired, until `budget_us` is spent. Returns keys expired.
+    pub fn active_expire_cycle(&mut self, budget_us: u64, effort: u64) -> usize {
+        if !self.expire_deletes {
+            return 0;
+        }
+        let start = std::time::Instant::now();
+        let per_loop = 20 + 5 * effort.saturating_sub(1) as usize;
+        let mut total = 0;
+        for db in 0..self.dbs.len() {
+            loop {
+                if self.dbs[db].expires.is_empty() {
+                    break;
+                }
+                let mut seed = self.rand();
+                let mut rng = move || {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed
+                };
+                let now = self.now_ms;
+                let sample: Vec<(Sds, i64)> = self.dbs[db]
+                    .expires
+                    .sample(per_loop, &mut rng)
+                    .into_iter()
+                    .map(|(k, at)| (k.clone(), *at))
+                    .collect();
+                let sampled = sample.len();
+                let mut expired = 0;
+                let mut ttl_sum = 0i64;
+                let mut ttl_n = 0i64;
+                for (k, at) in sample {
+                    if at <= now {
+                        if self.dbs[db].expires.contains_key(&k) {
+                            self.delete_expired(db, &k);
+                            expired += 1;
+                        }
+                    } else {
+                        ttl_sum += at - now;
+                        ttl_n += 1;
+                    }
+                }
+                if ttl_n > 0 {
+                    let avg = ttl_sum / ttl_n;
+                    let d = &mut self.dbs[db];
+                    d.avg_ttl_ms = if d.avg_ttl_ms == 0 { avg } else { (d.avg_ttl_ms / 50) * 49 + avg / 50 };
+                }
+                total += expired;
+                if sampled == 0 || expired * 10 <= sampled || start.elapsed().as_micros() as u64 > budget_us {
+                    break;
+                }
+            }
+            if start.elapsed().as_micros() as u64 > budget_us {
+                break;
+            }
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::value::Str;
+
+    fn sv(s: &[u8]) -> Value {
+        Value::Str(Str::from_bytes(s))
+    }
+
+    #[test]
+    fn lazy_expiry_by_injected_time() {
+        let mut ks = Keyspace::new(2);
+        ks.now_ms = 1000;
+        ks.set(0, b"k", sv(b"v"), false);
+        ks.set_expire(0, b"k", 1500);
+        assert!(ks.get(0, b"k").is_some());
+        ks.now_ms = 1500;
+        assert!(ks.get(0, b"k").is_none());
+        assert_eq!(ks.stat_expired_keys, 1);
+        assert_eq!(ks.expired.len(), 1);
+        assert_eq!(ks.db_size(0), 0);
+    }
+
+    #[test]
+    fn set_clears_ttl_unless_kept() {
+        let mut ks = Keyspace::new(1);
+        ks.now_ms = 0;
+        ks.set(0, b"k", sv(b"v"), false);
+        ks.set_expire(0, b"k", 100);
+        ks.set(0, b"k", sv(b"w"), true);
+        assert_eq!(ks.expire_at(0, b"k"), Some(100));
+        ks.set(0, b"k", sv(b"x"), false);
+        assert_eq!(ks.expire_at(0, b"k"), None);
+    }
+
+    #[test]
+    fn active_cycle_removes_expired_keys() {
+        let mut ks = Keyspace::new(1);
+        ks.now_ms = 0;
+        for i in 0..1000 {
+            let k = format!("k{i}");
+            ks.set(0, k.as_bytes(), sv(b"v"), false);
+            ks.set_expire(0, k.as_bytes(), if i % 2 == 0 { 10 } else { 1_000_000 });
+        }
+        ks.now_ms = 20;
+        let mut n = 0;
+        for _ in 0..200 {
+            n += ks.active_expire_cycle(1_000_000, 1);
+        }
+        assert!(n > 400, "expired {n}");
+        assert!(ks.db_size(0) >= 500);
+    }
+}

@@ -1,2 +1,5 @@
-//! (stub: filled in by the landing that owns this module)
+//! Value representations. Pure data structures: no I/O, no clock, no clients.
+//! Thresholds for switching encodings are passed in by the caller.
+
 pub mod sds;
+pub mod value;

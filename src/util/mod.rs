@@ -1,3 +1,7 @@
-//! (stub: filled in by the landing that owns this module)
+//! Small leaf helpers with no knowledge of the server: time, globbing, numbers,
+//! argument splitting, randomness.
+
+pub mod clock;
 pub mod glob;
 pub mod num;
+pub mod split;

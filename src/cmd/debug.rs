@@ -1,0 +1,174 @@
+//! DEBUG: the subcommands operators and the Redis test suite use for what
+//! exists so far (SLEEP, OBJECT, SET-ACTIVE-EXPIRE, DIGEST, DIGEST-VALUE, LOG,
+//! JMAP, POPULATE, PAUSE-CRON stand-ins). Gated by `enable-debug-command` in
+//! `server::execute`'s caller (see `gate`).
+//!
+//! DIGEST follows Redis's idea: an order-independent XOR of per-key SHA1
+//! digests mixing key, value and expire, so two servers holding the same data
+//! report the same digest, and an empty dataset reports 40 zeros.
+
+use super::args;
+use crate::client::reply::{CmdResult, ReplyError};
+use crate::client::Client;
+use crate::config::ProtectedMode;
+use crate::server::Server;
+use crate::types::value::{Str, Value};
+
+/// Refuses DEBUG unless `enable-debug-command` allows it for this client.
+fn gate(srv: &Server, c: &Client) -> CmdResult {
+    let allowed = match srv.config.enable_debug_command {
+        ProtectedMode::Yes => true,
+        ProtectedMode::Local => c.stream.is_local(),
+        ProtectedMode::No => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        // COMPAT: Redis's rejection text.
+        Err(ReplyError::err(
+            "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        ))
+    }
+}
+
+/// DEBUG <subcommand> [args].
+pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
+    gate(srv, c)?;
+    let sub = String::from_utf8_lossy(c.arg(1)).to_lowercase();
+    match (sub.as_str(), c.argc()) {
+        ("help", _) => {
+            super::help_reply(
+                c,
+                "DEBUG",
+                &[
+                    "DIGEST",
+                    "    Output a hex signature representing the current DB content.",
+                    "DIGEST-VALUE <key> [<key> ...]",
+                    "    Output a hex signature of the values of all the specified keys.",
+                    "LOG <message>",
+                    "    Write <message> to the server log.",
+                    "OBJECT <key>",
+                    "    Show low level info about the <key> and associated value.",
+                    "POPULATE <count> [<prefix>] [<size>]",
+                    "    Create <count> string keys named key:<num>.",
+                    "SET-ACTIVE-EXPIRE <0|1>",
+                    "    Setting it to 0 disables expiring keys in background when they are not accessed.",
+                    "SLEEP <seconds>",
+                    "    Stop the server for <seconds>. Decimals allowed.",
+                ],
+            );
+        }
+        ("sleep", 3) => {
+            let secs = std::str::from_utf8(c.arg(2)).ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+            if secs > 0.0 {
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            }
+            c.reply.ok();
+        }
+        ("set-active-expire", 3) => {
+            srv.active_expire_enabled = args::int(c.arg(2)).unwrap_or(0) != 0;
+            c.reply.ok();
+        }
+        ("log", 3) => {
+            log::warn!("DEBUG LOG: {}", String::from_utf8_lossy(c.arg(2)));
+            c.reply.ok();
+        }
+        ("object", 3) => {
+            let key = c.argv[2].clone();
+            let Some(v) = srv.ks.dbs[c.db].dict.get(&key) else { return Err(ReplyError::NoSuchKey) };
+            let ser = match v {
+                Value::Str(s) => s.len(),
+            };
+            let line = format!(
+                "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+                v as *const Value,
+                v.encoding(),
+                ser
+            );
+            c.reply.simple(&line);
+        }
+        ("digest", 2) => {
+            let d = dataset_digest(srv);
+            c.reply.simple(&hex(&d));
+        }
+        ("digest-value", _) => {
+            c.reply.array(c.argc() - 2);
+            for i in 2..c.argc() {
+                let mut d = [0u8; 20];
+                let key = c.argv[i].clone();
+                if let Some(v) = srv.ks.dbs[c.db].dict.get(&key) {
+                    d = value_digest(v);
+                }
+                c.reply.simple(&hex(&d));
+            }
+        }
+        ("jmap", 2) | ("pause-cron", 3) | ("replybuffer", _) | ("quicklist-packed-threshold", 3) => {
+            c.reply.ok();
+        }
+        ("populate", 3..=5) => {
+            let count = args::int(c.arg(2))?;
+            let prefix = if c.argc() >= 4 { c.arg(3).to_vec() } else { b"key".to_vec() };
+            let size = if c.argc() == 5 { Some(args::int(c.arg(4))?.max(0) as usize) } else { None };
+            let db = c.db;
+            for i in 0..count.max(0) {
+                let mut key = prefix.clone();
+                key.push(b':');
+                key.extend_from_slice(i.to_string().as_bytes());
+                if srv.ks.dbs[db].dict.contains_key(&key) {
+                    continue;
+                }
+                let mut val = format!("value:{i}").into_bytes();
+                if let Some(sz) = size {
+                    val.resize(sz, 0);
+                }
+                srv.ks.set(db, &key, Value::Str(Str::from_bytes(&val)), false);
+            }
+            c.reply.ok();
+        }
+        _ => {
+            return Err(ReplyError::Other(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+                String::from_utf8_lossy(c.arg(1))
+            )))
+        }
+    }
+    Ok(())
+}
+
+fn hex(d: &[u8; 20]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha1(parts: &[&[u8]]) -> [u8; 20] {
+    let mut h = sha1_smol::Sha1::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.digest().bytes()
+}
+
+fn value_digest(v: &Value) -> [u8; 20] {
+    match v {
+        Value::Str(s) => {
+            let mut scratch = Vec::new();
+            sha1(&[b"string", s.as_bytes(&mut scratch)])
+        }
+    }
+}
+
+/// XOR of SHA1(db, key, value digest, expire) over every key: independent of
+/// iteration order, all zeros for an empty dataset.
+fn dataset_digest(srv: &Server) -> [u8; 20] {
+    let mut out = [0u8; 20];
+    for (dbi, db) in srv.ks.dbs.iter().enumerate() {
+        for (k, v) in db.dict.iter() {
+            let vd = value_digest(v);
+            let exp = db.expires.get(k).copied().unwrap_or(-1).to_be_bytes();
+            let d = sha1(&[&(dbi as u32).to_be_bytes(), k, &vd, &exp]);
+            for (o, b) in out.iter_mut().zip(d) {
+                *o ^= b;
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,145 @@
+//! The value stored under a key, and its encodings as `OBJECT ENCODING` names
+//! them.
+//!
+//! Strings mirror Redis's three encodings: `int` (a decimal that round-trips
+//! through i64), `embstr` (short strings, stored inline in the key's entry
+//! when they fit), and `raw` (long strings, or strings that were modified in
+//! place by APPEND/SETRANGE and so keep spare capacity).
+
+use crate::types::sds::Sds;
+
+/// Longest string Redis stores as `embstr`.
+pub const EMBSTR_MAX: usize = 44;
+
+/// A string value in one of Redis's encodings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Str {
+    /// `int`: the canonical decimal text of an i64.
+    Int(i64),
+    /// `embstr` when short, `raw` otherwise: immutable compact bytes.
+    Bytes(Sds),
+    /// `raw`: a growable buffer, after APPEND/SETRANGE.
+    Raw(Vec<u8>),
+}
+
+impl Str {
+    /// Stores `b` the way Redis's tryObjectEncoding would: as an integer when
+    /// it is the canonical form of one (at most 20 chars), else as bytes.
+    pub fn from_bytes(b: &[u8]) -> Str {
+        if b.len() <= 20 {
+            if let Some(n) = crate::util::num::string2ll(b) {
+                return Str::Int(n);
+            }
+        }
+        Str::Bytes(Sds::from(b))
+    }
+
+    /// The value's bytes (integers rendered into `scratch`).
+    pub fn as_bytes<'a>(&'a self, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+        match self {
+            Str::Int(n) => {
+                scratch.clear();
+                crate::client::reply::push_int(scratch, *n);
+                scratch
+            }
+            Str::Bytes(s) => s,
+            Str::Raw(v) => v,
+        }
+    }
+
+    /// The value's bytes as an owned vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut scratch = Vec::new();
+        self.as_bytes(&mut scratch).to_vec()
+    }
+
+    /// Length in bytes (STRLEN).
+    pub fn len(&self) -> usize {
+        match self {
+            Str::Int(n) => {
+                let mut s = Vec::new();
+                crate::client::reply::push_int(&mut s, *n);
+                s.len()
+            }
+            Str::Bytes(s) => s.len(),
+            Str::Raw(v) => v.len(),
+        }
+    }
+
+    /// True for the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A mutable buffer for in-place edits (APPEND, SETRANGE): converts to
+    /// `raw`, as Redis unshares and converts embstr before modifying.
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, Str::Raw(_)) {
+            *self = Str::Raw(self.to_vec());
+        }
+        match self {
+            Str::Raw(v) => v,
+            _ => unreachable!("converted to Raw just above"),
+        }
+    }
+
+    /// The value as an i64 if it parses strictly (INCR and friends).
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Str::Int(n) => Some(*n),
+            Str::Bytes(s) => crate::util::num::string2ll(s),
+            Str::Raw(v) => crate::util::num::string2ll(v),
+        }
+    }
+
+    /// The encoding name OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Str::Int(_) => "int",
+            Str::Bytes(s) if s.len() <= EMBSTR_MAX => "embstr",
+            Str::Bytes(_) | Str::Raw(_) => "raw",
+        }
+    }
+}
+
+/// Any value stored in the keyspace. More types arrive with the data-types work.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string.
+    Str(Str),
+}
+
+impl Value {
+    /// The name TYPE reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// The encoding name OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_follow_redis_rules() {
+        assert_eq!(Str::from_bytes(b"12345").encoding(), "int");
+        assert_eq!(Str::from_bytes(b"-1").encoding(), "int");
+        assert_eq!(Str::from_bytes(b"012").encoding(), "embstr");
+        assert_eq!(Str::from_bytes(b" 1").encoding(), "embstr");
+        assert_eq!(Str::from_bytes(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(Str::from_bytes(&[b'a'; 45]).encoding(), "raw");
+        let mut s = Str::from_bytes(b"ab");
+        s.make_raw().push(b'c');
+        assert_eq!(s.encoding(), "raw");
+        assert_eq!(s.to_vec(), b"abc");
+    }
+}
