@@ -314,7 +314,8 @@ mod tests {
             b"\x7f",
         ];
         assert_eq!(got, want);
-        assert!(Sds::from(&[0xffu8][..]) > Sds::from("z"));
+        let (high, low) = (Sds::from(&[0xffu8][..]), Sds::from("z"));
+        assert!(high > low);
     }
 
     #[test]
