@@ -4,4 +4,5 @@
 pub mod clock;
 pub mod glob;
 pub mod num;
+pub mod rand;
 pub mod split;
