@@ -140,7 +140,7 @@ mod tests {
             x ^= x << 17;
             let len = (x % 24) as usize;
             let buf: Vec<u8> = (0..len)
-                .map(|i| b" \"'\\xa1\t"[((x >> (i * 2)) % 9) as usize])
+                .map(|i| { let alpha = b" \"'\\xa1\t"; alpha[((x >> (i * 2)) as usize) % alpha.len()] })
                 .collect();
             let _ = split_args(&buf);
         }
