@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(tty_text(&Value::NilArray), "(nil)\n");
         assert_eq!(tty_text(&Value::Error(b"ERR x".to_vec())), "(error) ERR x\n");
         assert_eq!(tty_text(&Value::Double(1.5)), "(double) 1.5\n");
-        assert_eq!(tty_text(&Value::Double(3.14)), "(double) 3.1400000000000001\n");
+        assert_eq!(tty_text(&Value::Double(1.1)), "(double) 1.1000000000000001\n");
         assert_eq!(tty_text(&Value::Bool(true)), "(true)\n");
         assert_eq!(tty_text(&Value::Verbatim { format: *b"txt", text: b"a\nb".to_vec() }), "a\nb\n");
         assert_eq!(tty_text(&Value::Array(vec![])), "(empty array)\n");

@@ -70,7 +70,7 @@ struct Session {
 fn main() {
     let stdout_tty = io::stdout().is_terminal() || std::env::var_os("FAKETTY").is_some();
     let (mut cfg, rest) = match opts::parse(std::env::args_os().skip(1).collect(), stdout_tty) {
-        Parsed::Run(cfg, rest) => (cfg, rest),
+        Parsed::Run(cfg, rest) => (*cfg, rest),
         Parsed::Exit0(text) => {
             print!("{text}");
             exit(0);
@@ -262,11 +262,9 @@ impl Session {
         }
         let mut redirects = 0;
         loop {
-            if self.reissue || self.conn.is_none() {
-                if !self.connect(true, false) {
-                    self.reissue = false;
-                    return false;
-                }
+            if (self.reissue || self.conn.is_none()) && !self.connect(true, false) {
+                self.reissue = false;
+                return false;
             }
             self.reissue = false;
             if self.send_asking {
@@ -889,12 +887,12 @@ fn is_sensitive(argv: &[Vec<u8>]) -> bool {
         return false;
     }
     if n > 7 && eq(cmd, "migrate") {
-        for j in 6..n {
+        for (j, word) in argv.iter().enumerate().skip(6) {
             let more = n - 1 - j;
-            if (eq(&argv[j], "auth") && more > 0) || (eq(&argv[j], "auth2") && more >= 2) {
+            if (eq(word, "auth") && more > 0) || (eq(word, "auth2") && more >= 2) {
                 return true;
             }
-            if eq(&argv[j], "keys") && more > 0 {
+            if eq(word, "keys") && more > 0 {
                 return false;
             }
         }

@@ -54,7 +54,7 @@ pub struct Config {
 /// What parsing the command line asks for.
 pub enum Parsed {
     /// Run with this configuration; the rest are the command words (may be empty).
-    Run(Config, Vec<Vec<u8>>),
+    Run(Box<Config>, Vec<Vec<u8>>),
     /// Print this to stdout and exit 0 (`--help`, `-v`).
     Exit0(String),
     /// Print this to stderr and exit 1.
@@ -161,7 +161,7 @@ pub fn parse(args: Vec<OsString>, stdout_is_tty: bool) -> Parsed {
         return Parsed::Fail("Options -2 and -3 are mutually exclusive.".into()); // COMPAT
     }
     let rest = args[i.min(args.len())..].to_vec();
-    Parsed::Run(c, rest)
+    Parsed::Run(Box::new(c), rest)
 }
 
 /// The version line body: the Redis version spoken, then viator's own.
@@ -205,7 +205,7 @@ fn parse_uri(uri: &str, c: &mut Config) -> Result<(), String> {
     if !rest.starts_with('/') {
         match hostport.find(':') {
             Some(colon) => {
-                c.port = atoi(hostport[colon + 1..].as_bytes()) as i32;
+                c.port = atoi(&hostport.as_bytes()[colon + 1..]) as i32;
                 c.host = hostport[..colon].to_string();
             }
             None => c.host = hostport.to_string(),
@@ -328,7 +328,7 @@ mod tests {
     fn run(args: &[&str]) -> (Config, Vec<String>) {
         let os = args.iter().map(OsString::from).collect();
         match parse(os, true) {
-            Parsed::Run(c, rest) => (c, rest.into_iter().map(|a| String::from_utf8(a).unwrap()).collect()),
+            Parsed::Run(c, rest) => (*c, rest.into_iter().map(|a| String::from_utf8(a).unwrap()).collect()),
             Parsed::Exit0(s) | Parsed::Fail(s) => panic!("unexpected exit: {s}"),
         }
     }
