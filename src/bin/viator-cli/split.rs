@@ -25,7 +25,11 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         loop {
             let c = at(i);
             if in_double {
-                if c == b'\\' && at(i + 1) == b'x' && hex(at(i + 2)).is_some() && hex(at(i + 3)).is_some() {
+                if c == b'\\'
+                    && at(i + 1) == b'x'
+                    && hex(at(i + 2)).is_some()
+                    && hex(at(i + 3)).is_some()
+                {
                     let hi = hex(at(i + 2)).unwrap_or(0);
                     let lo = hex(at(i + 3)).unwrap_or(0);
                     cur.push(hi * 16 + lo);
@@ -100,18 +104,30 @@ mod tests {
     use super::split_args;
 
     fn split(s: &str) -> Option<Vec<String>> {
-        split_args(s.as_bytes())
-            .map(|v| v.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect())
+        split_args(s.as_bytes()).map(|v| {
+            v.into_iter()
+                .map(|a| String::from_utf8_lossy(&a).into_owned())
+                .collect()
+        })
     }
 
     #[test]
     fn plain_and_quoted() {
-        assert_eq!(split("set  k v\n"), Some(vec!["set".into(), "k".into(), "v".into()]));
+        assert_eq!(
+            split("set  k v\n"),
+            Some(vec!["set".into(), "k".into(), "v".into()])
+        );
         assert_eq!(split("  "), Some(vec![]));
         assert_eq!(split(""), Some(vec![]));
-        assert_eq!(split(r#"set "a b" 'c d'"#), Some(vec!["set".into(), "a b".into(), "c d".into()]));
+        assert_eq!(
+            split(r#"set "a b" 'c d'"#),
+            Some(vec!["set".into(), "a b".into(), "c d".into()])
+        );
         assert_eq!(split(r#""\x41\n\"\q""#), Some(vec!["A\n\"q".into()]));
-        assert_eq!(split(r#"'it\'s' "\x4""#), Some(vec!["it's".into(), "x4".into()]));
+        assert_eq!(
+            split(r#"'it\'s' "\x4""#),
+            Some(vec!["it's".into(), "x4".into()])
+        );
         assert_eq!(split(r#"a"b c"d"#), None);
         assert_eq!(split(r#"a"b c" d"#), Some(vec!["ab c".into(), "d".into()]));
         assert_eq!(split(r#""abc"#), None);
