@@ -455,7 +455,7 @@ impl Server {
             }
             Ok(idx) => {
                 let flags = self.commands.cmds[idx].flags;
-                c.last_cmd = self.commands.cmds[idx].fullname.clone();
+                c.last_cmd = self.commands.cmds[idx].fullname;
                 if !c.authenticated && !flags.has(CmdFlags::NO_AUTH) {
                     self.commands.cmds[idx].stats.rejected_calls += 1;
                     self.reply_error(c, &ReplyError::NoAuth);

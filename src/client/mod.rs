@@ -80,7 +80,7 @@ pub struct Client {
     /// Local address as CLIENT LIST prints it.
     pub laddr: String,
     /// Name of the last command run (`cmd=` in CLIENT LIST).
-    pub last_cmd: String,
+    pub last_cmd: &'static str,
     /// Library name/version (CLIENT SETINFO arrives in 7.2; kept empty).
     pub lib_name: Option<Bytes>,
     /// True while registered for WRITABLE interest.
@@ -116,7 +116,7 @@ impl Client {
             last_interaction_ms: now_ms,
             addr,
             laddr,
-            last_cmd: "NULL".to_string(),
+            last_cmd: "NULL",
             lib_name: None,
             want_write: false,
             queued_write: false,

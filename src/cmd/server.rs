@@ -327,7 +327,7 @@ pub fn command_list(srv: &mut Server, c: &mut Client) -> CmdResult {
             },
         };
         if keep {
-            names.push(cmd.fullname.clone());
+            names.push(cmd.fullname.to_string());
         }
     }
     c.reply.array(names.len());

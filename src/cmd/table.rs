@@ -27,8 +27,9 @@ pub struct CommandStats {
 pub struct Command {
     /// Lowercase name (`get`, or `get` for `config|get`).
     pub name: &'static str,
-    /// `name` or `container|name`.
-    pub fullname: String,
+    /// `name` or `container|name` (leaked once at start-up: the table lives
+    /// as long as the process).
+    pub fullname: &'static str,
     /// The generated metadata.
     pub spec: &'static RawSpec,
     /// Typed flags (including MOVABLE_KEYS when keys need parsing).
@@ -72,7 +73,7 @@ impl CommandTable {
                 continue;
             }
             let idx = t.cmds.len();
-            t.cmds.push(Command::build(spec, spec.name.to_string(), handler, None));
+            t.cmds.push(Command::build(spec, spec.name, handler, None));
             t.top.insert(spec.name, idx);
         }
         for spec in SPECS.iter().filter(|s| !s.container.is_empty()) {
@@ -80,7 +81,7 @@ impl CommandTable {
             let Some(handler) = bound.get(fullname.as_str()).copied() else { continue };
             let Some(&parent) = t.top.get(spec.container) else { continue };
             let idx = t.cmds.len();
-            t.cmds.push(Command::build(spec, fullname, Some(handler), Some(parent)));
+            t.cmds.push(Command::build(spec, Box::leak(fullname.into_boxed_str()), Some(handler), Some(parent)));
             t.cmds[parent].subs.insert(spec.name, idx);
         }
         t
@@ -108,7 +109,7 @@ impl CommandTable {
         };
         if !self.cmds[idx].subs.is_empty() {
             if argv.len() < 2 {
-                return Err(ReplyError::WrongArity(self.cmds[idx].fullname.clone()));
+                return Err(ReplyError::WrongArity(self.cmds[idx].fullname.to_string()));
             }
             let sub = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
             match self.cmds[idx].subs.get(sub.as_str()) {
@@ -126,7 +127,7 @@ impl CommandTable {
         let arity = self.cmds[idx].spec.arity;
         let argc = argv.len() as i32;
         if (arity > 0 && argc != arity) || argc < -arity {
-            return Err(ReplyError::WrongArity(self.cmds[idx].fullname.clone()));
+            return Err(ReplyError::WrongArity(self.cmds[idx].fullname.to_string()));
         }
         Ok(idx)
     }
@@ -181,7 +182,7 @@ pub fn unknown_command(argv: &[bytes::Bytes]) -> ReplyError {
 }
 
 impl Command {
-    fn build(spec: &'static RawSpec, fullname: String, handler: Option<Handler>, parent: Option<usize>) -> Command {
+    fn build(spec: &'static RawSpec, fullname: &'static str, handler: Option<Handler>, parent: Option<usize>) -> Command {
         let mut flags = CmdFlags::from_names(spec.flags);
         let (first, last, step, movable) = legacy_range(spec);
         if movable {
