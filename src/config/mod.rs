@@ -146,7 +146,8 @@ config_struct! {
     key_load_delay: i64,
     loading_process_events_interval_bytes: i64,
     // ---- memory and eviction ----
-    /// `maxmemory`: bytes, 0 for no limit.
+    /// `maxmemory`: bytes, 0 for no limit. Redis keeps an unsigned 64-bit value, so a
+    /// value above `i64::MAX` (only reachable by asking for it) reads negative here.
     maxmemory: i64,
     maxmemory_policy: MaxmemoryPolicy,
     maxmemory_samples: i64,
@@ -325,6 +326,21 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The defaults for a server (`sentinel` false, same as `Default`) or for a
+    /// Sentinel, which listens on 26379 with protected mode off. CONFIG REWRITE still
+    /// compares against the server defaults, so a Sentinel's file gets `port 26379`.
+    pub fn defaults_for(sentinel: bool) -> Config {
+        let mut c = Config { sentinel_mode: sentinel, ..Config::default() };
+        if sentinel {
+            // COMPAT: Redis's initSentinelConfig.
+            c.port = 26379;
+            c.protected_mode = false;
+        }
+        c
+    }
+}
+
 /// Where a CONFIG SET comes from, for the checks that depend on it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SetContext {
@@ -473,6 +489,12 @@ impl Config {
     /// The text CONFIG REWRITE would produce from `old` (the current file content).
     pub fn rewrite_text(&self, old: &[u8], hooks: RewriteHooks<'_>) -> Vec<u8> {
         rewrite::rewrite_text(self, old, hooks)
+    }
+
+    /// The directives flagged `DEBUG`, one `name value` line each, as Redis lists
+    /// them in a crash report.
+    pub fn debug_info(&self) -> String {
+        rewrite::debug_lines(self)
     }
 
     /// Directives given in the config file or on the command line that Viator's

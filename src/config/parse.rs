@@ -145,7 +145,7 @@ impl Loader {
     /// A loader starting from the defaults. `live` enables the process side effects
     /// of a real start-up (`dir` changes directory, `logfile` is opened).
     pub fn new(sentinel_mode: bool, live: bool) -> Self {
-        let config = Config { sentinel_mode, ..Config::default() };
+        let config = Config::defaults_for(sentinel_mode);
         Loader { config, ctx: SetCtx { chdir: live, ..SetCtx::default() }, check_logfile: live, depth: 0 }
     }
 
@@ -377,8 +377,7 @@ fn absolute_path(name: &str) -> Option<PathBuf> {
 pub(crate) fn parse_startup_as(args: &[String], sentinel_exe: bool) -> Result<Startup, ConfigError> {
     let sentinel = sentinel_exe || args.iter().any(|a| a == "--sentinel");
     let Some(first) = args.first() else {
-        let config = Config { sentinel_mode: sentinel, ..Config::default() };
-        return Ok(Startup::Run { config, config_file: None, sentinel });
+        return Ok(Startup::Run { config: Config::defaults_for(sentinel), config_file: None, sentinel });
     };
     match first.as_str() {
         "-v" | "--version" => return Ok(Startup::Version),

@@ -212,6 +212,16 @@ pub(crate) fn rewrite_text(config: &Config, old: &[u8], hooks: RewriteHooks<'_>)
     state.content()
 }
 
+/// The `DEBUG`-flagged directives as config lines, for crash reports.
+pub(crate) fn debug_lines(config: &Config) -> String {
+    let mut state = RewriteState::new(true);
+    state.needs_signature = false;
+    for row in TABLE.iter().filter(|r| r.has(super::table::DirectiveFlags::DEBUG)) {
+        value::rewrite_directive(config, row, &mut state);
+    }
+    String::from_utf8_lossy(&state.content()).into_owned()
+}
+
 /// Words written back from raw config lines keep their quoting only when needed.
 fn quote_if_needed(word: &str) -> String {
     let plain = !word.is_empty()

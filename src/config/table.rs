@@ -31,7 +31,7 @@ impl DirectiveFlags {
     pub const MULTI_ARG: DirectiveFlags = DirectiveFlags(1 << 4);
     /// CONFIG SET refuses it while the dataset is loading.
     pub const DENY_LOADING: DirectiveFlags = DirectiveFlags(1 << 5);
-    /// Shown by DEBUG CONFIG-REWRITE-FORCE-ALL style debug dumps.
+    /// Listed in the configuration dump of crash reports ([`Config::debug_info`]).
     pub const DEBUG: DirectiveFlags = DirectiveFlags(1 << 6);
     /// Setting it to the same value still counts as a change (TLS file paths).
     pub const VOLATILE: DirectiveFlags = DirectiveFlags(1 << 7);

@@ -273,6 +273,18 @@ fn save_semantics() {
 }
 
 #[test]
+fn save_after_an_include_replaces_like_redis() {
+    // Redis stops treating the including file as "being read" once an include
+    // finishes, so each later `save` line there starts the list again.
+    let dir = temp_dir("saveinc");
+    let inc = dir.join("inc.conf");
+    std::fs::write(&inc, "port 1\n").unwrap_or_default();
+    let c = cfg(&format!("save 900 1\nsave 300 10\ninclude {}\nsave 60 5\nsave 30 3", inc.display()));
+    assert_eq!(c.save, vec![(30, 3)]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn save_on_the_command_line_like_redis_tests() {
     // From "CONFIG save params special case handled properly" and the command line
     // tests, with tests/assets/default.conf's `save 900 1`.
@@ -661,6 +673,14 @@ fn rewrite_users_and_hooks() {
 }
 
 #[test]
+fn debug_info_lists_debug_directives() {
+    let info = Config::default().debug_info();
+    assert!(info.starts_with("io-threads-do-reads no\nlazyfree-lazy-eviction no\n"), "{info}");
+    assert!(info.contains("\nproto-max-bulk-len 512mb\n") && info.contains("\nclient-query-buffer-limit 1gb\n"), "{info}");
+    assert!(!info.contains("Generated") && !info.contains("port "), "{info}");
+}
+
+#[test]
 fn rewrite_writes_file_atomically() {
     let dir = temp_dir("rewrite");
     let path = dir.join("viator.conf");
@@ -702,6 +722,15 @@ fn startup_special_arguments() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(parse_startup_sentinel(&args(&["--port", "1"])), Ok(Startup::Run { sentinel: true, .. })));
+    match parse_startup_sentinel(&args(&["--sentinel", "--loglevel", "verbose"])) {
+        Ok(Startup::Run { config, .. }) => {
+            assert_eq!((config.port, config.protected_mode), (26379, false));
+            let out = String::from_utf8_lossy(&config.rewrite_text(b"sentinel monitor m 1.2.3.4 6379 2\n", RewriteHooks::default())).into_owned();
+            assert!(out.starts_with("sentinel monitor m 1.2.3.4 6379 2\n"), "{out}");
+            assert!(out.contains("\nport 26379\n") && !out.contains("save "), "{out}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 fn startup_err(list: &[&str]) -> String {
