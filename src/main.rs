@@ -62,10 +62,6 @@ fn main() {
             std::env::args().next().unwrap_or_else(|| "viator-server".into())
         ),
     }
-    if let Err(e) = std::env::set_current_dir(&cfg.dir) {
-        log::warn!("Can't chdir to '{}': {e}", cfg.dir);
-        std::process::exit(1);
-    }
     viator::reactor::signal::install();
     let show_logo = cfg.always_show_logo;
     let mut srv = match Server::new(cfg, config_file) {

@@ -384,8 +384,8 @@ impl Server {
     /// Parses and runs every complete command in the client's query buffer.
     pub fn process_input(&mut self, c: &mut Client) {
         while !c.flags.close_after_reply && !c.flags.close_asap {
-            // A command parsed before a pause began is still in argv.
-            if c.argv.is_empty() {
+            // A command parsed before a pause began is still waiting in argv.
+            if !c.command_ready {
                 let limits = Limits {
                     max_bulk_len: self.config.proto_max_bulk_len,
                     authenticated: c.authenticated,
@@ -409,6 +409,7 @@ impl Server {
                 if c.argv.is_empty() {
                     continue;
                 }
+                c.command_ready = true;
             }
             if self.must_wait_for_pause(c) {
                 if !self.paused_clients.contains(&c.key) {
@@ -418,6 +419,7 @@ impl Server {
             }
             self.execute(c);
             c.argv.clear();
+            c.command_ready = false;
         }
     }
 

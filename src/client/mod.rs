@@ -55,8 +55,11 @@ pub struct Client {
     pub query_peak: usize,
     /// Resumable parse state.
     pub parser: RequestParser,
-    /// Arguments of the command being run.
+    /// Arguments of the command being run (or being parsed, until
+    /// `command_ready`).
     pub argv: Vec<Bytes>,
+    /// `argv` holds a whole command not yet run (it waits out a pause).
+    pub command_ready: bool,
     /// Output.
     pub reply: Reply,
     /// Selected database.
@@ -105,6 +108,7 @@ impl Client {
             query_peak: 0,
             parser: RequestParser::default(),
             argv: Vec::new(),
+            command_ready: false,
             reply: Reply::new(),
             db: 0,
             name: None,

@@ -86,7 +86,8 @@ pub fn config_set(srv: &mut Server, c: &mut Client) -> CmdResult {
     }
     let pairs: Vec<(&[u8], &[u8])> = c.argv[2..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect();
     let before = srv.config.clone();
-    let changed = srv.config.set(&pairs).map_err(ReplyError::Other)?;
+    let ctx = crate::config::SetContext { local: c.stream.is_local(), loading: false };
+    let changed = srv.config.set_from(&pairs, ctx).map_err(ReplyError::Other)?;
     if let Err(e) = apply_config(srv, &changed) {
         srv.config = before;
         let _ = apply_config(srv, &changed);
