@@ -356,7 +356,7 @@ fn unauthenticated_size_caps() {
     assert!(c.closed_within(Duration::from_secs(2)));
     // Ten arguments and 16 KiB bulks are still fine before AUTH (NOAUTH, not closed).
     let mut c = srv.raw();
-    c.send(b"*1\r\n$16384\r\n");
+    c.send(b"*2\r\n$3\r\nGET\r\n$16384\r\n");
     c.send(&vec![b'x'; 16384]);
     c.send(b"\r\n");
     let reply = c.read_reply();
