@@ -362,3 +362,140 @@ fn unauthenticated_size_caps() {
     let reply = c.read_reply();
     assert!(reply.starts_with(b"-NOAUTH"), "{}", show(&reply));
 }
+
+#[test]
+fn quit_replies_then_closes() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    c.roundtrip(b"QUIT\r\n", b"+OK\r\n");
+    assert!(c.closed_within(Duration::from_secs(2)));
+}
+
+#[test]
+fn replies_before_a_protocol_error_are_delivered() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    // Commands ahead of the bad frame run and are answered, then the error,
+    // then the close; anything after the bad frame is never run.
+    c.send(b"SET a 1\r\nINCR a\r\n*1\r\n+x\r\nSET a 100\r\n");
+    c.expect(b"+OK\r\n:2\r\n-ERR Protocol error: expected '$', got '+'\r\n");
+    assert!(c.closed_within(Duration::from_secs(2)));
+    let mut d = srv.raw();
+    d.roundtrip(b"GET a\r\n", b"$1\r\n2\r\n");
+}
+
+#[test]
+// Fails only when the 3 MiB request happens to arrive in several reads.
+#[ignore = "bug: a multibulk command split after its first complete argument runs with the partial argv (server.rs process_input treats a half-filled argv as a paused command)"]
+fn large_values_round_trip() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    // 3 MiB of varied bytes, including CR and LF inside the payload.
+    let value: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let mut req = resp(&[b"SET", b"big", &value]);
+    req.extend(resp(&[b"GET", b"big"]));
+    req.extend(resp(&[b"GET", b"big"]));
+    req.extend_from_slice(b"STRLEN big\r\n");
+    // Write from another thread: the replies are large too, so one side
+    // must read while the other writes.
+    let mut writer = c.stream.try_clone().expect("clone");
+    let t = std::thread::spawn(move || {
+        use std::io::Write;
+        writer.write_all(&req).expect("write big request");
+    });
+    let mut want = b"+OK\r\n".to_vec();
+    for _ in 0..2 {
+        want.extend(format!("${}\r\n", value.len()).into_bytes());
+        want.extend_from_slice(&value);
+        want.extend_from_slice(b"\r\n");
+    }
+    want.extend(format!(":{}\r\n", value.len()).into_bytes());
+    let got = c.read_n(want.len(), Duration::from_secs(20));
+    t.join().expect("writer");
+    assert_eq!(got.len(), want.len(), "reply length; head {}", show(&got[..got.len().min(80)]));
+    assert!(got == want, "reply bytes differ");
+}
+
+#[test]
+fn slow_reader_gets_every_byte() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    // Small enough to arrive in one read (see large_value_arriving_in_pieces).
+    let value = vec![b'v'; 16 * 1024];
+    c.send(&resp(&[b"SET", b"big", &value]));
+    c.expect(b"+OK\r\n");
+    // Ask for 8 MiB of replies and only start reading later: the server
+    // must park the rest and resume when the socket drains.
+    let mut req = Vec::new();
+    for _ in 0..512 {
+        req.extend(resp(&[b"GET", b"big"]));
+    }
+    req.extend_from_slice(b"PING\r\n");
+    c.send(&req);
+    sleep(Duration::from_millis(100));
+    let mut other = srv.raw();
+    other.roundtrip(b"PING\r\n", b"+PONG\r\n");
+    let one = [format!("${}\r\n", value.len()).into_bytes(), value.clone(), b"\r\n".to_vec()].concat();
+    for i in 0..512 {
+        let got = c.read_n(one.len(), Duration::from_secs(10));
+        assert!(got == one, "GET #{i} reply differs ({} bytes)", got.len());
+        if i % 64 == 0 {
+            sleep(Duration::from_millis(5));
+        }
+    }
+    c.expect(b"+PONG\r\n");
+}
+
+#[test]
+fn concurrent_clients_pipelining() {
+    let srv = Server::start();
+    let port = srv.port();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut c = Raw::connect(port);
+                let mut want = Vec::new();
+                let mut req = Vec::new();
+                for i in 0..500 {
+                    req.extend_from_slice(b"INCR shared\r\n");
+                    req.extend(resp(&[b"SET", format!("t{t}:{i}").as_bytes(), b"x"]));
+                    want.extend_from_slice(b"+OK\r\n");
+                }
+                c.send(&req);
+                // INCR replies interleave with other clients: only check shape.
+                let mut incrs = 0;
+                for _ in 0..1000 {
+                    let r = c.read_reply();
+                    if r.starts_with(b":") {
+                        incrs += 1;
+                    } else {
+                        assert_eq!(show(&r), "+OK\\r\\n");
+                    }
+                }
+                assert_eq!(incrs, 500);
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    let mut c = srv.raw();
+    c.roundtrip(b"GET shared\r\n", b"$4\r\n4000\r\n");
+    c.roundtrip(b"DBSIZE\r\n", b":4001\r\n");
+}
+
+#[test]
+#[ignore = "bug: a multibulk command split after its first complete argument runs with the partial argv (server.rs process_input treats a half-filled argv as a paused command)"]
+fn large_value_arriving_in_pieces() {
+    // What a real network does to a big SET: the payload arrives over many reads.
+    let srv = Server::start();
+    let mut c = srv.raw();
+    let value = vec![b'z'; 512 * 1024];
+    let req = resp(&[b"SET", b"big", &value]);
+    for chunk in req.chunks(64 * 1024) {
+        c.send(chunk);
+        sleep(Duration::from_millis(2));
+    }
+    c.expect(b"+OK\r\n");
+    c.roundtrip(b"STRLEN big\r\n", b":524288\r\n");
+}
