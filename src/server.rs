@@ -135,6 +135,10 @@ pub struct Server {
     pub sentinel_mode: bool,
     /// Non-implemented directives already reported.
     pub noted_noop: Vec<&'static str>,
+    /// Channel and pattern subscriptions.
+    pub pubsub: crate::cmd::pubsub::PubSub,
+    /// WATCHed keys: (db, key) to the slab keys of the clients watching.
+    pub watched_keys: HashMap<(usize, crate::types::sds::Sds), Vec<usize>>,
 }
 
 impl Server {
@@ -171,6 +175,8 @@ impl Server {
             exit_code: None,
             sentinel_mode: false,
             noted_noop: Vec::new(),
+            watched_keys: HashMap::new(),
+            pubsub: Default::default(),
             clock,
             config,
             config_file,
@@ -298,6 +304,29 @@ impl Server {
         }
         log::trace!("Accepted {}", c.addr);
         entry.insert(Some(c));
+    }
+
+    /// Reopens the TCP listeners after CONFIG SET port/bind. On failure the
+    /// old listeners stay in place and the error is returned.
+    pub fn rebind_tcp(&mut self) -> Result<(), String> {
+        let port = self.config.port as u16;
+        let fresh = if port == 0 {
+            Vec::new()
+        } else {
+            net::listen_tcp(&self.config.bind, port, self.config.tcp_backlog as i32).inspect_err(|e| log::warn!("{e}"))?
+        };
+        let mut all = std::mem::take(&mut self.listeners);
+        for l in all.iter_mut() {
+            let _ = self.reactor.deregister(l);
+        }
+        all.retain(|l| l.unix_path().is_some());
+        self.listeners = fresh;
+        self.listeners.append(&mut all);
+        for (i, l) in self.listeners.iter_mut().enumerate() {
+            self.reactor.register(l, TokenKind::Listener.token(i), Interest::READABLE).map_err(|e| e.to_string())?;
+        }
+        self.tcp_port = port;
+        Ok(())
     }
 
     fn bind_is_default(&self) -> bool {
@@ -439,51 +468,92 @@ impl Server {
 
     // --------------------------------------------------------------- call()
 
-    /// Runs the command in `c.argv`: lookup, arity, auth, execution, stats,
-    /// error accounting and CLIENT REPLY muting.
+    /// Runs the command in `c.argv`: lookup, arity, auth, MULTI queueing, then
+    /// `call`; CLIENT REPLY muting is applied to whatever was replied.
     pub fn execute(&mut self, c: &mut Client) {
         if c.reply_mode == ReplyMode::SkipNext {
             c.reply_mode = ReplyMode::Skip;
         }
-        let mark = c.reply.buf.len();
+        c.reply.muted = c.replies_muted();
         self.clock.refresh();
         self.ks.now_ms = self.clock.now_ms;
-        match self.commands.resolve(&c.argv) {
+        match self.check_command(c) {
             Err(e) => {
-                if let Ok(i) = self.commands.resolve_name_only(&c.argv) {
-                    self.commands.cmds[i].stats.rejected_calls += 1;
+                if c.flags.multi {
+                    // A rejected command poisons the transaction (EXECABORT).
+                    c.multi_error = true;
                 }
                 self.reply_error(c, &e);
             }
             Ok(idx) => {
-                let flags = self.commands.cmds[idx].flags;
                 c.last_cmd = self.commands.cmds[idx].fullname;
-                if !c.authenticated && !flags.has(CmdFlags::NO_AUTH) {
-                    self.commands.cmds[idx].stats.rejected_calls += 1;
-                    self.reply_error(c, &ReplyError::NoAuth);
-                } else if let Some(handler) = self.commands.cmds[idx].handler {
-                    let t0 = Instant::now();
-                    let r = handler(self, c);
-                    let us = t0.elapsed().as_micros() as u64;
-                    let st = &mut self.commands.cmds[idx].stats;
-                    st.calls += 1;
-                    st.usec += us;
-                    if let Err(e) = r {
-                        self.commands.cmds[idx].stats.failed_calls += 1;
-                        self.reply_error(c, &e);
-                    }
-                    self.after_command();
+                if c.flags.multi && !crate::cmd::multi::runs_inside_multi(self.commands.cmds[idx].name) {
+                    c.multi_queue.push((idx, c.argv.clone()));
+                    c.reply.simple("QUEUED");
+                } else {
+                    self.call(c, idx);
                 }
             }
         }
         c.commands_processed += 1;
         self.stats.total_commands_processed += 1;
-        if c.replies_muted() {
-            c.reply.buf.truncate(mark.max(c.reply.sent));
-        }
         if c.reply_mode == ReplyMode::Skip {
             c.reply_mode = ReplyMode::On;
         }
+        c.reply.muted = false;
+    }
+
+    /// Redis's processCommand checks: the command exists with a valid arity,
+    /// the client may run it. Rejections count as `rejected_calls`.
+    fn check_command(&mut self, c: &Client) -> Result<usize, ReplyError> {
+        let idx = match self.commands.resolve(&c.argv) {
+            Ok(i) => i,
+            Err(e) => {
+                if let Ok(i) = self.commands.resolve_name_only(&c.argv) {
+                    self.commands.cmds[i].stats.rejected_calls += 1;
+                }
+                return Err(e);
+            }
+        };
+        let flags = self.commands.cmds[idx].flags;
+        let reject = if !c.authenticated && !flags.has(CmdFlags::NO_AUTH) {
+            Some(ReplyError::NoAuth)
+        } else if c.flags.multi && flags.has(CmdFlags::NO_MULTI) {
+            Some(ReplyError::err("Command not allowed inside a transaction"))
+        } else if c.reply.resp == 2 && c.subs.count() > 0 && !allowed_while_subscribed(self.commands.cmds[idx].name) {
+            // COMPAT: Redis's subscriber-context error.
+            Some(ReplyError::err(format!(
+                "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                self.commands.cmds[idx].fullname
+            )))
+        } else {
+            None
+        };
+        match reject {
+            Some(e) => {
+                self.commands.cmds[idx].stats.rejected_calls += 1;
+                Err(e)
+            }
+            None => Ok(idx),
+        }
+    }
+
+    /// Runs command `idx` with `c.argv` and does everything around it:
+    /// timing, statistics, error rendering, then draining the keyspace's
+    /// queues (WATCH, later propagation and notifications).
+    pub fn call(&mut self, c: &mut Client, idx: usize) {
+        let Some(handler) = self.commands.cmds[idx].handler else { return };
+        let t0 = Instant::now();
+        let r = handler(self, c);
+        let us = t0.elapsed().as_micros() as u64;
+        let st = &mut self.commands.cmds[idx].stats;
+        st.calls += 1;
+        st.usec += us;
+        if let Err(e) = r {
+            self.commands.cmds[idx].stats.failed_calls += 1;
+            self.reply_error(c, &e);
+        }
+        self.after_command(Some(c));
     }
 
     /// Renders an error reply and counts it (INFO errorstats).
@@ -495,12 +565,116 @@ impl Server {
         c.reply.error(&text);
     }
 
-    /// Drains what the keyspace queued during a command. Propagation, WATCH and
-    /// notifications plug in here as those features land.
-    fn after_command(&mut self) {
+    /// Drains what the keyspace queued during a command: modified keys mark
+    /// their watchers dirty. Propagation and notifications plug in here as
+    /// those features land. `current` is the client running the command (it
+    /// is out of the slab meanwhile).
+    fn after_command(&mut self, mut current: Option<&mut Client>) {
+        if !self.watched_keys.is_empty() {
+            let modified = std::mem::take(&mut self.ks.modified);
+            for (db, key) in &modified {
+                let Some(watchers) = self.watched_keys.get(&(*db, key.clone())) else { continue };
+                for &k in watchers {
+                    match current.as_deref_mut() {
+                        Some(c) if c.key == k => c.cas_dirty = true,
+                        _ => {
+                            if let Some(Some(w)) = self.clients.get_mut(k) {
+                                w.cas_dirty = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
         self.ks.modified.clear();
         self.ks.expired.clear();
-        self.ks.events.clear();
+        if !self.ks.events.is_empty() {
+            let events = std::mem::take(&mut self.ks.events);
+            for ev in &events {
+                self.publish_key_event(current.as_deref_mut(), ev);
+            }
+        }
+    }
+
+    /// Publishes one keyspace event on `__keyspace@<db>__:<key>` and/or
+    /// `__keyevent@<db>__:<event>`, as `notify-keyspace-events` asks.
+    fn publish_key_event(&mut self, mut current: Option<&mut Client>, ev: &crate::db::KeyEvent) {
+        use crate::db::notify;
+        let flags = self.ks.notify_flags;
+        if flags & notify::KEYSPACE != 0 {
+            let mut ch = format!("__keyspace@{}__:", ev.db).into_bytes();
+            ch.extend_from_slice(&ev.key);
+            crate::cmd::pubsub::publish_message(self, current.as_deref_mut(), &ch, ev.event.as_bytes());
+        }
+        if flags & notify::KEYEVENT != 0 {
+            let ch = format!("__keyevent@{}__:{}", ev.db, ev.event).into_bytes();
+            crate::cmd::pubsub::publish_message(self, current, &ch, &ev.key);
+        }
+    }
+
+    /// Runs `f` on client `key`'s state, whether it is the client running the
+    /// current command (`current`) or one resting in the slab, and queues the
+    /// output for writing.
+    pub fn with_client(&mut self, key: usize, current: Option<&mut Client>, f: impl FnOnce(&mut Client)) {
+        match current {
+            Some(c) if c.key == key => f(c),
+            _ => {
+                if let Some(Some(c)) = self.clients.get_mut(key) {
+                    f(c);
+                    if !c.queued_write && !c.want_write {
+                        c.queued_write = true;
+                        self.pending_writes.push(key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// WATCHes `key` in `db` for `c`.
+    pub fn watch_key(&mut self, c: &mut Client, db: usize, key: &[u8]) {
+        if c.watched.iter().any(|(d, k, _)| *d == db && &k[..] == key) {
+            return;
+        }
+        let k = crate::types::sds::Sds::from(key);
+        let expired = self.ks.expire_at(db, key).is_some_and(|at| at <= self.ks.now_ms);
+        self.watched_keys.entry((db, k.clone())).or_default().push(c.key);
+        c.watched.push((db, k, expired));
+    }
+
+    /// Forgets every key `c` watches.
+    pub fn unwatch_all(&mut self, c: &mut Client) {
+        for (db, k, _) in c.watched.drain(..) {
+            let id = (db, k);
+            if let Some(v) = self.watched_keys.get_mut(&id) {
+                v.retain(|&x| x != c.key);
+                if v.is_empty() {
+                    self.watched_keys.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Before `db` is emptied (FLUSHDB/FLUSHALL) or replaced by `with`
+    /// (SWAPDB): watchers of keys that exist in either become dirty.
+    pub fn touch_watched_in_db(&mut self, current: &mut Client, db: usize, with: Option<usize>) {
+        let mut dirty = Vec::new();
+        for ((d, key), watchers) in &self.watched_keys {
+            if *d != db {
+                continue;
+            }
+            let here = self.ks.dbs[db].dict.contains_key(key);
+            let there = with.is_some_and(|w| self.ks.dbs[w].dict.contains_key(key));
+            if here || there {
+                dirty.extend(watchers.iter().copied());
+            }
+        }
+        for k in dirty {
+            if k == current.key {
+                current.cas_dirty = true;
+            } else if let Some(Some(w)) = self.clients.get_mut(k) {
+                w.cas_dirty = true;
+            }
+        }
     }
 
     // ----------------------------------------------------------- write path
@@ -594,6 +768,8 @@ impl Server {
         }
         if let Some(Some(mut c)) = self.clients.try_remove(key) {
             let _ = self.reactor.deregister(&mut c.stream);
+            self.unwatch_all(&mut c);
+            crate::cmd::pubsub::forget_client(self, &mut c);
             self.paused_clients.retain(|&k| k != key);
             log::trace!("Client closed connection id={} addr={}", c.id, c.addr);
         }
@@ -640,7 +816,7 @@ impl Server {
             let effort = self.config.active_expire_effort.clamp(1, 10) as u64;
             let budget_us = 1_000_000 / hz * (25 + 2 * (effort - 1)) / 100;
             self.ks.active_expire_cycle(budget_us, effort);
-            self.after_command();
+            self.after_command(None);
         }
         self.clients_cron();
         self.check_pause_expired();
@@ -753,6 +929,14 @@ impl Server {
             }
         }
     }
+}
+
+/// Commands a RESP2 client may send while subscribed.
+fn allowed_while_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "ping" | "subscribe" | "ssubscribe" | "unsubscribe" | "sunsubscribe" | "psubscribe" | "punsubscribe" | "quit" | "reset"
+    )
 }
 
 /// COMPAT: the text Redis sends to a non-local client in protected mode.

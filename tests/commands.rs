@@ -362,7 +362,6 @@ fn randomkey_and_keys_globs() {
 }
 
 #[test]
-#[ignore = "needs glob module (the temporary util/glob.rs knows only * and ?)"]
 fn keys_glob_classes_and_escapes() {
     let srv = Server::start();
     let mut c = srv.client();
@@ -633,7 +632,6 @@ fn auth_without_password_configured() {
 }
 
 #[test]
-#[ignore = "needs config parser"]
 fn auth_with_requirepass() {
     let srv = Server::start_with(&["--requirepass", "s3cret"]);
     let mut r = srv.raw();
@@ -650,7 +648,6 @@ fn auth_with_requirepass() {
 // ---------------------------------------------------------- introspection
 
 #[test]
-#[ignore = "bug: bare COMMAND (arity -1 container with its own handler) replies 'wrong number of arguments for 'command' command'"]
 fn bare_command_lists_every_command() {
     let srv = Server::start();
     let mut c = srv.client();
@@ -717,7 +714,6 @@ fn info_sections_and_keyspace() {
 }
 
 #[test]
-#[ignore = "needs config parser"]
 fn config_get_port() {
     let srv = Server::start();
     let mut c = srv.client();
@@ -820,7 +816,6 @@ fn select_echo_ping_reset() {
 }
 
 #[test]
-#[ignore = "bug: SELECT with a non-integer replies 'ERR invalid DB index' (Redis 7.0: 'ERR value is not an integer or out of range')"]
 fn select_non_integer_error_text() {
     let srv = Server::start();
     let mut c = srv.client();

@@ -29,7 +29,6 @@ fn inline_ping() {
 }
 
 #[test]
-#[ignore = "bug: a multibulk command split after its first complete argument runs with the partial argv (server.rs process_input treats a half-filled argv as a paused command)"]
 fn multibulk_split_at_every_byte() {
     let srv = Server::start();
     let mut c = srv.raw();
@@ -63,7 +62,6 @@ fn multibulk_split_before_the_first_argument_completes() {
 }
 
 #[test]
-#[ignore = "bug: a multibulk command split after its first complete argument runs with the partial argv (server.rs process_input treats a half-filled argv as a paused command)"]
 fn multibulk_split_at_chosen_points() {
     let srv = Server::start();
     let mut c = srv.raw();
@@ -343,7 +341,6 @@ fn thousands_of_idle_connections() {
 }
 
 #[test]
-#[ignore = "needs config parser"]
 fn unauthenticated_size_caps() {
     let srv = Server::start_with(&["--requirepass", "secret"]);
     let mut c = srv.raw();
@@ -386,7 +383,6 @@ fn replies_before_a_protocol_error_are_delivered() {
 
 #[test]
 // Fails only when the 3 MiB request happens to arrive in several reads.
-#[ignore = "bug: a multibulk command split after its first complete argument runs with the partial argv (server.rs process_input treats a half-filled argv as a paused command)"]
 fn large_values_round_trip() {
     let srv = Server::start();
     let mut c = srv.raw();
@@ -485,7 +481,6 @@ fn concurrent_clients_pipelining() {
 }
 
 #[test]
-#[ignore = "bug: a multibulk command split after its first complete argument runs with the partial argv (server.rs process_input treats a half-filled argv as a paused command)"]
 fn large_value_arriving_in_pieces() {
     // What a real network does to a big SET: the payload arrives over many reads.
     let srv = Server::start();

@@ -92,6 +92,16 @@ pub struct Client {
     pub queued_write: bool,
     /// Commands processed on this connection.
     pub commands_processed: u64,
+    /// Commands queued by MULTI: (command table index, argv).
+    pub multi_queue: Vec<(usize, Vec<Bytes>)>,
+    /// A command was rejected while queueing: EXEC must abort (EXECABORT).
+    pub multi_error: bool,
+    /// A WATCHed key changed: EXEC must fail with a null array.
+    pub cas_dirty: bool,
+    /// Pub/Sub subscriptions.
+    pub subs: crate::cmd::pubsub::Subscriptions,
+    /// Keys this client WATCHes: (db, key, key was already expired when watched).
+    pub watched: Vec<(usize, crate::types::sds::Sds, bool)>,
 }
 
 impl Client {
@@ -125,6 +135,11 @@ impl Client {
             want_write: false,
             queued_write: false,
             commands_processed: 0,
+            multi_queue: Vec::new(),
+            multi_error: false,
+            cas_dirty: false,
+            watched: Vec::new(),
+            subs: Default::default(),
         }
     }
 

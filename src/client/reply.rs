@@ -18,12 +18,16 @@ pub struct Reply {
     pub sent: usize,
     /// 2 or 3, as chosen by HELLO.
     pub resp: u8,
+    /// CLIENT REPLY OFF/SKIP in force: normal replies are discarded (into
+    /// `sink`); push messages still go out (see `unmuted`).
+    pub muted: bool,
+    sink: Vec<u8>,
 }
 
 impl Reply {
     /// An empty RESP2 reply buffer.
     pub fn new() -> Reply {
-        Reply { buf: Vec::with_capacity(1024), sent: 0, resp: 2 }
+        Reply { buf: Vec::with_capacity(1024), sent: 0, resp: 2, muted: false, sink: Vec::new() }
     }
 
     /// Bytes waiting to be written.
@@ -49,30 +53,49 @@ impl Reply {
         }
     }
 
+    /// Where output goes: the buffer, or a discarded sink while muted.
+    fn w(&mut self) -> &mut Vec<u8> {
+        if self.muted {
+            self.sink.clear();
+            &mut self.sink
+        } else {
+            &mut self.buf
+        }
+    }
+
+    /// Runs `f` with muting lifted: pub/sub messages and other pushes reach
+    /// the client even under CLIENT REPLY OFF, as in Redis.
+    pub fn unmuted(&mut self, f: impl FnOnce(&mut Reply)) {
+        let was = self.muted;
+        self.muted = false;
+        f(self);
+        self.muted = was;
+    }
+
     fn line(&mut self, prefix: u8, n: i64) {
-        self.buf.push(prefix);
-        push_int(&mut self.buf, n);
-        self.buf.extend_from_slice(b"\r\n");
+        self.w().push(prefix);
+        push_int(self.w(), n);
+        self.w().extend_from_slice(b"\r\n");
     }
 
     /// `+OK`.
     pub fn ok(&mut self) {
-        self.buf.extend_from_slice(b"+OK\r\n");
+        self.w().extend_from_slice(b"+OK\r\n");
     }
 
     /// A status (simple string) reply; `s` must not contain CR or LF.
     pub fn simple(&mut self, s: &str) {
-        self.buf.push(b'+');
-        self.buf.extend_from_slice(s.as_bytes());
-        self.buf.extend_from_slice(b"\r\n");
+        self.w().push(b'+');
+        self.w().extend_from_slice(s.as_bytes());
+        self.w().extend_from_slice(b"\r\n");
     }
 
     /// An error reply from its full text (`ERR ...`, `WRONGTYPE ...`). Newlines
     /// are replaced by spaces so the protocol cannot be broken.
     pub fn error(&mut self, text: &str) {
-        self.buf.push(b'-');
-        self.buf.extend(text.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
-        self.buf.extend_from_slice(b"\r\n");
+        self.w().push(b'-');
+        self.w().extend(text.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        self.w().extend_from_slice(b"\r\n");
     }
 
     /// An integer reply.
@@ -83,8 +106,8 @@ impl Reply {
     /// A bulk string reply.
     pub fn bulk(&mut self, s: &[u8]) {
         self.line(b'$', s.len() as i64);
-        self.buf.extend_from_slice(s);
-        self.buf.extend_from_slice(b"\r\n");
+        self.w().extend_from_slice(s);
+        self.w().extend_from_slice(b"\r\n");
     }
 
     /// An integer sent as a bulk string (`GET` of an int-encoded value).
@@ -97,18 +120,18 @@ impl Reply {
     /// The null value: `$-1` in RESP2, `_` in RESP3.
     pub fn null(&mut self) {
         if self.resp >= 3 {
-            self.buf.extend_from_slice(b"_\r\n");
+            self.w().extend_from_slice(b"_\r\n");
         } else {
-            self.buf.extend_from_slice(b"$-1\r\n");
+            self.w().extend_from_slice(b"$-1\r\n");
         }
     }
 
     /// A null array: `*-1` in RESP2, `_` in RESP3.
     pub fn null_array(&mut self) {
         if self.resp >= 3 {
-            self.buf.extend_from_slice(b"_\r\n");
+            self.w().extend_from_slice(b"_\r\n");
         } else {
-            self.buf.extend_from_slice(b"*-1\r\n");
+            self.w().extend_from_slice(b"*-1\r\n");
         }
     }
 
@@ -139,7 +162,7 @@ impl Reply {
     /// A boolean (RESP2: integer 1/0).
     pub fn boolean(&mut self, b: bool) {
         if self.resp >= 3 {
-            self.buf.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+            self.w().extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
         } else {
             self.int(b as i64);
         }
@@ -148,22 +171,45 @@ impl Reply {
     /// A double already formatted as Redis formats it (RESP2: bulk string).
     pub fn double_text(&mut self, text: &[u8]) {
         if self.resp >= 3 {
-            self.buf.push(b',');
-            self.buf.extend_from_slice(text);
-            self.buf.extend_from_slice(b"\r\n");
+            self.w().push(b',');
+            self.w().extend_from_slice(text);
+            self.w().extend_from_slice(b"\r\n");
         } else {
             self.bulk(text);
         }
+    }
+
+    /// A double as Redis replies it: `%.17g` text (bulk in RESP2, `,` in RESP3),
+    /// `inf`/`-inf` spelled out.
+    pub fn double(&mut self, d: f64) {
+        let text = crate::util::num::format_double(d);
+        self.double_text(&text);
+    }
+
+    /// A big number (`(` in RESP3, bulk string in RESP2).
+    pub fn big_number(&mut self, digits: &[u8]) {
+        if self.resp >= 3 {
+            self.w().push(b'(');
+            self.w().extend_from_slice(digits);
+            self.w().extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(digits);
+        }
+    }
+
+    /// Attribute header (RESP3 only; callers check the protocol).
+    pub fn attribute(&mut self, n: usize) {
+        self.line(b'|', n as i64);
     }
 
     /// Verbatim text (`=len\r\ntxt:...`; RESP2: bulk string).
     pub fn verbatim(&mut self, text: &[u8], format: &str) {
         if self.resp >= 3 {
             self.line(b'=', (text.len() + 4) as i64);
-            self.buf.extend_from_slice(format.as_bytes());
-            self.buf.push(b':');
-            self.buf.extend_from_slice(text);
-            self.buf.extend_from_slice(b"\r\n");
+            self.w().extend_from_slice(format.as_bytes());
+            self.w().push(b':');
+            self.w().extend_from_slice(text);
+            self.w().extend_from_slice(b"\r\n");
         } else {
             self.bulk(text);
         }
@@ -172,7 +218,12 @@ impl Reply {
     /// Starts an aggregate whose length is not known yet; fill it in with
     /// `set_deferred_len`. Returns the position of the placeholder.
     pub fn deferred_len(&mut self) -> usize {
-        self.buf.len()
+        if self.muted {
+            self.sink.clear();
+            0
+        } else {
+            self.buf.len()
+        }
     }
 
     /// Writes the header of a deferred aggregate (`prefix` is `*`, `%`, `~`)
@@ -182,7 +233,9 @@ impl Reply {
         head.push(prefix);
         push_int(&mut head, n as i64);
         head.extend_from_slice(b"\r\n");
-        self.buf.splice(pos..pos, head);
+        if !self.muted {
+            self.buf.splice(pos..pos, head);
+        }
     }
 
     /// Deferred array header (map pairs counted by the caller in RESP2 form).
@@ -192,7 +245,7 @@ impl Reply {
 
     /// Appends bytes already encoded as RESP.
     pub fn raw(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
+        self.w().extend_from_slice(bytes);
     }
 
     /// Length of everything buffered (for output buffer accounting).

@@ -14,7 +14,13 @@ pub fn ping(_srv: &mut Server, c: &mut Client) -> CmdResult {
     if c.argc() > 2 {
         return Err(ReplyError::WrongArity("ping".into()));
     }
-    if c.argc() == 2 {
+    if c.reply.resp == 2 && c.subs.count() > 0 {
+        // A subscribed RESP2 client gets ["pong", message].
+        let m = c.argv.get(1).cloned().unwrap_or_default();
+        c.reply.array(2);
+        c.reply.bulk(b"pong");
+        c.reply.bulk(&m);
+    } else if c.argc() == 2 {
         let m = c.argv[1].clone();
         c.reply.bulk(&m);
     } else {
@@ -45,9 +51,10 @@ pub fn reset(srv: &mut Server, c: &mut Client) -> CmdResult {
     c.name = None;
     c.reply_mode = ReplyMode::On;
     c.flags.no_evict = false;
-    c.flags.multi = false;
+    super::multi::discard_transaction(srv, c);
     c.authenticated = srv.config.requirepass.is_empty();
     c.user = "default".into();
+    super::pubsub::forget_client(srv, c);
     c.reply.simple("RESET");
     Ok(())
 }
@@ -188,6 +195,9 @@ pub fn client_info_line(c: &Client, now_ms: i64) -> String {
     if c.flags.multi {
         flags.push('x');
     }
+    if c.subs.count() > 0 {
+        flags.push('P');
+    }
     if c.flags.unix_socket {
         flags.push('U');
     }
@@ -207,7 +217,7 @@ pub fn client_info_line(c: &Client, now_ms: i64) -> String {
     let argv_mem: usize = c.argv.iter().map(|a| a.len()).sum();
     let tot_mem = qbuf + qbuf_free + c.reply.buf.capacity() + argv_mem + 1024;
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -217,6 +227,9 @@ pub fn client_info_line(c: &Client, now_ms: i64) -> String {
         (now_ms - c.last_interaction_ms) / 1000,
         flags,
         c.db,
+        c.subs.channels.len(),
+        c.subs.patterns.len(),
+        if c.flags.multi { c.multi_queue.len() as i64 } else { -1 },
         qbuf,
         qbuf_free,
         argv_mem,
@@ -410,6 +423,7 @@ pub fn client_unpause(srv: &mut Server, c: &mut Client) -> CmdResult {
 pub fn client_reply(_srv: &mut Server, c: &mut Client) -> CmdResult {
     if args::is(c.arg(2), "on") {
         c.reply_mode = ReplyMode::On;
+        c.reply.muted = false;
         c.reply.ok();
     } else if args::is(c.arg(2), "off") {
         c.reply_mode = ReplyMode::Off;

@@ -102,6 +102,7 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
                 c.reply.simple(&hex(&d));
             }
         }
+        ("protocol", 3) => protocol(c)?,
         ("jmap", 2) | ("pause-cron", 3) | ("replybuffer", _) | ("quicklist-packed-threshold", 3) => {
             c.reply.ok();
         }
@@ -131,6 +132,60 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
                 String::from_utf8_lossy(c.arg(1))
             )))
         }
+    }
+    Ok(())
+}
+
+/// DEBUG PROTOCOL <type>: one sample reply of each RESP type.
+fn protocol(c: &mut Client) -> CmdResult {
+    let name = String::from_utf8_lossy(c.arg(2)).to_lowercase();
+    let r = &mut c.reply;
+    match name.as_str() {
+        "string" => r.bulk(b"Hello World"),
+        "integer" => r.int(12345),
+        "double" => r.double(3.141),
+        "bignum" => r.big_number(b"1234567999999999999999999999999999999"),
+        "null" => r.null(),
+        "array" | "set" => {
+            if name == "set" {
+                r.set(3)
+            } else {
+                r.array(3)
+            };
+            for j in 0..3 {
+                r.int(j);
+            }
+        }
+        "map" => {
+            r.map(3);
+            for j in 0..3 {
+                r.int(j);
+                r.boolean(j == 1);
+            }
+        }
+        "attrib" => {
+            if r.resp >= 3 {
+                r.attribute(1);
+                r.bulk(b"key-popularity");
+                r.array(2);
+                r.bulk(b"key:123");
+                r.int(90);
+            }
+            r.bulk(b"Some real reply following the attribute");
+        }
+        "push" => {
+            if r.resp < 3 {
+                return Err(ReplyError::err("RESP2 is not supported by this command"));
+            }
+            r.push(2);
+            r.bulk(b"server-cpu-usage");
+            r.int(42);
+            r.bulk(b"Some real reply following the push reply");
+        }
+        "true" => r.boolean(true),
+        "false" => r.boolean(false),
+        "verbatim" => r.verbatim(b"This is a verbatim\nstring", "txt"),
+        _ => return Err(ReplyError::err("Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")),
     }
     Ok(())
 }

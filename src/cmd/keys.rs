@@ -313,7 +313,8 @@ pub fn dbsize(srv: &mut Server, c: &mut Client) -> CmdResult {
 
 /// SELECT index.
 pub fn select(srv: &mut Server, c: &mut Client) -> CmdResult {
-    let n = args::int(c.arg(1)).map_err(|_| ReplyError::err("invalid DB index"))?;
+    // Redis reads the index as a C int.
+    let n = args::int(c.arg(1)).ok().filter(|n| i32::try_from(*n).is_ok()).ok_or(ReplyError::NotInteger)?;
     if srv.config.cluster_enabled && n != 0 {
         return Err(ReplyError::err("SELECT is not allowed in cluster mode"));
     }
@@ -336,6 +337,8 @@ pub fn swapdb(srv: &mut Server, c: &mut Client) -> CmdResult {
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(ReplyError::DbIndex);
     }
+    srv.touch_watched_in_db(c, a as usize, Some(b as usize));
+    srv.touch_watched_in_db(c, b as usize, Some(a as usize));
     srv.ks.dbs.swap(a as usize, b as usize);
     srv.ks.dirty += 1;
     c.reply.ok();
@@ -354,7 +357,9 @@ fn flush_mode(c: &Client) -> CmdResult {
 /// FLUSHDB [ASYNC|SYNC].
 pub fn flushdb(srv: &mut Server, c: &mut Client) -> CmdResult {
     flush_mode(c)?;
-    let n = srv.ks.flush_db(c.db);
+    let db = c.db;
+    srv.touch_watched_in_db(c, db, None);
+    let n = srv.ks.flush_db(db);
     srv.ks.dirty += n as u64 + 1;
     c.reply.ok();
     Ok(())
@@ -365,6 +370,7 @@ pub fn flushall(srv: &mut Server, c: &mut Client) -> CmdResult {
     flush_mode(c)?;
     let mut n = 0;
     for db in 0..srv.ks.dbs.len() {
+        srv.touch_watched_in_db(c, db, None);
         n += srv.ks.flush_db(db);
     }
     srv.ks.dirty += n as u64 + 1;

@@ -8,6 +8,8 @@ pub mod args;
 pub mod conn;
 pub mod debug;
 pub mod keys;
+pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod spec;
 pub mod specs;
@@ -96,6 +98,22 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("substr", string::getrange),
     ("setrange", string::setrange),
     ("lcs", string::lcs),
+    // transactions
+    ("multi", multi::multi),
+    ("exec", multi::exec),
+    ("discard", multi::discard),
+    ("watch", multi::watch),
+    ("unwatch", multi::unwatch),
+    // pub/sub
+    ("subscribe", pubsub::subscribe),
+    ("unsubscribe", pubsub::unsubscribe),
+    ("psubscribe", pubsub::psubscribe),
+    ("punsubscribe", pubsub::punsubscribe),
+    ("publish", pubsub::publish),
+    ("pubsub|channels", pubsub::pubsub_channels),
+    ("pubsub|numsub", pubsub::pubsub_numsub),
+    ("pubsub|numpat", pubsub::pubsub_numpat),
+    ("pubsub|help", pubsub::pubsub_help),
     // server
     ("info", server::info),
     ("time", server::time),

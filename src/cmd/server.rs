@@ -103,6 +103,20 @@ fn apply_config(srv: &mut Server, changed: &[&'static str]) -> CmdResult {
         match *name {
             "loglevel" | "logfile" => crate::logging::configure(srv.config.loglevel, &srv.config.logfile),
             "notify-keyspace-events" => srv.ks.notify_flags = srv.config.notify_keyspace_events,
+            "port" | "bind" => {
+                if let Err(e) = srv.rebind_tcp() {
+                    log::warn!("Failed to rebind: {e}");
+                    // COMPAT: Redis's CONFIG SET texts for these two.
+                    let why = if *name == "port" {
+                        "Unable to listen on this port. Check server logs."
+                    } else {
+                        "Failed to bind to specified addresses."
+                    };
+                    return Err(ReplyError::err(format!(
+                        "CONFIG SET failed (possibly related to argument '{name}') - {why}"
+                    )));
+                }
+            }
             "dir" => {
                 if let Err(e) = std::env::set_current_dir(&srv.config.dir) {
                     return Err(ReplyError::err(format!(

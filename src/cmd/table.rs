@@ -107,7 +107,10 @@ impl CommandTable {
         let Some(mut idx) = self.lookup_top(&argv[0]) else {
             return Err(unknown_command(argv));
         };
-        if !self.cmds[idx].subs.is_empty() {
+        // A container that has its own handler (bare COMMAND) runs it when no
+        // subcommand is given.
+        let container_runs_alone = argv.len() == 1 && self.cmds[idx].handler.is_some();
+        if !self.cmds[idx].subs.is_empty() && !container_runs_alone {
             if argv.len() < 2 {
                 return Err(ReplyError::WrongArity(self.cmds[idx].fullname.to_string()));
             }

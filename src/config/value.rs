@@ -257,7 +257,10 @@ pub(crate) fn set_directive(c: &mut Config, row: &Directive, args: &[Vec<u8>], c
             Ok(volatile)
         }
         Kind::Str { check, get, set, .. } => {
-            let v = lossy(cstr(first));
+            // COMPAT: Redis keeps passwords as binary-safe strings (its "sds"
+            // configs); every other string config is a C string.
+            let binary_safe = matches!(row.name, "requirepass" | "masterauth" | "masteruser");
+            let v = if binary_safe { lossy(first) } else { lossy(cstr(first)) };
             if let Some(check) = check {
                 check(c, &v).map_err(String::from)?;
             }

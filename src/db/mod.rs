@@ -24,21 +24,9 @@ pub struct Db {
     pub avg_ttl_ms: i64,
 }
 
-/// Keyspace notification classes (the `notify-keyspace-events` letters).
-pub mod notify {
-    /// `K`: publish on `__keyspace@<db>__:<key>`.
-    pub const KEYSPACE: u32 = 1 << 0;
-    /// `E`: publish on `__keyevent@<db>__:<event>`.
-    pub const KEYEVENT: u32 = 1 << 1;
-    /// `g`: generic commands (DEL, EXPIRE, RENAME...).
-    pub const GENERIC: u32 = 1 << 2;
-    /// `$`: string commands.
-    pub const STRING: u32 = 1 << 3;
-    /// `x`: expired events.
-    pub const EXPIRED: u32 = 1 << 8;
-    /// `n`: new key events.
-    pub const NEW: u32 = 1 << 11;
-}
+/// Keyspace notification classes (the `notify-keyspace-events` letters), one
+/// definition shared with the configuration parser.
+pub use crate::config::notify;
 
 /// A keyspace event waiting to be published.
 #[derive(Debug, Clone)]
@@ -179,8 +167,12 @@ impl Keyspace {
     pub fn set(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) {
         self.expire_if_needed(db, key);
         let d = &mut self.dbs[db];
-        if d.dict.insert(Sds::from(key), val).is_some() && !keep_ttl {
-            d.expires.remove(key);
+        if d.dict.insert(Sds::from(key), val).is_some() {
+            if !keep_ttl {
+                d.expires.remove(key);
+            }
+        } else {
+            self.notify(notify::NEW, "new", db, key);
         }
     }
 
