@@ -37,6 +37,8 @@ const READ_CHUNK: usize = 16 * 1024;
 pub enum Timer {
     /// The server cron, `hz` times per second.
     Cron,
+    /// A blocked client's deadline: (slab key, client id).
+    BlockTimeout(usize, u64),
 }
 
 /// Server-wide counters (INFO stats).
@@ -62,6 +64,8 @@ pub struct Stats {
     pub in_samples: Vec<(i64, u64)>,
     /// Output bytes samples.
     pub out_samples: Vec<(i64, u64)>,
+    /// Clients currently blocked (INFO `blocked_clients`).
+    pub blocked_clients: u64,
     /// Clients evicted by the `timeout` setting.
     pub expired_clients: u64,
     /// Unexpected read errors / protocol errors (`total_... `).
@@ -135,6 +139,10 @@ pub struct Server {
     pub sentinel_mode: bool,
     /// Non-implemented directives already reported.
     pub noted_noop: Vec<&'static str>,
+    /// Clients blocked per (db, key), in blocking order.
+    pub blocking_keys: HashMap<(usize, crate::types::sds::Sds), std::collections::VecDeque<usize>>,
+    /// Keys written while clients wait on them, served before sleeping.
+    pub ready_keys: Vec<(usize, crate::types::sds::Sds)>,
     /// Channel and pattern subscriptions.
     pub pubsub: crate::cmd::pubsub::PubSub,
     /// WATCHed keys: (db, key) to the slab keys of the clients watching.
@@ -177,6 +185,8 @@ impl Server {
             noted_noop: Vec::new(),
             watched_keys: HashMap::new(),
             pubsub: Default::default(),
+            blocking_keys: HashMap::new(),
+            ready_keys: Vec::new(),
             clock,
             config,
             config_file,
@@ -250,6 +260,7 @@ impl Server {
                         let hz = self.config.hz.clamp(1, 500);
                         self.timers.add(self.clock.now_ms + 1000 / hz, Timer::Cron);
                     }
+                    Timer::BlockTimeout(key, id) => self.block_timeout(key, id),
                 }
             }
             self.before_sleep();
@@ -336,6 +347,23 @@ impl Server {
 
     // ------------------------------------------------------------ read path
 
+    /// Takes client `key` out of its slot to work on it next to `&mut self`;
+    /// give it back with `return_client_slot`.
+    pub fn take_client_slot(&mut self, key: usize) -> Option<Box<Client>> {
+        self.take_client(key)
+    }
+
+    /// Puts a client taken with `take_client_slot` back.
+    pub fn return_client_slot(&mut self, c: Box<Client>) {
+        self.put_client(c)
+    }
+
+    /// Queues the client's pending output (and a pending close) for
+    /// before-sleep.
+    pub fn queue_client_write(&mut self, c: &mut Client) {
+        self.queue_write(c)
+    }
+
     fn take_client(&mut self, key: usize) -> Option<Box<Client>> {
         self.clients.get_mut(key).and_then(|slot| slot.take())
     }
@@ -412,7 +440,7 @@ impl Server {
 
     /// Parses and runs every complete command in the client's query buffer.
     pub fn process_input(&mut self, c: &mut Client) {
-        while !c.flags.close_after_reply && !c.flags.close_asap {
+        while !c.flags.close_after_reply && !c.flags.close_asap && c.blocked.is_none() {
             // A command parsed before a pause began is still waiting in argv.
             if !c.command_ready {
                 let limits = Limits {
@@ -447,6 +475,10 @@ impl Server {
                 break;
             }
             self.execute(c);
+            if c.blocked.is_some() {
+                // argv stays: the command runs again when a key is ready.
+                break;
+            }
             c.argv.clear();
             c.command_ready = false;
         }
@@ -570,6 +602,13 @@ impl Server {
     /// those features land. `current` is the client running the command (it
     /// is out of the slab meanwhile).
     fn after_command(&mut self, mut current: Option<&mut Client>) {
+        if !self.blocking_keys.is_empty() {
+            let modified = std::mem::take(&mut self.ks.modified);
+            for (db, key) in &modified {
+                self.signal_key_ready(*db, key);
+            }
+            self.ks.modified = modified;
+        }
         if !self.watched_keys.is_empty() {
             let modified = std::mem::take(&mut self.ks.modified);
             for (db, key) in &modified {
@@ -735,8 +774,11 @@ impl Server {
 
     /// The checklist run once per loop iteration before polling again.
     fn before_sleep(&mut self) {
-        // 1. Fast active expiry would go here; the cron's slow cycle covers it.
-        // 2. Flush replies: one write per client per iteration, whatever the
+        // 1. Serve clients blocked on keys that commands of this iteration
+        //    made ready, so their replies leave in the same flush.
+        self.serve_ready_keys();
+        // 2. Fast active expiry would go here; the cron's slow cycle covers it.
+        // 3. Flush replies: one write per client per iteration, whatever the
         //    number of pipelined commands that produced them.
         let pending = std::mem::take(&mut self.pending_writes);
         for key in pending {
@@ -753,7 +795,7 @@ impl Server {
             }
             self.put_client(c);
         }
-        // 3. Free closed clients last, so no event of this batch can still
+        // 4. Free closed clients last, so no event of this batch can still
         //    refer to a reused slab key.
         let closing = std::mem::take(&mut self.to_close);
         for key in closing {
@@ -769,6 +811,7 @@ impl Server {
         if let Some(Some(mut c)) = self.clients.try_remove(key) {
             let _ = self.reactor.deregister(&mut c.stream);
             self.unwatch_all(&mut c);
+            self.unblock_client(&mut c);
             crate::cmd::pubsub::forget_client(self, &mut c);
             self.paused_clients.retain(|&k| k != key);
             log::trace!("Client closed connection id={} addr={}", c.id, c.addr);

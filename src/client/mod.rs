@@ -98,6 +98,13 @@ pub struct Client {
     pub multi_error: bool,
     /// A WATCHed key changed: EXEC must fail with a null array.
     pub cas_dirty: bool,
+    /// Set while blocked by a blocking command.
+    pub blocked: Option<crate::blocked::Blocked>,
+    /// While a served blocked command re-runs: its original deadline, kept
+    /// if it has to block again.
+    pub reblock_deadline: Option<Option<i64>>,
+    /// True while EXEC replays the queue (blocking commands must not block).
+    pub in_exec: bool,
     /// Pub/Sub subscriptions.
     pub subs: crate::cmd::pubsub::Subscriptions,
     /// Keys this client WATCHes: (db, key, key was already expired when watched).
@@ -140,6 +147,9 @@ impl Client {
             cas_dirty: false,
             watched: Vec::new(),
             subs: Default::default(),
+            blocked: None,
+            reblock_deadline: None,
+            in_exec: false,
         }
     }
 

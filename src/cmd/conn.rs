@@ -204,6 +204,9 @@ pub fn client_info_line(c: &Client, now_ms: i64) -> String {
     if c.flags.no_evict {
         flags.push('e');
     }
+    if c.blocked.is_some() {
+        flags.push('b');
+    }
     if flags.is_empty() {
         flags.push('N');
     }
@@ -447,6 +450,24 @@ pub fn client_no_evict(_srv: &mut Server, c: &mut Client) -> CmdResult {
         return Err(ReplyError::Syntax);
     }
     c.reply.ok();
+    Ok(())
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: 1 if that client was blocked.
+pub fn client_unblock(srv: &mut Server, c: &mut Client) -> CmdResult {
+    let with_error = match c.argc() {
+        3 => false,
+        4 if args::is(c.arg(3), "timeout") => false,
+        4 if args::is(c.arg(3), "error") => true,
+        _ => return Err(ReplyError::err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let id = args::int(c.arg(2))?;
+    let target = srv.clients.iter().find(|(_, s)| s.as_ref().is_some_and(|o| o.id as i64 == id)).map(|(k, _)| k);
+    let done = match target {
+        Some(k) => srv.unblock_by_request(k, with_error),
+        None => false,
+    };
+    c.reply.int(done as i64);
     Ok(())
 }
 

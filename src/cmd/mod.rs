@@ -43,6 +43,7 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("client|unpause", conn::client_unpause),
     ("client|reply", conn::client_reply),
     ("client|no-evict", conn::client_no_evict),
+    ("client|unblock", conn::client_unblock),
     ("client|help", conn::client_help),
     // keyspace
     ("del", keys::del),

@@ -68,10 +68,12 @@ pub fn exec(srv: &mut Server, c: &mut Client) -> CmdResult {
     c.flags.multi = false;
     let saved = std::mem::take(&mut c.argv);
     c.reply.array(queue.len());
+    c.in_exec = true;
     for (idx, argv) in queue {
         c.argv = argv;
         srv.call(c, idx);
     }
+    c.in_exec = false;
     c.argv = saved;
     discard_transaction(srv, c);
     Ok(())

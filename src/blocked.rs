@@ -1,0 +1,159 @@
+//! Blocking commands: one mechanism for BLPOP and friends.
+//!
+//! A handler that finds nothing to serve calls `Server::block_client` with the
+//! keys it waits on and its deadline, and replies nothing. The client then
+//! stops processing input. A write to one of those keys (seen through the
+//! keyspace's modified-key queue) marks the key ready; before the reactor
+//! sleeps, `serve_ready_keys` re-runs the waiting commands of each ready key
+//! in the order the clients blocked, the same way Redis serves blocked clients
+//! first-come first-served. A deadline fires from the timer heap and replies
+//! with the null array Redis sends on timeout. Inside MULTI/EXEC a blocking
+//! command never blocks: it answers as if it had timed out.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use crate::client::Client;
+use crate::server::{Server, Timer};
+use crate::types::sds::Sds;
+
+/// Why and until when a client is blocked.
+#[derive(Debug, Clone)]
+pub struct Blocked {
+    /// Database of the keys.
+    pub db: usize,
+    /// Keys waited on.
+    pub keys: Vec<Sds>,
+    /// Absolute deadline (Unix ms); `None` waits forever.
+    pub deadline_ms: Option<i64>,
+    /// Timer that fires the deadline.
+    pub timer: Option<u64>,
+}
+
+impl Server {
+    /// Blocks `c` on `keys` (in its current db) until `deadline_ms`. The
+    /// caller replies nothing. Inside EXEC the null array is sent at once.
+    pub fn block_client(&mut self, c: &mut Client, keys: &[Bytes], deadline_ms: Option<i64>) {
+        if c.in_exec {
+            c.reply.null_array();
+            return;
+        }
+        // A client re-run after being served keeps its original deadline.
+        let deadline_ms = c.reblock_deadline.take().unwrap_or(deadline_ms);
+        let db = c.db;
+        let mut waited = Vec::with_capacity(keys.len());
+        for k in keys {
+            let key = Sds::from(&k[..]);
+            if waited.contains(&key) {
+                continue;
+            }
+            self.blocking_keys.entry((db, key.clone())).or_default().push_back(c.key);
+            waited.push(key);
+        }
+        let timer = deadline_ms.map(|at| self.timers.add(at, Timer::BlockTimeout(c.key, c.id)));
+        c.blocked = Some(Blocked { db, keys: waited, deadline_ms, timer });
+        self.stats.blocked_clients += 1;
+    }
+
+    /// Removes `c` from every wait list and cancels its deadline.
+    pub fn unblock_client(&mut self, c: &mut Client) {
+        let Some(b) = c.blocked.take() else { return };
+        for k in b.keys {
+            let id = (b.db, k);
+            if let Some(q) = self.blocking_keys.get_mut(&id) {
+                q.retain(|&x| x != c.key);
+                if q.is_empty() {
+                    self.blocking_keys.remove(&id);
+                }
+            }
+        }
+        if let Some(t) = b.timer {
+            self.timers.cancel(t);
+        }
+        self.stats.blocked_clients = self.stats.blocked_clients.saturating_sub(1);
+    }
+
+    /// Notes that `key` changed; if clients wait on it, it becomes ready.
+    pub fn signal_key_ready(&mut self, db: usize, key: &Sds) {
+        let id = (db, key.clone());
+        if self.blocking_keys.contains_key(&id) && !self.ready_keys.contains(&id) {
+            self.ready_keys.push(id);
+        }
+    }
+
+    /// Serves clients blocked on keys that became ready, re-running their
+    /// commands in blocking order; repeats while serving makes more keys ready
+    /// (BLMOVE pushes into another list).
+    pub fn serve_ready_keys(&mut self) {
+        while !self.ready_keys.is_empty() {
+            let ready = std::mem::take(&mut self.ready_keys);
+            for (db, key) in ready {
+                let waiting: VecDeque<usize> = self.blocking_keys.get(&(db, key.clone())).cloned().unwrap_or_default();
+                for ck in waiting {
+                    // Stop once the key is gone: nobody else can be served.
+                    if !self.ks.dbs[db].dict.contains_key(&key) {
+                        break;
+                    }
+                    let Some(mut c) = self.take_client_slot(ck) else { continue };
+                    if c.blocked.is_some() {
+                        let deadline = c.blocked.as_ref().and_then(|b| b.deadline_ms);
+                        self.unblock_client(&mut c);
+                        c.reblock_deadline = Some(deadline);
+                        self.rerun_blocked(&mut c);
+                        c.reblock_deadline = None;
+                    }
+                    self.return_client_slot(c);
+                }
+            }
+        }
+    }
+
+    /// Runs the command a blocked client is waiting on, then carries on with
+    /// its pending input if it did not block again.
+    fn rerun_blocked(&mut self, c: &mut Client) {
+        self.execute(c);
+        if c.blocked.is_none() {
+            c.argv.clear();
+            c.command_ready = false;
+            self.process_input(c);
+        }
+        self.queue_client_write(c);
+    }
+
+    /// The deadline of client `key` (generation `id`) passed.
+    pub fn block_timeout(&mut self, key: usize, id: u64) {
+        let Some(mut c) = self.take_client_slot(key) else { return };
+        if c.id == id && c.blocked.is_some() {
+            self.unblock_client(&mut c);
+            c.reply.null_array();
+            c.argv.clear();
+            c.command_ready = false;
+            self.process_input(&mut c);
+            self.queue_client_write(&mut c);
+        }
+        self.return_client_slot(c);
+    }
+
+    /// CLIENT UNBLOCK: ends another client's wait with the timeout reply or
+    /// the UNBLOCKED error. Returns false if that client was not blocked.
+    pub fn unblock_by_request(&mut self, key: usize, with_error: bool) -> bool {
+        let Some(mut c) = self.take_client_slot(key) else { return false };
+        let was = c.blocked.is_some();
+        if was {
+            self.unblock_client(&mut c);
+            if with_error {
+                // COMPAT: Redis's error for CLIENT UNBLOCK ... ERROR.
+                c.reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+            } else {
+                c.reply.null_array();
+            }
+            c.argv.clear();
+            c.command_ready = false;
+            self.process_input(&mut c);
+            self.queue_client_write(&mut c);
+        }
+        self.return_client_slot(c);
+        was
+    }
+}
