@@ -78,6 +78,7 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
             let Some(v) = srv.ks.dbs[c.db].dict.get(&key) else { return Err(ReplyError::NoSuchKey) };
             let ser = match v {
                 Value::Str(s) => s.len(),
+                Value::Set(s) => s.len(),
             };
             let line = format!(
                 "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
@@ -153,6 +154,20 @@ fn value_digest(v: &Value) -> [u8; 20] {
             let mut scratch = Vec::new();
             sha1(&[b"string", s.as_bytes(&mut scratch)])
         }
+        Value::Set(set) => {
+            // Members in any order: XOR of their digests.
+            let mut acc = [0u8; 20];
+            for m in set.iter() {
+                xor_into(&mut acc, &sha1(&[&m.to_vec()]));
+            }
+            sha1(&[b"set", &acc])
+        }
+    }
+}
+
+fn xor_into(acc: &mut [u8; 20], d: &[u8; 20]) {
+    for (a, b) in acc.iter_mut().zip(d) {
+        *a ^= b;
     }
 }
 

@@ -9,6 +9,7 @@ pub mod conn;
 pub mod debug;
 pub mod keys;
 pub mod server;
+pub mod set;
 pub mod spec;
 pub mod specs;
 pub mod string;
@@ -96,6 +97,24 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("substr", string::getrange),
     ("setrange", string::setrange),
     ("lcs", string::lcs),
+    // sets
+    ("sadd", set::sadd),
+    ("srem", set::srem),
+    ("scard", set::scard),
+    ("sismember", set::sismember),
+    ("smismember", set::smismember),
+    ("smembers", set::smembers),
+    ("srandmember", set::srandmember),
+    ("spop", set::spop),
+    ("smove", set::smove),
+    ("sinter", set::sinter),
+    ("sintercard", set::sintercard),
+    ("sinterstore", set::sinterstore),
+    ("sunion", set::sunion),
+    ("sunionstore", set::sunionstore),
+    ("sdiff", set::sdiff),
+    ("sdiffstore", set::sdiffstore),
+    ("sscan", set::sscan),
     // server
     ("info", server::info),
     ("time", server::time),

@@ -34,6 +34,10 @@ pub mod notify {
     pub const GENERIC: u32 = 1 << 2;
     /// `$`: string commands.
     pub const STRING: u32 = 1 << 3;
+    /// `s`: set commands.
+    pub const SET: u32 = 1 << 5;
+    /// `z`: sorted set commands.
+    pub const ZSET: u32 = 1 << 7;
     /// `x`: expired events.
     pub const EXPIRED: u32 = 1 << 8;
     /// `n`: new key events.

@@ -7,6 +7,7 @@
 //! place by APPEND/SETRANGE and so keep spare capacity).
 
 use crate::types::sds::Sds;
+use crate::types::set::Set;
 
 /// Longest string Redis stores as `embstr`.
 pub const EMBSTR_MAX: usize = 44;
@@ -107,6 +108,8 @@ impl Str {
 pub enum Value {
     /// A string.
     Str(Str),
+    /// A set (`intset` or `hashtable`).
+    Set(Set),
 }
 
 impl Value {
@@ -114,6 +117,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Set(_) => "set",
         }
     }
 
@@ -121,6 +125,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 }
