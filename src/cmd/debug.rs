@@ -79,6 +79,7 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
             let ser = match v {
                 Value::Str(s) => s.len(),
                 Value::Set(s) => s.len(),
+                Value::ZSet(z) => z.len(),
             };
             let line = format!(
                 "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
@@ -161,6 +162,17 @@ fn value_digest(v: &Value) -> [u8; 20] {
                 xor_into(&mut acc, &sha1(&[&m.to_vec()]));
             }
             sha1(&[b"set", &acc])
+        }
+        Value::ZSet(z) => {
+            // Ordered by (score, member) in every encoding, so chain them.
+            let mut h = sha1_smol::Sha1::new();
+            h.update(b"zset");
+            for (m, s) in z.iter() {
+                h.update(&(m.len() as u64).to_be_bytes());
+                h.update(m);
+                h.update(&crate::util::num::format_double(s));
+            }
+            h.digest().bytes()
         }
     }
 }

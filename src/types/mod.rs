@@ -4,4 +4,6 @@
 pub mod intset;
 pub mod sds;
 pub mod set;
+pub mod skiplist;
 pub mod value;
+pub mod zset;

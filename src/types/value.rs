@@ -8,6 +8,7 @@
 
 use crate::types::sds::Sds;
 use crate::types::set::Set;
+use crate::types::zset::ZSet;
 
 /// Longest string Redis stores as `embstr`.
 pub const EMBSTR_MAX: usize = 44;
@@ -110,6 +111,8 @@ pub enum Value {
     Str(Str),
     /// A set (`intset` or `hashtable`).
     Set(Set),
+    /// A sorted set (`listpack` or `skiplist`).
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -118,6 +121,7 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -126,6 +130,7 @@ impl Value {
         match self {
             Value::Str(s) => s.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 }
