@@ -178,7 +178,11 @@ pub fn srandmember(srv: &mut Server, c: &mut Client) -> CmdResult {
     let l = args::int(c.arg(2))?;
     if l == i64::MIN {
         // COMPAT: getRangeLongFromObjectOrReply's text for -LONG_MAX..LONG_MAX.
-        return Err(ReplyError::err(format!("value is out of range, value must between {} and {}", -i64::MAX, i64::MAX)));
+        return Err(ReplyError::err(format!(
+            "value is out of range, value must between {} and {}",
+            -i64::MAX,
+            i64::MAX
+        )));
     }
     let (count, uniq) = (l.unsigned_abs() as usize, l >= 0);
     let Some(set) = read_set(srv, c.db, &key)? else {
@@ -506,7 +510,13 @@ enum SetOp {
     Diff,
 }
 
-fn sunion_diff_generic(srv: &mut Server, c: &mut Client, keys: &[bytes::Bytes], dst: Option<&[u8]>, op: SetOp) -> CmdResult {
+fn sunion_diff_generic(
+    srv: &mut Server,
+    c: &mut Client,
+    keys: &[bytes::Bytes],
+    dst: Option<&[u8]>,
+    op: SetOp,
+) -> CmdResult {
     let db = c.db;
     let max = max_intset(srv);
     check_sets(srv, db, keys)?;

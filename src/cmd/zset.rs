@@ -112,7 +112,7 @@ fn zadd_generic(srv: &mut Server, c: &mut Client, incr_cmd: bool) -> CmdResult {
         idx += 1;
     }
     let rest = c.argc() - idx;
-    if rest == 0 || rest % 2 != 0 {
+    if rest == 0 || !rest.is_multiple_of(2) {
         return Err(ReplyError::Syntax);
     }
     let elements = rest / 2;
@@ -120,7 +120,7 @@ fn zadd_generic(srv: &mut Server, c: &mut Client, incr_cmd: bool) -> CmdResult {
     if f.nx && f.xx {
         return Err(ReplyError::err("XX and NX options at the same time are not compatible"));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(ReplyError::err("GT, LT, and/or NX options at the same time are not compatible"));
     }
     if f.incr && elements > 1 {
@@ -349,7 +349,11 @@ fn plan_walk(z: &ZSet, spec: &RangeSpec, rev: bool, offset: i64, limit: i64) -> 
                 e = llen - 1;
             }
             let n = (e - s + 1) as usize;
-            return if rev { Walk { start: len - 1 - s as usize, count: n, rev } } else { Walk { start: s as usize, count: n, rev } };
+            return if rev {
+                Walk { start: len - 1 - s as usize, count: n, rev }
+            } else {
+                Walk { start: s as usize, count: n, rev }
+            };
         }
         RangeSpec::Score(r) => z.score_ranks(r),
         RangeSpec::Lex(r) => z.lex_ranks(r),
@@ -446,7 +450,9 @@ fn zrange_generic(
     }
     // COMPAT: ZRANGE's option conflict errors.
     if limit != -1 && rtype == RangeType::Rank {
-        return Err(ReplyError::err("syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"));
+        return Err(ReplyError::err(
+            "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
     }
     if withscores && rtype == RangeType::Lex {
         return Err(ReplyError::err("syntax error, WITHSCORES not supported in combination with BYLEX"));
@@ -459,9 +465,9 @@ fn zrange_generic(
         RangeType::Score => RangeSpec::Score(
             ScoreRange::parse(c.arg(min_i), c.arg(max_i)).ok_or_else(|| ReplyError::err(ERR_NOT_FLOAT_RANGE))?,
         ),
-        RangeType::Lex => {
-            RangeSpec::Lex(LexRange::parse(c.arg(min_i), c.arg(max_i)).ok_or_else(|| ReplyError::err(ERR_NOT_LEX_RANGE))?)
-        }
+        RangeType::Lex => RangeSpec::Lex(
+            LexRange::parse(c.arg(min_i), c.arg(max_i)).ok_or_else(|| ReplyError::err(ERR_NOT_LEX_RANGE))?,
+        ),
         RangeType::Rank | RangeType::Auto => RangeSpec::Rank(args::int(c.arg(min_i))?, args::int(c.arg(max_i))?),
     };
     let key = c.argv[key_idx].clone();
@@ -526,7 +532,9 @@ pub fn zrevrangebylex(srv: &mut Server, c: &mut Client) -> CmdResult {
 fn zremrange_generic(srv: &mut Server, c: &mut Client, rtype: RangeType) -> CmdResult {
     let (spec, event) = match rtype {
         RangeType::Score => (
-            RangeSpec::Score(ScoreRange::parse(c.arg(2), c.arg(3)).ok_or_else(|| ReplyError::err(ERR_NOT_FLOAT_RANGE))?),
+            RangeSpec::Score(
+                ScoreRange::parse(c.arg(2), c.arg(3)).ok_or_else(|| ReplyError::err(ERR_NOT_FLOAT_RANGE))?,
+            ),
             "zremrangebyscore",
         ),
         RangeType::Lex => (
@@ -652,7 +660,14 @@ fn sort_result(v: &mut [(Vec<u8>, f64)]) {
     v.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
 }
 
-fn zsetop_generic(srv: &mut Server, c: &mut Client, dst: Option<&[u8]>, numkeys_idx: usize, op: ZOp, card_only: bool) -> CmdResult {
+fn zsetop_generic(
+    srv: &mut Server,
+    c: &mut Client,
+    dst: Option<&[u8]>,
+    numkeys_idx: usize,
+    op: ZOp,
+    card_only: bool,
+) -> CmdResult {
     let setnum = args::int(c.arg(numkeys_idx))?;
     if setnum < 1 {
         // COMPAT: the numkeys error names the command.
@@ -941,7 +956,14 @@ pub struct PopReply {
 /// first existing sorted set among `keys` and replies. WRONGTYPE stops at
 /// the first non-zset key met. Fires `zpopmin`/`zpopmax` and `del` when the
 /// set empties.
-fn zpop_generic(srv: &mut Server, c: &mut Client, keys: &[bytes::Bytes], end: PopEnd, count: Option<usize>, how: PopReply) -> CmdResult {
+fn zpop_generic(
+    srv: &mut Server,
+    c: &mut Client,
+    keys: &[bytes::Bytes],
+    end: PopEnd,
+    count: Option<usize>,
+    how: PopReply,
+) -> CmdResult {
     let db = c.db;
     let mut found: Option<bytes::Bytes> = None;
     for k in keys {
@@ -1017,7 +1039,8 @@ pub fn zpopmax(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// Redis's errors; 0 means forever.
 fn parse_timeout_secs(arg: &[u8]) -> Result<i64, ReplyError> {
     // COMPAT: getTimeoutFromObjectOrReply's texts.
-    let secs = crate::util::num::string2ld(arg).ok_or_else(|| ReplyError::err("timeout is not a float or out of range"))?;
+    let secs =
+        crate::util::num::string2ld(arg).ok_or_else(|| ReplyError::err("timeout is not a float or out of range"))?;
     let ms = (secs * 1000.0).ceil();
     if ms < 0.0 {
         return Err(ReplyError::err("timeout is negative"));
@@ -1031,7 +1054,14 @@ fn parse_timeout_secs(arg: &[u8]) -> Result<i64, ReplyError> {
 /// The serve-now half of BZPOPMIN/BZPOPMAX/BZMPOP: pops from the first of
 /// `keys` holding a non-empty sorted set and replies. Returns Ok(false),
 /// having replied nothing, when no key has data (the caller then blocks).
-pub fn blocking_pop_now(srv: &mut Server, c: &mut Client, keys: &[bytes::Bytes], end: PopEnd, count: Option<usize>, how: PopReply) -> Result<bool, ReplyError> {
+pub fn blocking_pop_now(
+    srv: &mut Server,
+    c: &mut Client,
+    keys: &[bytes::Bytes],
+    end: PopEnd,
+    count: Option<usize>,
+    how: PopReply,
+) -> Result<bool, ReplyError> {
     for k in keys {
         let has = write_zset(srv, c.db, k)?.is_some_and(|z| !z.is_empty());
         if has {

@@ -188,8 +188,8 @@ impl SkipList {
             self.n_mut(x).levels[i] = Link { forward: ul.forward, span: ul.span - (rank[0] - rank[i]) };
             self.n_mut(u).levels[i] = Link { forward: x, span: rank[0] - rank[i] + 1 };
         }
-        for i in lvl..self.level {
-            self.n_mut(update[i]).levels[i].span += 1;
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
+            self.n_mut(u).levels[i].span += 1;
         }
         self.n_mut(x).backward = if update[0] == HEAD { NIL } else { update[0] };
         match self.n(x).levels[0].forward {

@@ -459,7 +459,8 @@ impl ZSet {
                 v.drain(start..end);
             }
             ZSet::Skiplist(_) => {
-                let doomed: Vec<Vec<u8>> = self.iter_from(start, false).take(end - start).map(|(m, _)| m.to_vec()).collect();
+                let doomed: Vec<Vec<u8>> =
+                    self.iter_from(start, false).take(end - start).map(|(m, _)| m.to_vec()).collect();
                 for m in doomed {
                     self.remove(&m);
                 }
