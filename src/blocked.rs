@@ -32,6 +32,11 @@ pub struct Blocked {
 }
 
 impl Server {
+    /// The absolute deadline for a relative blocking timeout (0 = forever).
+    pub fn block_deadline(&self, timeout_ms: i64) -> Option<i64> {
+        (timeout_ms > 0).then(|| self.clock.now_ms.saturating_add(timeout_ms))
+    }
+
     /// Blocks `c` on `keys` (in its current db) until `deadline_ms`. The
     /// caller replies nothing. Inside EXEC the null array is sent at once.
     pub fn block_client(&mut self, c: &mut Client, keys: &[Bytes], deadline_ms: Option<i64>) {

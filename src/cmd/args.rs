@@ -26,3 +26,19 @@ pub fn db_index(arg: &[u8], dbs: usize) -> Result<usize, ReplyError> {
     }
     Ok(n as usize)
 }
+
+/// Parses a blocking timeout in seconds (decimals allowed) into ms, with
+/// Redis's errors; 0 means forever.
+pub fn timeout_ms(arg: &[u8]) -> Result<i64, ReplyError> {
+    // COMPAT: getTimeoutFromObjectOrReply's texts.
+    let secs =
+        crate::util::num::string2ld(arg).ok_or_else(|| ReplyError::err("timeout is not a float or out of range"))?;
+    let ms = (secs * 1000.0).ceil();
+    if ms < 0.0 {
+        return Err(ReplyError::err("timeout is negative"));
+    }
+    if !ms.is_finite() || ms > i64::MAX as f64 {
+        return Err(ReplyError::err("timeout is not a float or out of range"));
+    }
+    Ok(ms as i64)
+}

@@ -78,6 +78,8 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
             let Some(v) = srv.ks.dbs[c.db].dict.get(&key) else { return Err(ReplyError::NoSuchKey) };
             let ser = match v {
                 Value::Str(s) => s.len(),
+                Value::Set(s) => s.len(),
+                Value::ZSet(z) => z.len(),
             };
             let line = format!(
                 "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
@@ -208,6 +210,31 @@ fn value_digest(v: &Value) -> [u8; 20] {
             let mut scratch = Vec::new();
             sha1(&[b"string", s.as_bytes(&mut scratch)])
         }
+        Value::Set(set) => {
+            // Members in any order: XOR of their digests.
+            let mut acc = [0u8; 20];
+            for m in set.iter() {
+                xor_into(&mut acc, &sha1(&[&m.to_vec()]));
+            }
+            sha1(&[b"set", &acc])
+        }
+        Value::ZSet(z) => {
+            // Ordered by (score, member) in every encoding, so chain them.
+            let mut h = sha1_smol::Sha1::new();
+            h.update(b"zset");
+            for (m, s) in z.iter() {
+                h.update(&(m.len() as u64).to_be_bytes());
+                h.update(m);
+                h.update(&crate::util::num::format_double(s));
+            }
+            h.digest().bytes()
+        }
+    }
+}
+
+fn xor_into(acc: &mut [u8; 20], d: &[u8; 20]) {
+    for (a, b) in acc.iter_mut().zip(d) {
+        *a ^= b;
     }
 }
 

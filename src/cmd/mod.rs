@@ -11,10 +11,12 @@ pub mod keys;
 pub mod multi;
 pub mod pubsub;
 pub mod server;
+pub mod set;
 pub mod spec;
 pub mod specs;
 pub mod string;
 pub mod table;
+pub mod zset;
 
 use crate::client::reply::CmdResult;
 use crate::client::Client;
@@ -115,6 +117,60 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("pubsub|numsub", pubsub::pubsub_numsub),
     ("pubsub|numpat", pubsub::pubsub_numpat),
     ("pubsub|help", pubsub::pubsub_help),
+    // sets
+    ("sadd", set::sadd),
+    ("srem", set::srem),
+    ("scard", set::scard),
+    ("sismember", set::sismember),
+    ("smismember", set::smismember),
+    ("smembers", set::smembers),
+    ("srandmember", set::srandmember),
+    ("spop", set::spop),
+    ("smove", set::smove),
+    ("sinter", set::sinter),
+    ("sintercard", set::sintercard),
+    ("sinterstore", set::sinterstore),
+    ("sunion", set::sunion),
+    ("sunionstore", set::sunionstore),
+    ("sdiff", set::sdiff),
+    ("sdiffstore", set::sdiffstore),
+    ("sscan", set::sscan),
+    // sorted sets
+    ("zadd", zset::zadd),
+    ("zincrby", zset::zincrby),
+    ("zrem", zset::zrem),
+    ("zcard", zset::zcard),
+    ("zscore", zset::zscore),
+    ("zmscore", zset::zmscore),
+    ("zrank", zset::zrank),
+    ("zrevrank", zset::zrevrank),
+    ("zcount", zset::zcount),
+    ("zlexcount", zset::zlexcount),
+    ("zrange", zset::zrange),
+    ("zrangestore", zset::zrangestore),
+    ("zrevrange", zset::zrevrange),
+    ("zrangebyscore", zset::zrangebyscore),
+    ("zrevrangebyscore", zset::zrevrangebyscore),
+    ("zrangebylex", zset::zrangebylex),
+    ("zrevrangebylex", zset::zrevrangebylex),
+    ("zremrangebyrank", zset::zremrangebyrank),
+    ("zremrangebyscore", zset::zremrangebyscore),
+    ("zremrangebylex", zset::zremrangebylex),
+    ("zunion", zset::zunion),
+    ("zinter", zset::zinter),
+    ("zdiff", zset::zdiff),
+    ("zintercard", zset::zintercard),
+    ("zunionstore", zset::zunionstore),
+    ("zinterstore", zset::zinterstore),
+    ("zdiffstore", zset::zdiffstore),
+    ("zrandmember", zset::zrandmember),
+    ("zpopmin", zset::zpopmin),
+    ("zpopmax", zset::zpopmax),
+    ("bzpopmin", zset::bzpopmin),
+    ("bzpopmax", zset::bzpopmax),
+    ("zmpop", zset::zmpop),
+    ("bzmpop", zset::bzmpop),
+    ("zscan", zset::zscan),
     // server
     ("info", server::info),
     ("time", server::time),

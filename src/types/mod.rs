@@ -1,5 +1,9 @@
 //! Value representations. Pure data structures: no I/O, no clock, no clients.
 //! Thresholds for switching encodings are passed in by the caller.
 
+pub mod intset;
 pub mod sds;
+pub mod set;
+pub mod skiplist;
 pub mod value;
+pub mod zset;

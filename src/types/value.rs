@@ -7,6 +7,8 @@
 //! place by APPEND/SETRANGE and so keep spare capacity).
 
 use crate::types::sds::Sds;
+use crate::types::set::Set;
+use crate::types::zset::ZSet;
 
 /// Longest string Redis stores as `embstr`.
 pub const EMBSTR_MAX: usize = 44;
@@ -107,6 +109,10 @@ impl Str {
 pub enum Value {
     /// A string.
     Str(Str),
+    /// A set (`intset` or `hashtable`).
+    Set(Set),
+    /// A sorted set (`listpack` or `skiplist`).
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -114,6 +120,8 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -121,6 +129,8 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 }
