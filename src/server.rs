@@ -317,27 +317,33 @@ impl Server {
         entry.insert(Some(c));
     }
 
-    /// Reopens the TCP listeners after CONFIG SET port/bind. On failure the
-    /// old listeners stay in place and the error is returned.
+    /// Reopens the TCP listeners after CONFIG SET port/bind. The old ones are
+    /// closed first (the new set may reuse their addresses); on failure the
+    /// server is left without TCP listeners and the caller restores the old
+    /// configuration and calls this again, as Redis does.
     pub fn rebind_tcp(&mut self) -> Result<(), String> {
+        let mut kept = Vec::new();
+        for mut l in std::mem::take(&mut self.listeners) {
+            let _ = self.reactor.deregister(&mut l);
+            if l.unix_path().is_some() {
+                kept.push(l);
+            }
+        }
         let port = self.config.port as u16;
         let fresh = if port == 0 {
-            Vec::new()
+            Ok(Vec::new())
         } else {
-            net::listen_tcp(&self.config.bind, port, self.config.tcp_backlog as i32).inspect_err(|e| log::warn!("{e}"))?
+            net::listen_tcp(&self.config.bind, port, self.config.tcp_backlog as i32)
         };
-        let mut all = std::mem::take(&mut self.listeners);
-        for l in all.iter_mut() {
-            let _ = self.reactor.deregister(l);
-        }
-        all.retain(|l| l.unix_path().is_some());
-        self.listeners = fresh;
-        self.listeners.append(&mut all);
+        let result = fresh.map(|ls| self.listeners = ls).inspect_err(|e| log::warn!("{e}"));
+        self.listeners.append(&mut kept);
         for (i, l) in self.listeners.iter_mut().enumerate() {
             self.reactor.register(l, TokenKind::Listener.token(i), Interest::READABLE).map_err(|e| e.to_string())?;
         }
-        self.tcp_port = port;
-        Ok(())
+        if result.is_ok() {
+            self.tcp_port = port;
+        }
+        result
     }
 
     fn bind_is_default(&self) -> bool {

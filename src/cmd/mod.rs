@@ -5,6 +5,7 @@
 //! replicas: `server::execute` does everything around them.
 
 pub mod args;
+pub mod bitops;
 pub mod conn;
 pub mod debug;
 pub mod keys;
@@ -101,6 +102,14 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("substr", string::getrange),
     ("setrange", string::setrange),
     ("lcs", string::lcs),
+    // bitmaps
+    ("setbit", bitops::setbit),
+    ("getbit", bitops::getbit),
+    ("bitcount", bitops::bitcount),
+    ("bitpos", bitops::bitpos),
+    ("bitop", bitops::bitop),
+    ("bitfield", bitops::bitfield),
+    ("bitfield_ro", bitops::bitfield_ro),
     // transactions
     ("multi", multi::multi),
     ("exec", multi::exec),
