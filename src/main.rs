@@ -63,6 +63,8 @@ fn main() {
         ),
     }
     viator::reactor::signal::install();
+    let mut cfg = cfg;
+    adjust_open_files_limit(&mut cfg);
     let show_logo = cfg.always_show_logo;
     let mut srv = match Server::new(cfg, config_file) {
         Ok(s) => s,
@@ -105,6 +107,60 @@ fn print_usage() {
     eprintln!(
         "Usage: ./viator-server [/path/to/redis.conf] [options] [-]\n       ./viator-server - (read config from stdin)\n       ./viator-server -v or --version\n       ./viator-server -h or --help\n\nExamples:\n       ./viator-server (run the server with default conf)\n       ./viator-server /etc/redis/6379.conf\n       ./viator-server --port 7777\n       ./viator-server --port 7777 --replicaof 127.0.0.1 8888\n       ./viator-server /etc/myredis.conf --loglevel verbose -\n       ./viator-server /etc/myredis.conf --loglevel verbose"
     );
+}
+
+/// Descriptors Redis reserves beyond maxclients (listeners, logs, children).
+const RESERVED_FDS: u64 = 32;
+
+/// Raises RLIMIT_NOFILE to fit `maxclients`, or lowers `maxclients` to fit the
+/// limit, logging as Redis does.
+fn adjust_open_files_limit(cfg: &mut viator::config::Config) {
+    let wanted = cfg.maxclients as u64 + RESERVED_FDS;
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the rlimit struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        log::warn!(
+            "Unable to obtain the current NOFILE limit ({}), assuming 1024 and setting the max clients configuration accordingly.",
+            std::io::Error::last_os_error()
+        );
+        cfg.maxclients = 1024 - RESERVED_FDS as i64;
+        return;
+    }
+    let old = lim.rlim_cur;
+    if old >= wanted {
+        return;
+    }
+    // Try the wanted value, then step down as Redis does until one is accepted.
+    let mut best = wanted;
+    let mut err = None;
+    while best > old {
+        let new = libc::rlimit { rlim_cur: best, rlim_max: lim.rlim_max.max(best) };
+        // SAFETY: setrlimit reads the struct we pass; failure leaves the limit unchanged.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } == 0 {
+            break;
+        }
+        err = Some(std::io::Error::last_os_error());
+        best = best.saturating_sub(16);
+    }
+    if best <= old {
+        best = old;
+    }
+    if best < wanted {
+        let reduced = best.saturating_sub(RESERVED_FDS).max(1);
+        log::warn!(
+            "You requested maxclients of {} requiring at least {wanted} max file descriptors.",
+            cfg.maxclients
+        );
+        if let Some(e) = err {
+            log::warn!("Server can't set maximum open files to {wanted} because of OS error: {e}.");
+        }
+        log::warn!(
+            "Current maximum open files is {best}. maxclients has been reduced to {reduced} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'."
+        );
+        cfg.maxclients = reduced as i64;
+    } else {
+        log::info!("Increased maximum number of open files to {wanted} (it was originally set to {old}).");
+    }
 }
 
 /// Detaches from the terminal as redis-server's `daemonize yes` does.
