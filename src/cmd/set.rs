@@ -80,7 +80,7 @@ pub fn sadd(srv: &mut Server, c: &mut Client) -> CmdResult {
     let key = c.argv[1].clone();
     let max = max_intset(srv);
     if write_set(srv, db, &key)?.is_none() {
-        srv.ks.set(db, &key, Value::Set(Set::new_for(c.arg(2))), false);
+        srv.ks.set(db, &key, Value::Set(Box::new(Set::new_for(c.arg(2)))), false);
     }
     let Some(set) = write_set(srv, db, &key)? else { return Err(ReplyError::NoSuchKey) };
     let mut added = 0;
@@ -358,7 +358,7 @@ pub fn smove(srv: &mut Server, c: &mut Client) -> CmdResult {
     srv.ks.notify(notify::SET, "srem", db, &src);
     delete_if_empty(srv, db, &src);
     if !dst_exists {
-        srv.ks.set(db, &dst, Value::Set(Set::new_for(&m)), false);
+        srv.ks.set(db, &dst, Value::Set(Box::new(Set::new_for(&m))), false);
     }
     srv.ks.touch_write(db, &src);
     let max = max_intset(srv);
@@ -386,7 +386,7 @@ fn check_sets(srv: &mut Server, db: usize, keys: &[bytes::Bytes]) -> Result<bool
 fn gather<'a>(srv: &'a Server, db: usize, keys: &[bytes::Bytes]) -> Vec<Option<&'a Set>> {
     keys.iter()
         .map(|k| match srv.ks.dbs[db].dict.get(k) {
-            Some(Value::Set(s)) => Some(s),
+            Some(Value::Set(s)) => Some(&**s),
             _ => None,
         })
         .collect()
@@ -398,7 +398,7 @@ fn store_result(srv: &mut Server, c: &mut Client, dst: &[u8], result: Set, event
     let db = c.db;
     let n = result.len();
     if n > 0 {
-        srv.ks.set(db, dst, Value::Set(result), false);
+        srv.ks.set(db, dst, Value::Set(Box::new(result)), false);
         srv.ks.touch_write(db, dst);
         srv.ks.notify(notify::SET, event, db, dst);
     } else if srv.ks.delete(db, dst) {

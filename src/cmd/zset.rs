@@ -136,7 +136,7 @@ fn zadd_generic(srv: &mut Server, c: &mut Client, incr_cmd: bool) -> CmdResult {
     let mut nan = false;
     if exists || !f.xx {
         if !exists {
-            srv.ks.set(db, &key, Value::ZSet(ZSet::new_for(lim, c.arg(idx + 1).len())), false);
+            srv.ks.set(db, &key, Value::ZSet(Box::new(ZSet::new_for(lim, c.arg(idx + 1).len()))), false);
         }
         let Some(z) = write_zset(srv, db, &key)? else { return Err(ReplyError::NoSuchKey) };
         for (j, &s) in scores.iter().enumerate() {
@@ -405,7 +405,7 @@ fn store_zset(srv: &mut Server, c: &mut Client, dst: &[u8], items: Vec<(Vec<u8>,
     for (m, s) in &items {
         let _ = z.add(m, *s, AddFlags::default(), lim);
     }
-    srv.ks.set(db, dst, Value::ZSet(z), false);
+    srv.ks.set(db, dst, Value::ZSet(Box::new(z)), false);
     srv.ks.touch_write(db, dst);
     srv.ks.notify(notify::ZSET, event, db, dst);
     c.reply.int(n as i64);

@@ -110,9 +110,9 @@ pub enum Value {
     /// A string.
     Str(Str),
     /// A set (`intset` or `hashtable`).
-    Set(Set),
+    Set(Box<Set>),
     /// A sorted set (`listpack` or `skiplist`).
-    ZSet(ZSet),
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -138,6 +138,13 @@ impl Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every key's entry embeds a `Value`: collections live behind a pointer
+    /// so a string key does not pay for the largest collection header.
+    #[test]
+    fn value_stays_small() {
+        assert!(std::mem::size_of::<Value>() <= 32, "Value is {} bytes", std::mem::size_of::<Value>());
+    }
 
     #[test]
     fn encodings_follow_redis_rules() {
