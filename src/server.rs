@@ -145,6 +145,11 @@ pub struct Server {
     pub ready_keys: Vec<(usize, crate::types::sds::Sds)>,
     /// Channel and pattern subscriptions.
     pub pubsub: crate::cmd::pubsub::PubSub,
+    /// Scratch buffer every socket read lands in before being appended to a
+    /// client's query buffer.
+    read_buf: Box<[u8]>,
+    /// Readiness of the last poll, reused across iterations.
+    ready_events: Vec<(mio::Token, bool, bool)>,
     /// WATCHed keys: (db, key) to the slab keys of the clients watching.
     pub watched_keys: HashMap<(usize, crate::types::sds::Sds), Vec<usize>>,
 }
@@ -184,6 +189,8 @@ impl Server {
             sentinel_mode: false,
             noted_noop: Vec::new(),
             watched_keys: HashMap::new(),
+            read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
+            ready_events: Vec::with_capacity(1024),
             pubsub: Default::default(),
             blocking_keys: HashMap::new(),
             ready_keys: Vec::new(),
@@ -233,13 +240,17 @@ impl Server {
             }
             self.clock.refresh();
             self.ks.now_ms = self.clock.now_ms;
-            let events: Vec<(mio::Token, bool, bool)> = self
-                .reactor
-                .events
-                .iter()
-                .map(|e| (e.token(), e.is_readable() || e.is_read_closed() || e.is_error(), e.is_writable()))
-                .collect();
-            for (token, readable, writable) in events {
+            // Copy the readiness out (reusing one vector) so handlers can
+            // take `&mut self` while we walk it.
+            let mut events = std::mem::take(&mut self.ready_events);
+            events.clear();
+            events.extend(
+                self.reactor
+                    .events
+                    .iter()
+                    .map(|e| (e.token(), e.is_readable() || e.is_read_closed() || e.is_error(), e.is_writable())),
+            );
+            for &(token, readable, writable) in &events {
                 match TokenKind::decode(token) {
                     Some((TokenKind::Listener, i)) => self.accept(i),
                     Some((TokenKind::Client, key)) => {
@@ -253,6 +264,7 @@ impl Server {
                     Some((TokenKind::BusListener | TokenKind::Link, _)) | None => {}
                 }
             }
+            self.ready_events = events;
             while let Some(t) = self.timers.pop_due(self.clock.now_ms) {
                 match t {
                     Timer::Cron => {
@@ -391,21 +403,17 @@ impl Server {
         }
         let mut closed = false;
         loop {
-            if c.query.capacity() - c.query.len() < READ_CHUNK {
-                c.query.reserve(READ_CHUNK);
-            }
-            let start = c.query.len();
-            let cap = c.query.capacity();
-            c.query.resize(cap, 0);
-            let r = c.stream.read(&mut c.query[start..]);
+            // Read into the shared scratch buffer and append: one copy of the
+            // bytes that arrived, instead of zero-filling spare capacity of
+            // every client's query buffer before each read.
+            let r = c.stream.read(&mut self.read_buf[..]);
             match r {
                 Ok(0) => {
-                    c.query.truncate(start);
                     closed = true;
                     break;
                 }
                 Ok(n) => {
-                    c.query.truncate(start + n);
+                    c.query.extend_from_slice(&self.read_buf[..n]);
                     self.stats.net_input_bytes += n as u64;
                     if c.query.len() as i64 > self.config.client_query_buffer_limit {
                         log::warn!(
@@ -418,15 +426,9 @@ impl Server {
                         break;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    c.query.truncate(start);
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    c.query.truncate(start);
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    c.query.truncate(start);
                     log::debug!("Reading from client: {e}");
                     closed = true;
                     break;
