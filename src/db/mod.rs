@@ -34,6 +34,10 @@ pub mod notify {
     pub const GENERIC: u32 = 1 << 2;
     /// `$`: string commands.
     pub const STRING: u32 = 1 << 3;
+    /// `l`: list commands.
+    pub const LIST: u32 = 1 << 4;
+    /// `h`: hash commands.
+    pub const HASH: u32 = 1 << 6;
     /// `x`: expired events.
     pub const EXPIRED: u32 = 1 << 8;
     /// `n`: new key events.

@@ -1,5 +1,8 @@
 //! Value representations. Pure data structures: no I/O, no clock, no clients.
 //! Thresholds for switching encodings are passed in by the caller.
 
+pub mod hash;
+pub mod list;
+pub mod listpack;
 pub mod sds;
 pub mod value;

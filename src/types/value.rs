@@ -107,6 +107,10 @@ impl Str {
 pub enum Value {
     /// A string.
     Str(Str),
+    /// A list (quicklist encoding). Boxed to keep `Value` small.
+    List(Box<crate::types::list::List>),
+    /// A hash (listpack or hashtable encoding).
+    Hash(crate::types::hash::Hash),
 }
 
 impl Value {
@@ -114,6 +118,8 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -121,6 +127,8 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::List(_) => "quicklist",
+            Value::Hash(h) => h.encoding(),
         }
     }
 }
