@@ -247,6 +247,17 @@ impl Hash {
         }
     }
 
+    /// Approximate heap bytes owned by the hash (MEMORY USAGE): the
+    /// listpack buffer, or the table plus the fields' and values' buffers.
+    pub fn mem_usage(&self) -> usize {
+        match self {
+            Hash::Listpack(lp) => lp.bytes(),
+            Hash::Table(d) => {
+                d.mem_usage() + d.iter().map(|(k, v)| k.heap_size() + v.heap_size()).sum::<usize>()
+            }
+        }
+    }
+
     /// The hashtable, for cursor scans (None when listpack encoded).
     pub fn table(&self) -> Option<&Dict<Sds, Sds>> {
         match self {

@@ -515,6 +515,14 @@ impl List {
         removed
     }
 
+    /// Approximate heap bytes owned by the list (MEMORY USAGE): the node
+    /// array plus every node's buffer.
+    pub fn mem_usage(&self) -> usize {
+        std::mem::size_of::<List>()
+            + self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.nodes.iter().map(Node::size).sum::<usize>()
+    }
+
     /// Elements as owned vectors (tests, debugging).
     pub fn to_vecs(&self) -> Vec<Vec<u8>> {
         self.iter().map(|v| v.to_vec()).collect()
