@@ -80,12 +80,34 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
                 Value::Str(s) => s.len(),
                 Value::Set(s) => s.len(),
                 Value::ZSet(z) => z.len(),
+                Value::List(l) => l.byte_size(),
+                Value::Hash(h) => match h.listpack() {
+                    Some(lp) => lp.bytes(),
+                    None => {
+                        let mut n = 0;
+                        h.for_each(|f, v| n += f.text_len() + v.text_len() + 2);
+                        n
+                    }
+                },
+            };
+            // COMPAT: quicklists append their node statistics, as Redis does.
+            let extra = match v {
+                Value::List(l) => format!(
+                    " ql_nodes:{} ql_avg_node:{:.2} ql_listpack_max:{} ql_compressed:{} ql_uncompressed_size:{}",
+                    l.node_count(),
+                    l.len() as f64 / l.node_count().max(1) as f64,
+                    l.fill(),
+                    (l.compress_depth() != 0) as u8,
+                    l.byte_size()
+                ),
+                _ => String::new(),
             };
             let line = format!(
-                "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+                "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0{}",
                 v as *const Value,
                 v.encoding(),
-                ser
+                ser,
+                extra
             );
             c.reply.simple(&line);
         }
@@ -105,7 +127,14 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
             }
         }
         ("protocol", 3) => protocol(c)?,
-        ("jmap", 2) | ("pause-cron", 3) | ("replybuffer", _) | ("quicklist-packed-threshold", 3) => {
+        ("quicklist-packed-threshold", 3) => {
+            match parse_mem(c.arg(2)) {
+                Some(sz) if super::list::set_packed_threshold(sz) => c.reply.ok(),
+                // COMPAT: Redis's rejection text.
+                _ => return Err(ReplyError::err("argument must be a memory value bigger than 1 and smaller than 4gb")),
+            }
+        }
+        ("jmap", 2) | ("pause-cron", 3) | ("replybuffer", _) => {
             c.reply.ok();
         }
         ("populate", 3..=5) => {
@@ -210,6 +239,31 @@ fn value_digest(v: &Value) -> [u8; 20] {
             let mut scratch = Vec::new();
             sha1(&[b"string", s.as_bytes(&mut scratch)])
         }
+        Value::List(l) => {
+            // Order matters in a list: chain every element into one SHA1,
+            // each prefixed by its length so boundaries count.
+            let mut h = sha1_smol::Sha1::new();
+            h.update(b"list");
+            for e in l.iter() {
+                e.with_bytes(|b| {
+                    h.update(&(b.len() as u64).to_be_bytes());
+                    h.update(b);
+                });
+            }
+            h.digest().bytes()
+        }
+        Value::Hash(hash) => {
+            // Order does not matter in a hash (and differs between encodings):
+            // XOR the digests of the pairs.
+            let mut out = sha1(&[b"hash"]);
+            hash.for_each(|f, v| {
+                let d = f.with_bytes(|fb| v.with_bytes(|vb| sha1(&[&(fb.len() as u64).to_be_bytes(), fb, vb])));
+                for (o, b) in out.iter_mut().zip(d) {
+                    *o ^= b;
+                }
+            });
+            out
+        }
         Value::Set(set) => {
             // Members in any order: XOR of their digests.
             let mut acc = [0u8; 20];
@@ -236,6 +290,25 @@ fn xor_into(acc: &mut [u8; 20], d: &[u8; 20]) {
     for (a, b) in acc.iter_mut().zip(d) {
         *a ^= b;
     }
+}
+
+/// A memory amount as DEBUG takes it: digits then an optional unit (`b`,
+/// `k`, `kb`, `m`, `mb`, `g`, `gb`, any case), no sign.
+fn parse_mem(arg: &[u8]) -> Option<u64> {
+    let split = arg.iter().position(|b| !b.is_ascii_digit()).unwrap_or(arg.len());
+    let (digits, unit) = arg.split_at(split);
+    let mul: u64 = match unit.to_ascii_lowercase().as_slice() {
+        b"" | b"b" => 1,
+        b"k" => 1000,
+        b"kb" => 1024,
+        b"m" => 1000 * 1000,
+        b"mb" => 1024 * 1024,
+        b"g" => 1000 * 1000 * 1000,
+        b"gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    let n: u64 = if digits.is_empty() { 0 } else { std::str::from_utf8(digits).ok()?.parse().ok()? };
+    n.checked_mul(mul)
 }
 
 /// XOR of SHA1(db, key, value digest, expire) over every key: independent of

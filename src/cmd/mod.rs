@@ -8,9 +8,11 @@ pub mod args;
 pub mod bitops;
 pub mod conn;
 pub mod debug;
+pub mod hash;
 pub mod keys;
 pub mod multi;
 pub mod pubsub;
+pub mod list;
 pub mod server;
 pub mod set;
 pub mod spec;
@@ -180,6 +182,46 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("zmpop", zset::zmpop),
     ("bzmpop", zset::bzmpop),
     ("zscan", zset::zscan),
+    // lists
+    ("lpush", list::lpush),
+    ("rpush", list::rpush),
+    ("lpushx", list::lpushx),
+    ("rpushx", list::rpushx),
+    ("linsert", list::linsert),
+    ("llen", list::llen),
+    ("lindex", list::lindex),
+    ("lrange", list::lrange),
+    ("lpos", list::lpos),
+    ("lset", list::lset),
+    ("ltrim", list::ltrim),
+    ("lrem", list::lrem),
+    ("lpop", list::lpop),
+    ("rpop", list::rpop),
+    ("lmpop", list::lmpop),
+    ("lmove", list::lmove),
+    ("rpoplpush", list::rpoplpush),
+    ("blpop", list::blpop),
+    ("brpop", list::brpop),
+    ("blmpop", list::blmpop),
+    ("blmove", list::blmove),
+    ("brpoplpush", list::brpoplpush),
+    // hashes
+    ("hset", hash::hset),
+    ("hmset", hash::hmset),
+    ("hsetnx", hash::hsetnx),
+    ("hdel", hash::hdel),
+    ("hincrby", hash::hincrby),
+    ("hincrbyfloat", hash::hincrbyfloat),
+    ("hget", hash::hget),
+    ("hmget", hash::hmget),
+    ("hlen", hash::hlen),
+    ("hstrlen", hash::hstrlen),
+    ("hexists", hash::hexists),
+    ("hkeys", hash::hkeys),
+    ("hvals", hash::hvals),
+    ("hgetall", hash::hgetall),
+    ("hrandfield", hash::hrandfield),
+    ("hscan", hash::hscan),
     // server
     ("info", server::info),
     ("time", server::time),

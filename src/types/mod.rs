@@ -1,6 +1,9 @@
 //! Value representations. Pure data structures: no I/O, no clock, no clients.
 //! Thresholds for switching encodings are passed in by the caller.
 
+pub mod hash;
+pub mod list;
+pub mod listpack;
 pub mod intset;
 pub mod sds;
 pub mod set;

@@ -113,6 +113,10 @@ pub enum Value {
     Set(Box<Set>),
     /// A sorted set (`listpack` or `skiplist`).
     ZSet(Box<ZSet>),
+    /// A list (quicklist encoding). Boxed to keep `Value` small.
+    List(Box<crate::types::list::List>),
+    /// A hash (listpack or hashtable encoding).
+    Hash(crate::types::hash::Hash),
 }
 
 impl Value {
@@ -122,6 +126,8 @@ impl Value {
             Value::Str(_) => "string",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -131,6 +137,8 @@ impl Value {
             Value::Str(s) => s.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::List(_) => "quicklist",
+            Value::Hash(h) => h.encoding(),
         }
     }
 }
