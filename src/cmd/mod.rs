@@ -13,6 +13,7 @@ pub mod keys;
 pub mod multi;
 pub mod pubsub;
 pub mod list;
+pub mod memory;
 pub mod server;
 pub mod set;
 pub mod spec;
@@ -240,6 +241,12 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("command|getkeys", server::command_getkeys),
     ("command|help", server::command_help),
     ("debug", debug::debug),
+    ("memory|usage", memory::usage),
+    ("memory|stats", memory::stats),
+    ("memory|doctor", memory::doctor),
+    ("memory|malloc-stats", memory::malloc_stats),
+    ("memory|purge", memory::purge),
+    ("memory|help", memory::help),
 ];
 
 /// Replies to `<CMD> HELP` in Redis's layout: a header line, the given lines,

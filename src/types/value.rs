@@ -120,6 +120,37 @@ pub enum Value {
 }
 
 impl Value {
+    /// Approximate bytes used by the value (MEMORY USAGE). Large
+    /// collections are estimated from `samples` elements (0 = all), as
+    /// Redis's objectComputeSize does.
+    pub fn mem_usage(&self, samples: usize) -> usize {
+        // Extrapolates the average of the first `samples` element sizes.
+        fn estimate(len: usize, samples: usize, sizes: impl Iterator<Item = usize>) -> usize {
+            let take = if samples == 0 { len } else { samples.min(len) };
+            let (n, total) = sizes.take(take).fold((0usize, 0usize), |(n, t), s| (n + 1, t + s));
+            if n == 0 {
+                0
+            } else {
+                total / n * len
+            }
+        }
+        match self {
+            Value::Str(Str::Int(_)) => 0,
+            Value::Str(Str::Bytes(s)) => s.heap_size(),
+            Value::Str(Str::Raw(v)) => v.capacity(),
+            Value::List(l) => l.mem_usage(),
+            Value::Hash(h) => h.mem_usage(),
+            Value::Set(s) => match &**s {
+                crate::types::set::Set::Int(i) => i.blob_len(),
+                crate::types::set::Set::Hash(d) => {
+                    d.mem_usage() + estimate(d.len(), samples, d.iter().map(|(k, _)| k.heap_size() + 24))
+                }
+            },
+            // Entry: member bytes, a score, and the ordered index's links.
+            Value::ZSet(z) => estimate(z.len(), samples, z.iter().map(|(m, _)| m.len() + 8 + 48)),
+        }
+    }
+
     /// The name TYPE reports.
     pub fn type_name(&self) -> &'static str {
         match self {
