@@ -25,6 +25,9 @@ pub struct Blocked {
     pub db: usize,
     /// Keys waited on.
     pub keys: Vec<Sds>,
+    /// The type (TYPE's name) a key must hold to serve this client: a key
+    /// rewritten with another type does not wake it.
+    pub kind: &'static str,
     /// Absolute deadline (Unix ms); `None` waits forever.
     pub deadline_ms: Option<i64>,
     /// Timer that fires the deadline.
@@ -37,9 +40,10 @@ impl Server {
         (timeout_ms > 0).then(|| self.clock.now_ms.saturating_add(timeout_ms))
     }
 
-    /// Blocks `c` on `keys` (in its current db) until `deadline_ms`. The
-    /// caller replies nothing. Inside EXEC the null array is sent at once.
-    pub fn block_client(&mut self, c: &mut Client, keys: &[Bytes], deadline_ms: Option<i64>) {
+    /// Blocks `c` on `keys` (in its current db) until `deadline_ms`, waiting
+    /// for a value of type `kind` (TYPE's name). The caller replies nothing.
+    /// Inside EXEC the null array is sent at once.
+    pub fn block_client(&mut self, c: &mut Client, keys: &[Bytes], kind: &'static str, deadline_ms: Option<i64>) {
         if c.in_exec {
             c.reply.null_array();
             return;
@@ -57,7 +61,7 @@ impl Server {
             waited.push(key);
         }
         let timer = deadline_ms.map(|at| self.timers.add(at, Timer::BlockTimeout(c.key, c.id)));
-        c.blocked = Some(Blocked { db, keys: waited, deadline_ms, timer });
+        c.blocked = Some(Blocked { db, keys: waited, kind, deadline_ms, timer });
         self.stats.blocked_clients += 1;
     }
 
@@ -87,6 +91,15 @@ impl Server {
         }
     }
 
+    /// After SWAPDB: every waited key of `db` that now exists is ready.
+    pub fn signal_db_ready(&mut self, db: usize) {
+        let keys: Vec<Sds> =
+            self.blocking_keys.keys().filter(|(d, k)| *d == db && self.ks.dbs[db].dict.contains_key(k)).map(|(_, k)| k.clone()).collect();
+        for k in keys {
+            self.signal_key_ready(db, &k);
+        }
+    }
+
     /// Serves clients blocked on keys that became ready, re-running their
     /// commands in blocking order; repeats while serving makes more keys ready
     /// (BLMOVE pushes into another list).
@@ -97,11 +110,10 @@ impl Server {
                 let waiting: VecDeque<usize> = self.blocking_keys.get(&(db, key.clone())).cloned().unwrap_or_default();
                 for ck in waiting {
                     // Stop once the key is gone: nobody else can be served.
-                    if !self.ks.dbs[db].dict.contains_key(&key) {
-                        break;
-                    }
+                    let Some(held) = self.ks.dbs[db].dict.get(&key).map(|v| v.type_name()) else { break };
                     let Some(mut c) = self.take_client_slot(ck) else { continue };
-                    if c.blocked.is_some() {
+                    // A key now holding another type does not wake the client.
+                    if c.blocked.as_ref().is_some_and(|b| b.kind == held) {
                         let deadline = c.blocked.as_ref().and_then(|b| b.deadline_ms);
                         self.unblock_client(&mut c);
                         c.reblock_deadline = Some(deadline);

@@ -635,7 +635,7 @@ fn block_or_null(srv: &mut Server, c: &mut Client, keys: &[Bytes], timeout_ms: i
         return Ok(());
     }
     let deadline = srv.block_deadline(timeout_ms);
-    srv.block_client(c, keys, deadline);
+    srv.block_client(c, keys, "list", deadline);
     Ok(())
 }
 

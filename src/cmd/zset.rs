@@ -1064,7 +1064,7 @@ fn bzpop_minmax(srv: &mut Server, c: &mut Client, end: PopEnd) -> CmdResult {
     let how = PopReply { emit_key: true, nested: false, nil_when_empty: false };
     if !blocking_pop_now(srv, c, &keys, end, None, how)? {
         let deadline = srv.block_deadline(timeout);
-        srv.block_client(c, &keys, deadline);
+        srv.block_client(c, &keys, "zset", deadline);
     }
     Ok(())
 }
@@ -1111,7 +1111,7 @@ fn zmpop_generic(srv: &mut Server, c: &mut Client, numkeys_idx: usize, block: bo
         let timeout = args::timeout_ms(c.arg(1))?;
         if !blocking_pop_now(srv, c, &keys, end, count, how)? {
             let deadline = srv.block_deadline(timeout);
-            srv.block_client(c, &keys, deadline);
+            srv.block_client(c, &keys, "zset", deadline);
         }
         Ok(())
     } else {
