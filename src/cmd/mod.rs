@@ -8,6 +8,7 @@ pub mod args;
 pub mod bitops;
 pub mod conn;
 pub mod debug;
+pub mod hll;
 pub mod keys;
 pub mod multi;
 pub mod pubsub;
@@ -110,6 +111,12 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("bitop", bitops::bitop),
     ("bitfield", bitops::bitfield),
     ("bitfield_ro", bitops::bitfield_ro),
+    // hyperloglog
+    ("pfadd", hll::pfadd),
+    ("pfcount", hll::pfcount),
+    ("pfmerge", hll::pfmerge),
+    ("pfdebug", hll::pfdebug),
+    ("pfselftest", hll::pfselftest),
     // transactions
     ("multi", multi::multi),
     ("exec", multi::exec),
