@@ -1,6 +1,7 @@
 //! Value representations. Pure data structures: no I/O, no clock, no clients.
 //! Thresholds for switching encodings are passed in by the caller.
 
+pub mod geohash;
 pub mod hll;
 pub mod intset;
 pub mod sds;
