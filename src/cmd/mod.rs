@@ -8,6 +8,7 @@ pub mod args;
 pub mod bitops;
 pub mod conn;
 pub mod debug;
+pub mod geo;
 pub mod hll;
 pub mod keys;
 pub mod multi;
@@ -111,6 +112,17 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("bitop", bitops::bitop),
     ("bitfield", bitops::bitfield),
     ("bitfield_ro", bitops::bitfield_ro),
+    // geo
+    ("geoadd", geo::geoadd),
+    ("geopos", geo::geopos),
+    ("geodist", geo::geodist),
+    ("geohash", geo::geohash),
+    ("georadius", geo::georadius),
+    ("georadius_ro", geo::georadius_ro),
+    ("georadiusbymember", geo::georadiusbymember),
+    ("georadiusbymember_ro", geo::georadiusbymember_ro),
+    ("geosearch", geo::geosearch),
+    ("geosearchstore", geo::geosearchstore),
     // hyperloglog
     ("pfadd", hll::pfadd),
     ("pfcount", hll::pfcount),
