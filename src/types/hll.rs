@@ -266,19 +266,28 @@ fn push_zeros(out: &mut Vec<u8>, len: usize) {
 }
 
 /// Walks the sparse opcodes after the header, calling `f(first_register,
-/// op)`. Returns the number of registers described.
-fn walk_sparse(b: &[u8], mut f: impl FnMut(usize, Op) -> bool) -> usize {
+/// op)` for each. The sketch is `Corrupt` when an opcode would run past the
+/// last register or the opcodes describe fewer than all of them; this is
+/// the stricter check Redis adopted for CVE-2025-32023 (and which the
+/// packaged 7.0.15 carries), applied alike by counting, merging and
+/// conversion.
+fn walk_sparse(b: &[u8], mut f: impl FnMut(usize, Op)) -> Result<(), Corrupt> {
     let mut p = HDR_LEN;
     let mut idx = 0usize;
     while p < b.len() {
         let op = op_at(b, p);
-        if !f(idx, op) {
-            break;
+        if idx + op.span() > REGISTERS {
+            return Err(Corrupt);
         }
-        idx = idx.saturating_add(op.span());
+        f(idx, op);
+        idx += op.span();
         p += op.bytes();
     }
-    idx
+    if idx == REGISTERS {
+        Ok(())
+    } else {
+        Err(Corrupt)
+    }
 }
 
 /// Rewrites a sparse sketch as dense, keeping its header (so the cached
@@ -291,22 +300,13 @@ pub fn to_dense(b: &mut Vec<u8>) -> Result<(), Corrupt> {
     dense[..HDR_LEN].copy_from_slice(&b[..HDR_LEN]);
     dense[4] = ENC_DENSE;
     let regs = &mut dense[HDR_LEN..];
-    let described = walk_sparse(b, |first, op| {
+    walk_sparse(b, |first, op| {
         if let Op::Val(v, n) = op {
-            if first + n > REGISTERS {
-                return false;
-            }
             for i in first..first + n {
                 dense_set(regs, i, v);
             }
         }
-        true
-    });
-    // Like Redis, a VAL that would run past the last register ends the walk,
-    // and only the number of registers described decides validity.
-    if described != REGISTERS {
-        return Err(Corrupt);
-    }
+    })?;
     *b = dense;
     Ok(())
 }
@@ -454,22 +454,13 @@ pub fn merge_into(max: &mut [u8; REGISTERS], b: &[u8]) -> Result<(), Corrupt> {
             Ok(())
         }
         Some(Encoding::Sparse) => {
-            let described = walk_sparse(b, |first, op| {
+            walk_sparse(b, |first, op| {
                 if let Op::Val(v, n) = op {
-                    if first + n > REGISTERS {
-                        return false;
-                    }
                     for m in &mut max[first..first + n] {
                         *m = (*m).max(v);
                     }
                 }
-                true
-            });
-            if described != REGISTERS {
-                Err(Corrupt)
-            } else {
-                Ok(())
-            }
+            })
         }
         None => Err(Corrupt),
     }
@@ -491,16 +482,10 @@ pub fn histogram(b: &[u8]) -> Result<Histogram, Corrupt> {
             Ok(h)
         }
         Some(Encoding::Sparse) => {
-            let described = walk_sparse(b, |_, op| {
-                match op {
-                    Op::Zero(n) | Op::XZero(n) => h[0] += n as u64,
-                    Op::Val(v, n) => h[usize::from(v)] += n as u64,
-                }
-                true
-            });
-            if described != REGISTERS {
-                return Err(Corrupt);
-            }
+            walk_sparse(b, |_, op| match op {
+                Op::Zero(n) | Op::XZero(n) => h[0] += n as u64,
+                Op::Val(v, n) => h[usize::from(v)] += n as u64,
+            })?;
             Ok(h)
         }
         None => Err(Corrupt),
@@ -774,6 +759,24 @@ mod tests {
             merge_into(&mut max, s).unwrap();
         }
         assert_eq!(estimate(&histogram_raw(&max)), 5);
+    }
+
+    /// CVE-2025-32023: runs past the last register are corrupt in every
+    /// walk, even when the registers before add up.
+    #[test]
+    fn overlong_runs_are_corrupt() {
+        let mut b = new_sparse();
+        b.push(0xff);
+        assert_eq!(count(&b), Err(Corrupt));
+        assert_eq!(to_dense(&mut b.clone()), Err(Corrupt));
+        assert_eq!(merge_into(&mut [0u8; REGISTERS], &b), Err(Corrupt));
+        let mut b = new_sparse();
+        for _ in 0..1000 {
+            b.extend_from_slice(&[0x7f, 0xff]);
+        }
+        b.push(0xff);
+        assert_eq!(count(&b), Err(Corrupt));
+        assert_eq!(merge_into(&mut [0u8; REGISTERS], &b), Err(Corrupt));
     }
 
     #[test]
