@@ -601,4 +601,33 @@ mod tests {
         let b = bounding_box(&circle);
         assert!(b[0] < 15.0 && b[2] > 15.0 && b[1] < 37.0 && b[3] > 37.0);
     }
+
+    /// Any score (user ZADDs can store anything) and any search extent
+    /// decode and search without panicking.
+    #[test]
+    fn fuzz_scores_and_shapes_never_panic() {
+        let mut x = 0xdead_beef_cafe_f00du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let score = f64::from_bits(next());
+            let (lon, lat) = decode_score(score);
+            assert!((LONG_MIN..=LONG_MAX).contains(&lon) || lon.is_nan());
+            let _ = geohash_string(lon, lat);
+            let r = f64::from_bits(next()).abs();
+            let shape = Shape {
+                lon: (next() % 361) as f64 - 180.0,
+                lat: (next() % 171) as f64 - 85.0,
+                conversion: 1.0,
+                kind: if next() % 2 == 0 { ShapeKind::Radius(r) } else { ShapeKind::Box { width: r, height: r / 3.0 } },
+            };
+            let cells = cells_for(&shape);
+            let _ = score_range(cells.hash);
+            let _ = within(&shape, lon, lat);
+        }
+    }
 }
