@@ -8,12 +8,14 @@ pub mod args;
 pub mod bitops;
 pub mod conn;
 pub mod debug;
+pub mod geo;
 pub mod hash;
+pub mod hll;
 pub mod keys;
-pub mod multi;
-pub mod pubsub;
 pub mod list;
 pub mod memory;
+pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod spec;
@@ -113,6 +115,23 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("bitop", bitops::bitop),
     ("bitfield", bitops::bitfield),
     ("bitfield_ro", bitops::bitfield_ro),
+    // geo
+    ("geoadd", geo::geoadd),
+    ("geopos", geo::geopos),
+    ("geodist", geo::geodist),
+    ("geohash", geo::geohash),
+    ("georadius", geo::georadius),
+    ("georadius_ro", geo::georadius_ro),
+    ("georadiusbymember", geo::georadiusbymember),
+    ("georadiusbymember_ro", geo::georadiusbymember_ro),
+    ("geosearch", geo::geosearch),
+    ("geosearchstore", geo::geosearchstore),
+    // hyperloglog
+    ("pfadd", hll::pfadd),
+    ("pfcount", hll::pfcount),
+    ("pfmerge", hll::pfmerge),
+    ("pfdebug", hll::pfdebug),
+    ("pfselftest", hll::pfselftest),
     // transactions
     ("multi", multi::multi),
     ("exec", multi::exec),

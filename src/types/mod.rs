@@ -1,10 +1,12 @@
 //! Value representations. Pure data structures: no I/O, no clock, no clients.
 //! Thresholds for switching encodings are passed in by the caller.
 
+pub mod geohash;
 pub mod hash;
+pub mod hll;
+pub mod intset;
 pub mod list;
 pub mod listpack;
-pub mod intset;
 pub mod sds;
 pub mod set;
 pub mod skiplist;
