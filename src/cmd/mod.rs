@@ -258,6 +258,7 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("command|list", server::command_list),
     ("command|docs", server::command_docs),
     ("command|getkeys", server::command_getkeys),
+    ("command|getkeysandflags", server::command_getkeysandflags),
     ("command|help", server::command_help),
     ("debug", debug::debug),
     ("memory|usage", memory::usage),

@@ -376,21 +376,44 @@ pub fn command_docs(srv: &mut Server, c: &mut Client) -> CmdResult {
     Ok(())
 }
 
-/// COMMAND GETKEYS command [arg ...].
-pub fn command_getkeys(srv: &mut Server, c: &mut Client) -> CmdResult {
-    let argv = c.argv[2..].to_vec();
-    let idx = match srv.commands.resolve(&argv) {
+/// The keys of the command in `c.argv[2..]`, with Redis's GETKEYS errors.
+fn getkeys_generic(srv: &Server, c: &Client) -> Result<Vec<(usize, &'static [&'static str])>, ReplyError> {
+    let argv = &c.argv[2..];
+    let idx = match srv.commands.resolve(argv) {
         Ok(i) => i,
         Err(ReplyError::WrongArity(_)) => return Err(ReplyError::err("Invalid number of arguments specified for command")),
         Err(_) => return Err(ReplyError::err("Invalid command specified")),
     };
-    let pos = srv.commands.cmds[idx].key_positions(&argv);
-    if pos.is_empty() {
+    let keys = srv.commands.cmds[idx].keys_with_flags(argv);
+    if keys.is_empty() {
         return Err(ReplyError::err("The command has no key arguments"));
     }
-    c.reply.array(pos.len());
-    for p in pos {
-        c.reply.bulk(&argv[p]);
+    Ok(keys)
+}
+
+/// COMMAND GETKEYS command [arg ...].
+pub fn command_getkeys(srv: &mut Server, c: &mut Client) -> CmdResult {
+    let keys = getkeys_generic(srv, c)?;
+    c.reply.array(keys.len());
+    for (p, _) in keys {
+        let k = c.argv[2 + p].clone();
+        c.reply.bulk(&k);
+    }
+    Ok(())
+}
+
+/// COMMAND GETKEYSANDFLAGS command [arg ...]: [[key, [flags...]], ...].
+pub fn command_getkeysandflags(srv: &mut Server, c: &mut Client) -> CmdResult {
+    let keys = getkeys_generic(srv, c)?;
+    c.reply.array(keys.len());
+    for (p, flags) in keys {
+        let k = c.argv[2 + p].clone();
+        c.reply.array(2);
+        c.reply.bulk(&k);
+        c.reply.set(flags.len());
+        for f in flags {
+            c.reply.simple(f);
+        }
     }
     Ok(())
 }

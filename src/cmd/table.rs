@@ -210,8 +210,14 @@ impl Command {
     /// Positions of the keys in `argv`, from the key specs (COMMAND GETKEYS,
     /// cluster routing). Positions past the end are dropped.
     pub fn key_positions(&self, argv: &[bytes::Bytes]) -> Vec<usize> {
+        self.keys_with_flags(argv).into_iter().map(|(p, _)| p).collect()
+    }
+
+    /// Key positions with the flags of the key spec that found each one
+    /// (COMMAND GETKEYSANDFLAGS), sorted and deduplicated by position.
+    pub fn keys_with_flags(&self, argv: &[bytes::Bytes]) -> Vec<(usize, &'static [&'static str])> {
         let argc = argv.len() as i64;
-        let mut out = Vec::new();
+        let mut out: Vec<(usize, &'static [&'static str])> = Vec::new();
         for ks in self.spec.key_specs {
             let start = match ks.begin {
                 BeginSearch::Index(i) => i as i64,
@@ -240,7 +246,7 @@ impl Command {
                     };
                     let mut i = start;
                     while i <= last && i < argc {
-                        out.push(i as usize);
+                        out.push((i as usize, ks.flags));
                         i += step.max(1) as i64;
                     }
                 }
@@ -256,44 +262,60 @@ impl Command {
                         if i >= argc {
                             break;
                         }
-                        out.push(i as usize);
+                        out.push((i as usize, ks.flags));
                         i += step.max(1) as i64;
                     }
                 }
                 FindKeys::Unknown => {}
             }
         }
-        out.sort_unstable();
-        out.dedup();
+        out.sort_by_key(|(p, _)| *p);
+        out.dedup_by_key(|(p, _)| *p);
         out
     }
 }
 
-/// The (first, last, step) COMMAND INFO reports, and whether keys are movable,
-/// combined from the index/range key specs as Redis derives them.
+/// The (first, last, step) COMMAND INFO reports, and whether keys are
+/// movable, derived from the key specs as Redis 7.0 derives them: one
+/// index+range spec is used as is; several are merged when they are plain
+/// (step 1) and consecutive; anything else (keyword or keynum specs, gaps,
+/// INCOMPLETE specs) makes the keys movable.
 fn legacy_range(spec: &RawSpec) -> (i32, i32, i32, bool) {
-    let (mut first, mut last, mut step) = (0i32, 0i32, 0i32);
-    let mut movable = spec.movable;
-    for ks in spec.key_specs {
-        match (ks.begin, ks.find) {
-            (BeginSearch::Index(b), FindKeys::Range { last_key, step: s, limit: _ }) => {
-                let l = if last_key >= 0 { b + last_key } else { last_key };
-                if first == 0 {
-                    first = b;
-                    last = l;
-                    step = s;
-                } else if s == step && b == last + step && l >= 0 {
-                    last = l;
-                } else if s == step && b == last + step && l < 0 {
-                    last = l;
-                } else {
-                    movable = true;
-                }
-            }
-            _ => movable = true,
+    let specs = spec.key_specs;
+    let incomplete = |ks: &super::spec::KeySpec| ks.flags.contains(&"INCOMPLETE");
+    if specs.is_empty() {
+        return (0, 0, 0, false);
+    }
+    if let [only] = specs {
+        if let (BeginSearch::Index(pos), FindKeys::Range { last_key, step, .. }) = (only.begin, only.find) {
+            let last = if last_key >= 0 { pos + last_key } else { last_key };
+            return (pos, last, step, incomplete(only));
         }
     }
-    (first, last, step, movable)
+    let mut movable = false;
+    let mut first = i32::MAX;
+    // Compared as unsigned like Redis, so a negative (from the end) last key wins.
+    let mut last: u32 = 0;
+    let mut prev_last: u32 = 0;
+    for ks in specs {
+        let (BeginSearch::Index(pos), FindKeys::Range { last_key, step, .. }) = (ks.begin, ks.find) else {
+            movable = true;
+            continue;
+        };
+        if step != 1 || (prev_last != 0 && prev_last as i64 != pos as i64 - 1) {
+            movable = true;
+            continue;
+        }
+        movable |= incomplete(ks);
+        first = first.min(pos);
+        let abs = if last_key >= 0 { last_key + pos } else { last_key };
+        last = last.max(abs as u32);
+        prev_last = last;
+    }
+    if first == i32::MAX {
+        return (0, 0, 0, true);
+    }
+    (first, last as i32, 1, movable)
 }
 
 /// ACL categories: explicit ones, then those implied by flags (Redis's
