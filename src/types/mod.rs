@@ -5,5 +5,6 @@ pub mod intset;
 pub mod sds;
 pub mod set;
 pub mod skiplist;
+pub mod stream;
 pub mod value;
 pub mod zset;

@@ -8,6 +8,7 @@
 
 use crate::types::sds::Sds;
 use crate::types::set::Set;
+use crate::types::stream::Stream;
 use crate::types::zset::ZSet;
 
 /// Longest string Redis stores as `embstr`.
@@ -113,6 +114,8 @@ pub enum Value {
     Set(Box<Set>),
     /// A sorted set (`listpack` or `skiplist`).
     ZSet(Box<ZSet>),
+    /// A stream (`stream`).
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -122,6 +125,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -131,6 +135,7 @@ impl Value {
             Value::Str(s) => s.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(s) => s.encoding(),
         }
     }
 }
