@@ -621,6 +621,11 @@ fn xread_generic(srv: &mut Server, c: &mut Client, readgroup: bool) -> CmdResult
     let mut new_consumers = Vec::new();
     for (k, f) in from.iter().enumerate() {
         let key = c.argv[a.streams_arg + k].clone();
+        // Served from blocking, a key repeated in the call is served once,
+        // as Redis serves the one key that became ready.
+        if rerun && c.argv[a.streams_arg..a.streams_arg + k].contains(&key) {
+            continue;
+        }
         let Some(Value::Stream(s)) = srv.ks.dbs[db].dict.get_mut(&key[..]) else { continue };
         let s: &mut Stream = s;
         match (&a.group, *f) {

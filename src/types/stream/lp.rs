@@ -231,18 +231,22 @@ impl Listpack {
             self.append_int(v);
             return;
         }
-        let mut enc = Vec::with_capacity(str_enc_size(s.len()));
+        let enc_len = str_enc_size(s.len());
+        self.buf.pop(); // the terminator
+        self.buf.reserve(enc_len + 6);
         if s.len() < 64 {
-            enc.push(0x80 | s.len() as u8);
+            self.buf.push(0x80 | s.len() as u8);
         } else if s.len() < 4096 {
-            enc.push(0xE0 | (s.len() >> 8) as u8);
-            enc.push(s.len() as u8);
+            self.buf.push(0xE0 | (s.len() >> 8) as u8);
+            self.buf.push(s.len() as u8);
         } else {
-            enc.push(0xF0);
-            enc.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            self.buf.push(0xF0);
+            self.buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
         }
-        enc.extend_from_slice(s);
-        self.push_encoded(&enc);
+        self.buf.extend_from_slice(s);
+        push_backlen(&mut self.buf, enc_len);
+        self.buf.push(EOF);
+        self.bump_count();
     }
 
     /// Offset of the first element, or None when empty.
@@ -323,6 +327,11 @@ impl Listpack {
         let old_total = old + backlen_size(old);
         let mut tmp = [0u8; 9];
         let n = encode_int(v, &mut tmp);
+        if n == old {
+            // Same width: overwrite in place (flags and most counter updates).
+            self.buf[p..p + n].copy_from_slice(&tmp[..n]);
+            return;
+        }
         let mut enc = tmp[..n].to_vec();
         push_backlen(&mut enc, n);
         self.buf.splice(p..p + old_total, enc);
