@@ -28,6 +28,9 @@ pub struct Blocked {
     /// The type (TYPE's name) a key must hold to serve this client: a key
     /// rewritten with another type does not wake it.
     pub kind: &'static str,
+    /// Also wake when a key is deleted or changes type (XREADGROUP, which
+    /// then answers with an error).
+    pub wake_on_delete: bool,
     /// Absolute deadline (Unix ms); `None` waits forever.
     pub deadline_ms: Option<i64>,
     /// Timer that fires the deadline.
@@ -61,8 +64,16 @@ impl Server {
             waited.push(key);
         }
         let timer = deadline_ms.map(|at| self.timers.add(at, Timer::BlockTimeout(c.key, c.id)));
-        c.blocked = Some(Blocked { db, keys: waited, kind, deadline_ms, timer });
+        c.blocked = Some(Blocked { db, keys: waited, kind, wake_on_delete: false, deadline_ms, timer });
         self.stats.blocked_clients += 1;
+    }
+
+    /// Makes a client that just blocked also wake when one of its keys is
+    /// deleted or replaced by another type.
+    pub fn wake_on_delete(&mut self, c: &mut Client) {
+        if let Some(b) = c.blocked.as_mut() {
+            b.wake_on_delete = true;
+        }
     }
 
     /// Removes `c` from every wait list and cancels its deadline.
@@ -91,10 +102,9 @@ impl Server {
         }
     }
 
-    /// After SWAPDB: every waited key of `db` that now exists is ready.
+    /// After SWAPDB or FLUSHDB: every waited key of `db` may have changed.
     pub fn signal_db_ready(&mut self, db: usize) {
-        let keys: Vec<Sds> =
-            self.blocking_keys.keys().filter(|(d, k)| *d == db && self.ks.dbs[db].dict.contains_key(k)).map(|(_, k)| k.clone()).collect();
+        let keys: Vec<Sds> = self.blocking_keys.keys().filter(|(d, _)| *d == db).map(|(_, k)| k.clone()).collect();
         for k in keys {
             self.signal_key_ready(db, &k);
         }
@@ -109,11 +119,13 @@ impl Server {
             for (db, key) in ready {
                 let waiting: VecDeque<usize> = self.blocking_keys.get(&(db, key.clone())).cloned().unwrap_or_default();
                 for ck in waiting {
-                    // Stop once the key is gone: nobody else can be served.
-                    let Some(held) = self.ks.dbs[db].dict.get(&key).map(|v| v.type_name()) else { break };
+                    // The type the key holds now (None: deleted). A client
+                    // waiting for another type stays blocked unless it asked
+                    // to hear about deletions.
+                    let held = self.ks.dbs[db].dict.get(&key).map(|v| v.type_name());
                     let Some(mut c) = self.take_client_slot(ck) else { continue };
-                    // A key now holding another type does not wake the client.
-                    if c.blocked.as_ref().is_some_and(|b| b.kind == held) {
+                    let wake = c.blocked.as_ref().is_some_and(|b| Some(b.kind) == held || b.wake_on_delete);
+                    if wake {
                         let deadline = c.blocked.as_ref().and_then(|b| b.deadline_ms);
                         self.unblock_client(&mut c);
                         c.reblock_deadline = Some(deadline);

@@ -80,6 +80,7 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
                 Value::Str(s) => s.len(),
                 Value::Set(s) => s.len(),
                 Value::ZSet(z) => z.len(),
+                Value::Stream(st) => st.entries.heap_bytes(),
                 Value::List(l) => l.byte_size(),
                 Value::Hash(h) => match h.listpack() {
                     Some(lp) => lp.bytes(),
@@ -280,6 +281,29 @@ fn value_digest(v: &Value) -> [u8; 20] {
                 h.update(&(m.len() as u64).to_be_bytes());
                 h.update(m);
                 h.update(&crate::util::num::format_double(s));
+            }
+            h.digest().bytes()
+        }
+        Value::Stream(st) => {
+            // Entries in ID order, then the last ID and the groups by name.
+            use crate::types::stream::StreamId;
+            let mut h = sha1_smol::Sha1::new();
+            h.update(b"stream");
+            for e in st.entries.range(StreamId::MIN, StreamId::MAX, false) {
+                h.update(&e.id().to_bytes());
+                for (f, v) in e.fields() {
+                    let (mut a, mut b) = (crate::util::num::IntBuf::new(0), crate::util::num::IntBuf::new(0));
+                    h.update(f.as_bytes(&mut a));
+                    h.update(v.as_bytes(&mut b));
+                }
+            }
+            h.update(&st.entries.last_id.to_bytes());
+            for (name, g) in &st.groups {
+                h.update(name);
+                h.update(&g.last_id.to_bytes());
+                for id in g.pel.keys() {
+                    h.update(&id.to_bytes());
+                }
             }
             h.digest().bytes()
         }

@@ -363,6 +363,7 @@ pub fn flushdb(srv: &mut Server, c: &mut Client) -> CmdResult {
     let db = c.db;
     srv.touch_watched_in_db(c, db, None);
     let n = srv.ks.flush_db(db);
+    srv.signal_db_ready(db);
     srv.ks.dirty += n as u64 + 1;
     c.reply.ok();
     Ok(())
@@ -375,6 +376,7 @@ pub fn flushall(srv: &mut Server, c: &mut Client) -> CmdResult {
     for db in 0..srv.ks.dbs.len() {
         srv.touch_watched_in_db(c, db, None);
         n += srv.ks.flush_db(db);
+        srv.signal_db_ready(db);
     }
     srv.ks.dirty += n as u64 + 1;
     c.reply.ok();

@@ -20,6 +20,7 @@ pub mod server;
 pub mod set;
 pub mod spec;
 pub mod specs;
+pub mod stream;
 pub mod string;
 pub mod table;
 pub mod zset;
@@ -242,6 +243,30 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("hgetall", hash::hgetall),
     ("hrandfield", hash::hrandfield),
     ("hscan", hash::hscan),
+    // streams
+    ("xadd", stream::xadd),
+    ("xtrim", stream::xtrim),
+    ("xrange", stream::xrange),
+    ("xrevrange", stream::xrevrange),
+    ("xlen", stream::xlen),
+    ("xdel", stream::xdel),
+    ("xsetid", stream::xsetid),
+    ("xread", stream::xread),
+    ("xreadgroup", stream::xreadgroup),
+    ("xgroup|create", stream::xgroup),
+    ("xgroup|setid", stream::xgroup),
+    ("xgroup|destroy", stream::xgroup),
+    ("xgroup|createconsumer", stream::xgroup),
+    ("xgroup|delconsumer", stream::xgroup),
+    ("xgroup|help", stream::xgroup_help),
+    ("xack", stream::xack),
+    ("xpending", stream::xpending),
+    ("xclaim", stream::xclaim),
+    ("xautoclaim", stream::xautoclaim),
+    ("xinfo|stream", stream::xinfo_stream),
+    ("xinfo|groups", stream::xinfo_groups),
+    ("xinfo|consumers", stream::xinfo_consumers),
+    ("xinfo|help", stream::xinfo_help),
     // server
     ("info", server::info),
     ("time", server::time),

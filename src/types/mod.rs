@@ -10,5 +10,6 @@ pub mod listpack;
 pub mod sds;
 pub mod set;
 pub mod skiplist;
+pub mod stream;
 pub mod value;
 pub mod zset;

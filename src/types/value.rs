@@ -8,6 +8,7 @@
 
 use crate::types::sds::Sds;
 use crate::types::set::Set;
+use crate::types::stream::Stream;
 use crate::types::zset::ZSet;
 
 /// Longest string Redis stores as `embstr`.
@@ -117,6 +118,8 @@ pub enum Value {
     List(Box<crate::types::list::List>),
     /// A hash (listpack or hashtable encoding).
     Hash(crate::types::hash::Hash),
+    /// A stream (`stream`).
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -148,6 +151,7 @@ impl Value {
             },
             // Entry: member bytes, a score, and the ordered index's links.
             Value::ZSet(z) => estimate(z.len(), samples, z.iter().map(|(m, _)| m.len() + 8 + 48)),
+            Value::Stream(st) => st.entries.heap_bytes(),
         }
     }
 
@@ -159,6 +163,7 @@ impl Value {
             Value::ZSet(_) => "zset",
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -170,6 +175,7 @@ impl Value {
             Value::ZSet(z) => z.encoding(),
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
+            Value::Stream(s) => s.encoding(),
         }
     }
 }
