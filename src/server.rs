@@ -549,7 +549,7 @@ impl Server {
         let idx = match self.commands.resolve(&c.argv) {
             Ok(i) => i,
             Err(e) => {
-                if let Ok(i) = self.commands.resolve_name_only(&c.argv) {
+                if let Some(i) = self.commands.resolve_name_only(&c.argv) {
                     self.commands.cmds[i].stats.rejected_calls += 1;
                 }
                 return Err(e);
@@ -586,9 +586,12 @@ impl Server {
         let t0 = Instant::now();
         let r = handler(self, c);
         let us = t0.elapsed().as_micros() as u64;
-        let st = &mut self.commands.cmds[idx].stats;
-        st.calls += 1;
-        st.usec += us;
+        // A command that blocked is counted when it is finally served.
+        if c.blocked.is_none() {
+            let st = &mut self.commands.cmds[idx].stats;
+            st.calls += 1;
+            st.usec += us;
+        }
         if let Err(e) = r {
             self.commands.cmds[idx].stats.failed_calls += 1;
             self.reply_error(c, &e);
@@ -620,13 +623,27 @@ impl Server {
         if !self.watched_keys.is_empty() {
             let modified = std::mem::take(&mut self.ks.modified);
             for (db, key) in &modified {
-                let Some(watchers) = self.watched_keys.get(&(*db, key.clone())) else { continue };
-                for &k in watchers {
+                let Some(watchers) = self.watched_keys.get(&(*db, key.clone())).cloned() else { continue };
+                let gone = !self.ks.dbs[*db].dict.contains_key(key);
+                for k in watchers {
+                    let mark = |w: &mut Client| {
+                        // A key that was already expired when watched and is now
+                        // deleted has not logically changed.
+                        if let Some(entry) = w.watched.iter_mut().find(|(d, wk, _)| d == db && wk == key) {
+                            if entry.2 {
+                                if gone {
+                                    entry.2 = false;
+                                    return;
+                                }
+                            }
+                        }
+                        w.cas_dirty = true;
+                    };
                     match current.as_deref_mut() {
-                        Some(c) if c.key == k => c.cas_dirty = true,
+                        Some(c) if c.key == k => mark(c),
                         _ => {
                             if let Some(Some(w)) = self.clients.get_mut(k) {
-                                w.cas_dirty = true;
+                                mark(w);
                             }
                         }
                     }
@@ -702,24 +719,46 @@ impl Server {
     }
 
     /// Before `db` is emptied (FLUSHDB/FLUSHALL) or replaced by `with`
-    /// (SWAPDB): watchers of keys that exist in either become dirty.
+    /// (SWAPDB): watchers of keys that exist in either become dirty, except
+    /// where only already-expired keys are involved (Redis's stale-key rules).
     pub fn touch_watched_in_db(&mut self, current: &mut Client, db: usize, with: Option<usize>) {
-        let mut dirty = Vec::new();
+        let now = self.ks.now_ms;
+        let expired_in = |ks: &crate::db::Keyspace, d: usize, k: &[u8]| ks.dbs[d].expires.get(k).is_some_and(|&at| at <= now);
+        // (watcher, key) pairs for keys present in either db.
+        let mut touched: Vec<(usize, crate::types::sds::Sds)> = Vec::new();
         for ((d, key), watchers) in &self.watched_keys {
-            if *d != db {
-                continue;
-            }
-            let here = self.ks.dbs[db].dict.contains_key(key);
-            let there = with.is_some_and(|w| self.ks.dbs[w].dict.contains_key(key));
-            if here || there {
-                dirty.extend(watchers.iter().copied());
+            let present = self.ks.dbs[db].dict.contains_key(key)
+                || with.is_some_and(|w| self.ks.dbs[w].dict.contains_key(key));
+            if *d == db && present {
+                touched.extend(watchers.iter().map(|&w| (w, key.clone())));
             }
         }
-        for k in dirty {
-            if k == current.key {
-                current.cas_dirty = true;
-            } else if let Some(Some(w)) = self.clients.get_mut(k) {
+        for (k, key) in touched {
+            let here = self.ks.dbs[db].dict.contains_key(&key);
+            let there = with.is_some_and(|w| self.ks.dbs[w].dict.contains_key(&key));
+            let there_expired = with.is_some_and(|w| there && expired_in(&self.ks, w, &key));
+            let judge = |w: &mut Client| {
+                let Some(entry) = w.watched.iter_mut().find(|(d, wk, _)| *d == db && *wk == key) else { return };
+                if entry.2 {
+                    // Watched while already expired.
+                    if !there {
+                        entry.2 = false; // deleted: no logical change
+                        return;
+                    }
+                    if there_expired {
+                        return; // still expired: no logical change
+                    }
+                } else if !here && there_expired {
+                    // A missing key replaced by an expired one.
+                    entry.2 = true;
+                    return;
+                }
                 w.cas_dirty = true;
+            };
+            if k == current.key {
+                judge(current);
+            } else if let Some(Some(w)) = self.clients.get_mut(k) {
+                judge(w);
             }
         }
     }
@@ -766,15 +805,19 @@ impl Server {
         true
     }
 
+    /// Flushes `c`, and schedules its close when the write failed or when a
+    /// close-after-reply client has sent everything.
+    fn flush_or_close(&mut self, c: &mut Client) {
+        let ok = self.flush_client(c);
+        if !c.flags.close_asap && (!ok || (c.reply.is_empty() && c.flags.close_after_reply)) {
+            c.flags.close_asap = true;
+            self.to_close.push(c.key);
+        }
+    }
+
     fn write_to(&mut self, key: usize) {
         let Some(mut c) = self.take_client(key) else { return };
-        if !self.flush_client(&mut c) {
-            c.flags.close_asap = true;
-            self.to_close.push(key);
-        } else if c.reply.is_empty() && c.flags.close_after_reply && !c.flags.close_asap {
-            c.flags.close_asap = true;
-            self.to_close.push(key);
-        }
+        self.flush_or_close(&mut c);
         self.put_client(c);
     }
 
@@ -793,13 +836,7 @@ impl Server {
             let Some(mut c) = self.take_client(key) else { continue };
             c.queued_write = false;
             if !c.flags.close_asap {
-                if !self.flush_client(&mut c) {
-                    c.flags.close_asap = true;
-                    self.to_close.push(key);
-                } else if c.reply.is_empty() && c.flags.close_after_reply {
-                    c.flags.close_asap = true;
-                    self.to_close.push(key);
-                }
+                self.flush_or_close(&mut c);
             }
             self.put_client(c);
         }

@@ -169,6 +169,8 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
 }
 
 /// DEBUG PROTOCOL <type>: one sample reply of each RESP type.
+// COMPAT: 3.141 is the sample double Redis sends, not an approximation of PI.
+#[allow(clippy::approx_constant)]
 fn protocol(c: &mut Client) -> CmdResult {
     let name = String::from_utf8_lossy(c.arg(2)).to_lowercase();
     let r = &mut c.reply;

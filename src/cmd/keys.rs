@@ -414,7 +414,7 @@ fn expire_generic(srv: &mut Server, c: &mut Client, relative: bool, unit_ms: i64
     }
     let cmd = String::from_utf8_lossy(c.arg(0)).to_lowercase();
     if unit_ms == 1000 {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return Err(ReplyError::InvalidExpire(cmd));
         }
         when *= 1000;

@@ -59,7 +59,7 @@ pub fn stats(srv: &mut Server, c: &mut Client) -> CmdResult {
     c.reply.bulk(b"keys.count");
     c.reply.int(keys as i64);
     c.reply.bulk(b"keys.bytes-per-key");
-    c.reply.int(if keys > 0 { (used as usize / keys) as i64 } else { 0 });
+    c.reply.int((used as usize).checked_div(keys).unwrap_or(0) as i64);
     c.reply.bulk(b"fragmentation");
     c.reply.double(if used > 0 { rss as f64 / used as f64 } else { 0.0 });
     Ok(())

@@ -81,7 +81,7 @@ pub fn config_get(srv: &mut Server, c: &mut Client) -> CmdResult {
 
 /// CONFIG SET parameter value [parameter value ...]: all or nothing.
 pub fn config_set(srv: &mut Server, c: &mut Client) -> CmdResult {
-    if c.argc() % 2 != 0 {
+    if !c.argc().is_multiple_of(2) {
         return Err(ReplyError::WrongArity("config|set".into()));
     }
     let pairs: Vec<(&[u8], &[u8])> = c.argv[2..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect();
@@ -205,8 +205,9 @@ fn reply_command_info(c: &mut Client, srv: &Server, cmd: &Command) {
     for ks in cmd.spec.key_specs {
         c.reply.map(3);
         c.reply.bulk(b"flags");
-        c.reply.set(ks.flags.len());
-        for f in ks.flags {
+        let names = super::spec::key_flag_names(ks.flags);
+        c.reply.set(names.len());
+        for f in names {
             c.reply.simple(f);
         }
         c.reply.bulk(b"begin_search");
@@ -405,13 +406,17 @@ pub fn command_getkeys(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// COMMAND GETKEYSANDFLAGS command [arg ...]: [[key, [flags...]], ...].
 pub fn command_getkeysandflags(srv: &mut Server, c: &mut Client) -> CmdResult {
     let keys = getkeys_generic(srv, c)?;
+    // SET's key is only read (RW + ACCESS) when GET is given; otherwise it is
+    // overwritten, as Redis's SET key-extraction refines it.
+    let set_without_get = c.argv[2].eq_ignore_ascii_case(b"set") && !c.argv[3..].iter().any(|a| a.eq_ignore_ascii_case(b"get"));
     c.reply.array(keys.len());
     for (p, flags) in keys {
         let k = c.argv[2 + p].clone();
+        let names = if set_without_get { vec!["OW", "update"] } else { super::spec::key_flag_names(flags) };
         c.reply.array(2);
         c.reply.bulk(&k);
-        c.reply.set(flags.len());
-        for f in flags {
+        c.reply.set(names.len());
+        for f in names {
             c.reply.simple(f);
         }
     }

@@ -42,6 +42,27 @@ pub enum FindKeys {
     Unknown,
 }
 
+/// Key-spec flags in Redis's bit order, with the names COMMAND replies use
+/// (the access-type flags upper case, the rest lower case).
+const KEY_FLAG_NAMES: &[(&str, &str)] = &[
+    ("RO", "RO"),
+    ("RW", "RW"),
+    ("OW", "OW"),
+    ("RM", "RM"),
+    ("ACCESS", "access"),
+    ("UPDATE", "update"),
+    ("INSERT", "insert"),
+    ("DELETE", "delete"),
+    ("NOT_KEY", "not_key"),
+    ("INCOMPLETE", "incomplete"),
+    ("VARIABLE_FLAGS", "variable_flags"),
+];
+
+/// `flags` (as generated) renamed and ordered as Redis replies them.
+pub fn key_flag_names(flags: &[&str]) -> Vec<&'static str> {
+    KEY_FLAG_NAMES.iter().filter(|(k, _)| flags.contains(k)).map(|(_, n)| *n).collect()
+}
+
 /// One key spec.
 #[derive(Debug, Clone, Copy)]
 pub struct KeySpec {

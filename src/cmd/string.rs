@@ -227,11 +227,9 @@ pub fn getex(srv: &mut Server, c: &mut Client) -> CmdResult {
             srv.ks.touch_write(db, &key);
             srv.ks.notify(notify::GENERIC, "expire", db, &key);
         }
-        None if o.persist => {
-            if srv.ks.persist(db, &key) {
-                srv.ks.touch_write(db, &key);
-                srv.ks.notify(notify::GENERIC, "persist", db, &key);
-            }
+        None if o.persist && srv.ks.persist(db, &key) => {
+            srv.ks.touch_write(db, &key);
+            srv.ks.notify(notify::GENERIC, "persist", db, &key);
         }
         None => {}
     }
@@ -279,7 +277,7 @@ pub fn mget(srv: &mut Server, c: &mut Client) -> CmdResult {
 }
 
 fn mset_generic(srv: &mut Server, c: &mut Client, nx: bool) -> CmdResult {
-    if c.argc() % 2 == 0 {
+    if c.argc().is_multiple_of(2) {
         return Err(ReplyError::WrongArity(if nx { "msetnx" } else { "mset" }.into()));
     }
     let db = c.db;

@@ -137,13 +137,13 @@ impl CommandTable {
 
     /// The command `argv` names (subcommand included) without checking arity;
     /// used to count rejected calls.
-    pub fn resolve_name_only(&self, argv: &[bytes::Bytes]) -> Result<usize, ()> {
-        let idx = self.lookup_top(&argv[0]).ok_or(())?;
+    pub fn resolve_name_only(&self, argv: &[bytes::Bytes]) -> Option<usize> {
+        let idx = self.lookup_top(&argv[0])?;
         if self.cmds[idx].subs.is_empty() {
-            return Ok(idx);
+            return Some(idx);
         }
-        let sub = String::from_utf8_lossy(argv.get(1).ok_or(())?).to_ascii_lowercase();
-        self.cmds[idx].subs.get(sub.as_str()).copied().ok_or(())
+        let sub = String::from_utf8_lossy(argv.get(1)?).to_ascii_lowercase();
+        self.cmds[idx].subs.get(sub.as_str()).copied()
     }
 
     /// Top-level commands, in table order.

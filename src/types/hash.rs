@@ -350,8 +350,8 @@ mod tests {
             s ^= s >> 7;
             s ^= s << 17;
             let f = format!("{}", s % 97);
-            let v = if s % 3 == 0 { format!("{}", s % 100_000) } else { format!("val{}", s % 1000) };
-            if s % 5 == 0 {
+            let v = if s.is_multiple_of(3) { format!("{}", s % 100_000) } else { format!("val{}", s % 1000) };
+            if s.is_multiple_of(5) {
                 assert_eq!(small.delete(f.as_bytes()), big.delete(f.as_bytes()));
             } else {
                 assert_eq!(small.set(f.as_bytes(), v.as_bytes(), l), big.set(f.as_bytes(), v.as_bytes(), l));

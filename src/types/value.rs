@@ -131,11 +131,7 @@ impl Value {
         fn estimate(len: usize, samples: usize, sizes: impl Iterator<Item = usize>) -> usize {
             let take = if samples == 0 { len } else { samples.min(len) };
             let (n, total) = sizes.take(take).fold((0usize, 0usize), |(n, t), s| (n + 1, t + s));
-            if n == 0 {
-                0
-            } else {
-                total / n * len
-            }
+            total.checked_div(n).unwrap_or(0) * len
         }
         match self {
             Value::Str(Str::Int(_)) => 0,
