@@ -41,19 +41,30 @@ fn read_bytes(srv: &mut Server, db: usize, key: &[u8]) -> Result<Option<Vec<u8>>
 }
 
 /// The string at `key` for in-place bit edits, created empty if absent and
-/// grown to at least `min_len` bytes.
-fn writable_bytes<'a>(srv: &'a mut Server, db: usize, key: &[u8], min_len: usize) -> Result<&'a mut Vec<u8>, ReplyError> {
+/// grown to at least `min_len` bytes. The flag says whether the key was
+/// created or grown (which counts as a change even if no bit flips).
+fn writable_bytes<'a>(
+    srv: &'a mut Server,
+    db: usize,
+    key: &[u8],
+    min_len: usize,
+) -> Result<(&'a mut Vec<u8>, bool), ReplyError> {
+    let mut changed = false;
     match srv.ks.get_mut(db, key) {
         Some(Value::Str(_)) => {}
         Some(_) => return Err(ReplyError::WrongType),
-        None => srv.ks.set(db, key, Value::Str(Str::Raw(Vec::new())), false),
+        None => {
+            srv.ks.set(db, key, Value::Str(Str::Raw(Vec::new())), false);
+            changed = true;
+        }
     }
     let Some(Value::Str(s)) = srv.ks.get_mut(db, key) else { return Err(ReplyError::WrongType) };
     let buf = s.make_raw();
     if buf.len() < min_len {
         buf.resize(min_len, 0);
+        changed = true;
     }
-    Ok(buf)
+    Ok((buf, changed))
 }
 
 fn get_bit(buf: &[u8], bit: u64) -> u8 {
@@ -84,11 +95,14 @@ pub fn setbit(srv: &mut Server, c: &mut Client) -> CmdResult {
     };
     let key = c.argv[1].clone();
     let db = c.db;
-    let buf = writable_bytes(srv, db, &key, (offset >> 3) as usize + 1)?;
+    let (buf, grown) = writable_bytes(srv, db, &key, (offset >> 3) as usize + 1)?;
     let old = get_bit(buf, offset);
     set_bit(buf, offset, on);
-    srv.ks.touch_write(db, &key);
-    srv.ks.notify(notify::STRING, "setbit", db, &key);
+    // Like Redis: only a created/grown key or a flipped bit is a change.
+    if grown || (old == 1) != on {
+        srv.ks.touch_write(db, &key);
+        srv.ks.notify(notify::STRING, "setbit", db, &key);
+    }
     c.reply.int(old as i64);
     Ok(())
 }
@@ -381,9 +395,11 @@ fn bitfield_generic(srv: &mut Server, c: &mut Client, read_only: bool) -> CmdRes
         return Ok(());
     }
     let need = fields.iter().map(|f| ((f.offset + f.bits as u64 - 1) >> 3) as usize + 1).max().unwrap_or(0);
-    let buf = writable_bytes(srv, db, &key, need)?;
+    let (buf, grown) = writable_bytes(srv, db, &key, need)?;
     let mut replies: Vec<Option<i64>> = Vec::with_capacity(fields.len());
-    let mut changed = false;
+    // Writes that count as changes: each one on a created/grown key, or one
+    // that altered the field (Redis's dirty accounting).
+    let mut changes = 0u64;
     for f in &fields {
         let old = read_field(buf, f.offset, f.bits, f.signed);
         match f.op {
@@ -391,7 +407,7 @@ fn bitfield_generic(srv: &mut Server, c: &mut Client, read_only: bool) -> CmdRes
             FieldOp::Set(v) => match fit(v as i128, f.bits, f.signed, f.overflow) {
                 Some(nv) => {
                     write_field(buf, f.offset, f.bits, nv);
-                    changed = true;
+                    changes += u64::from(grown || nv != old);
                     replies.push(Some(old));
                 }
                 None => replies.push(None),
@@ -399,15 +415,16 @@ fn bitfield_generic(srv: &mut Server, c: &mut Client, read_only: bool) -> CmdRes
             FieldOp::Incr(by) => match fit(old as i128 + by as i128, f.bits, f.signed, f.overflow) {
                 Some(nv) => {
                     write_field(buf, f.offset, f.bits, nv);
-                    changed = true;
+                    changes += u64::from(grown || nv != old);
                     replies.push(Some(nv));
                 }
                 None => replies.push(None),
             },
         }
     }
-    if changed {
+    if changes > 0 {
         srv.ks.touch_write(db, &key);
+        srv.ks.dirty += changes - 1;
         srv.ks.notify(notify::STRING, "setbit", db, &key);
     }
     c.reply.array(replies.len());

@@ -129,7 +129,7 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
         }
         ("protocol", 3) => protocol(c)?,
         ("quicklist-packed-threshold", 3) => {
-            match parse_mem(c.arg(2)) {
+            match crate::config::memtoull(c.arg(2)) {
                 Some(sz) if super::list::set_packed_threshold(sz) => c.reply.ok(),
                 // COMPAT: Redis's rejection text.
                 _ => return Err(ReplyError::err("argument must be a memory value bigger than 1 and smaller than 4gb")),
@@ -318,24 +318,6 @@ fn xor_into(acc: &mut [u8; 20], d: &[u8; 20]) {
     }
 }
 
-/// A memory amount as DEBUG takes it: digits then an optional unit (`b`,
-/// `k`, `kb`, `m`, `mb`, `g`, `gb`, any case), no sign.
-fn parse_mem(arg: &[u8]) -> Option<u64> {
-    let split = arg.iter().position(|b| !b.is_ascii_digit()).unwrap_or(arg.len());
-    let (digits, unit) = arg.split_at(split);
-    let mul: u64 = match unit.to_ascii_lowercase().as_slice() {
-        b"" | b"b" => 1,
-        b"k" => 1000,
-        b"kb" => 1024,
-        b"m" => 1000 * 1000,
-        b"mb" => 1024 * 1024,
-        b"g" => 1000 * 1000 * 1000,
-        b"gb" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
-    let n: u64 = if digits.is_empty() { 0 } else { std::str::from_utf8(digits).ok()?.parse().ok()? };
-    n.checked_mul(mul)
-}
 
 /// XOR of SHA1(db, key, value digest, expire) over every key: independent of
 /// iteration order, all zeros for an empty dataset.

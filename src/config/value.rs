@@ -42,39 +42,7 @@ fn lossy(s: &[u8]) -> String {
     String::from_utf8_lossy(s).into_owned()
 }
 
-/// Strict integer parsing: optional '-', no '+', no spaces, no leading zeros,
-/// fewer than 21 bytes, within `i64`.
-pub(crate) fn string2ll(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() >= 21 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    if negative {
-        if v > i64::MAX as u64 + 1 {
-            return None;
-        }
-        Some((v as i64).wrapping_neg())
-    } else {
-        i64::try_from(v).ok()
-    }
-}
+pub(crate) use crate::util::num::string2ll;
 
 /// C `strtoll`: skips leading white space, takes an optional sign and the longest
 /// run of digits in `base` (8 or 10). Returns the value (saturated), the index where
@@ -122,7 +90,7 @@ pub(crate) fn is_c_space(b: u8) -> bool {
 /// Memory amounts: digits followed by nothing, `b`, `k` (1000), `kb` (1024), `m`,
 /// `mb`, `g` or `gb`, units in any case. `None` on a sign or an unknown unit. As
 /// in Redis, an empty digit run reads as 0 and overflow wraps.
-pub(crate) fn memtoull(s: &[u8]) -> Option<u64> {
+pub fn memtoull(s: &[u8]) -> Option<u64> {
     let s = cstr(s);
     if s.first() == Some(&b'-') {
         return None;
