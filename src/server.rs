@@ -149,7 +149,7 @@ pub struct Server {
     /// client's query buffer.
     read_buf: Box<[u8]>,
     /// Readiness of the last poll, reused across iterations.
-    ready_events: Vec<(mio::Token, bool, bool)>,
+    ready_events: Vec<(mio::Token, bool, bool, bool)>,
     /// WATCHed keys: (db, key) to the slab keys of the clients watching.
     pub watched_keys: HashMap<(usize, crate::types::sds::Sds), Vec<usize>>,
 }
@@ -248,14 +248,14 @@ impl Server {
                 self.reactor
                     .events
                     .iter()
-                    .map(|e| (e.token(), e.is_readable() || e.is_read_closed() || e.is_error(), e.is_writable())),
+                    .map(|e| (e.token(), e.is_readable() || e.is_read_closed() || e.is_error(), e.is_writable(), e.is_read_closed() || e.is_error())),
             );
-            for &(token, readable, writable) in &events {
+            for &(token, readable, writable, hup) in &events {
                 match TokenKind::decode(token) {
                     Some((TokenKind::Listener, i)) => self.accept(i),
                     Some((TokenKind::Client, key)) => {
                         if readable {
-                            self.read_from(key);
+                            self.read_from(key, hup);
                         }
                         if writable {
                             self.write_to(key);
@@ -394,8 +394,10 @@ impl Server {
     }
 
     /// Reads everything the socket has (edge-triggered readiness requires
-    /// draining it), then runs every complete command.
-    fn read_from(&mut self, key: usize) {
+    /// draining it), then runs every complete command. A read shorter than
+    /// the buffer means the socket is drained, unless the peer also hung up
+    /// (`hup`), in which case we read on until the end-of-stream.
+    fn read_from(&mut self, key: usize, hup: bool) {
         let Some(mut c) = self.take_client(key) else { return };
         if c.flags.close_asap {
             self.put_client(c);
@@ -415,6 +417,7 @@ impl Server {
                 Ok(n) => {
                     c.query.extend_from_slice(&self.read_buf[..n]);
                     self.stats.net_input_bytes += n as u64;
+                    let drained = n < self.read_buf.len() && !hup;
                     if c.query.len() as i64 > self.config.client_query_buffer_limit {
                         log::warn!(
                             "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
@@ -423,6 +426,9 @@ impl Server {
                             String::from_utf8_lossy(&c.query[..c.query.len().min(64)])
                         );
                         closed = true;
+                        break;
+                    }
+                    if drained {
                         break;
                     }
                 }
@@ -515,8 +521,6 @@ impl Server {
             c.reply_mode = ReplyMode::Skip;
         }
         c.reply.muted = c.replies_muted();
-        self.clock.refresh();
-        self.ks.now_ms = self.clock.now_ms;
         match self.check_command(c) {
             Err(e) => {
                 if c.flags.multi {
@@ -583,9 +587,13 @@ impl Server {
     /// queues (WATCH, later propagation and notifications).
     pub fn call(&mut self, c: &mut Client, idx: usize) {
         let Some(handler) = self.commands.cmds[idx].handler else { return };
-        let t0 = Instant::now();
+        // Every command sees one fresh "now" for expiry decisions; the same
+        // reading starts its duration (wall clock, as Redis's ustime()).
+        self.clock.refresh();
+        self.ks.now_ms = self.clock.now_ms;
+        let t0 = self.clock.now_us;
         let r = handler(self, c);
-        let us = t0.elapsed().as_micros() as u64;
+        let us = (crate::util::clock::unix_us() - t0).max(0) as u64;
         // A command that blocked is counted when it is finally served.
         if c.blocked.is_none() {
             let st = &mut self.commands.cmds[idx].stats;

@@ -4,7 +4,7 @@
 //! snapshots) so every command in a batch sees one "now". `Clock` does the same
 //! and lets tests set the time by hand instead of sleeping.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Current Unix time in milliseconds (not cached).
 pub fn unix_ms() -> i64 {
@@ -23,8 +23,6 @@ pub struct Clock {
     pub now_ms: i64,
     /// Unix time in us of the last refresh.
     pub now_us: i64,
-    /// Monotonic instant of the last refresh (for durations).
-    pub mono: Instant,
     /// When set, `refresh` keeps this time (tests).
     frozen: bool,
 }
@@ -32,14 +30,13 @@ pub struct Clock {
 impl Clock {
     /// A clock reading the system time now.
     pub fn new() -> Clock {
-        let mut c = Clock { now_ms: 0, now_us: 0, mono: Instant::now(), frozen: false };
+        let mut c = Clock { now_ms: 0, now_us: 0, frozen: false };
         c.refresh();
         c
     }
 
     /// Takes a new snapshot of the time, unless frozen by `set_ms`.
     pub fn refresh(&mut self) {
-        self.mono = Instant::now();
         if !self.frozen {
             self.now_us = unix_us();
             self.now_ms = self.now_us / 1000;
