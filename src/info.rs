@@ -9,7 +9,16 @@ use crate::server::Server;
 
 /// Sections shown by `INFO` / `INFO default`.
 const DEFAULT: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
     "keyspace",
 ];
 /// Sections `all` adds (`everything` adds module-generated ones too).
@@ -258,12 +267,6 @@ fn keyspace(srv: &Server, out: &mut String) {
         if db.dict.is_empty() {
             continue;
         }
-        let _ = write!(
-            out,
-            "db{i}:keys={},expires={},avg_ttl={}\r\n",
-            db.dict.len(),
-            db.expires.len(),
-            db.avg_ttl_ms
-        );
+        let _ = write!(out, "db{i}:keys={},expires={},avg_ttl={}\r\n", db.dict.len(), db.expires.len(), db.avg_ttl_ms);
     }
 }

@@ -81,7 +81,8 @@ fn main() {
     }
     srv.note_unimplemented();
     if srv.config.daemonize || !srv.config.pidfile.is_empty() {
-        let path = if srv.config.pidfile.is_empty() { "/var/run/redis.pid".to_string() } else { srv.config.pidfile.clone() };
+        let path =
+            if srv.config.pidfile.is_empty() { "/var/run/redis.pid".to_string() } else { srv.config.pidfile.clone() };
         if let Err(e) = std::fs::write(&path, format!("{pid}\n")) {
             log::warn!("Failed to write PID file: {e}");
         }
@@ -147,10 +148,7 @@ fn adjust_open_files_limit(cfg: &mut viator::config::Config) {
     }
     if best < wanted {
         let reduced = best.saturating_sub(RESERVED_FDS).max(1);
-        log::warn!(
-            "You requested maxclients of {} requiring at least {wanted} max file descriptors.",
-            cfg.maxclients
-        );
+        log::warn!("You requested maxclients of {} requiring at least {wanted} max file descriptors.", cfg.maxclients);
         if let Some(e) = err {
             log::warn!("Server can't set maximum open files to {wanted} because of OS error: {e}.");
         }

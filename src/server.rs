@@ -244,12 +244,14 @@ impl Server {
             // take `&mut self` while we walk it.
             let mut events = std::mem::take(&mut self.ready_events);
             events.clear();
-            events.extend(
-                self.reactor
-                    .events
-                    .iter()
-                    .map(|e| (e.token(), e.is_readable() || e.is_read_closed() || e.is_error(), e.is_writable(), e.is_read_closed() || e.is_error())),
-            );
+            events.extend(self.reactor.events.iter().map(|e| {
+                (
+                    e.token(),
+                    e.is_readable() || e.is_read_closed() || e.is_error(),
+                    e.is_writable(),
+                    e.is_read_closed() || e.is_error(),
+                )
+            }));
             for &(token, readable, writable, hup) in &events {
                 match TokenKind::decode(token) {
                     Some((TokenKind::Listener, i)) => self.accept(i),
@@ -310,7 +312,11 @@ impl Server {
             self.stats.rejected_connections += 1;
             return;
         }
-        if self.config.protected_mode && self.config.requirepass.is_empty() && !stream.is_local() && self.bind_is_default() {
+        if self.config.protected_mode
+            && self.config.requirepass.is_empty()
+            && !stream.is_local()
+            && self.bind_is_default()
+        {
             let _ = stream.write(PROTECTED_MODE_ERR.as_bytes());
             self.stats.rejected_connections += 1;
             return;
@@ -731,12 +737,13 @@ impl Server {
     /// where only already-expired keys are involved (Redis's stale-key rules).
     pub fn touch_watched_in_db(&mut self, current: &mut Client, db: usize, with: Option<usize>) {
         let now = self.ks.now_ms;
-        let expired_in = |ks: &crate::db::Keyspace, d: usize, k: &[u8]| ks.dbs[d].expires.get(k).is_some_and(|&at| at <= now);
+        let expired_in =
+            |ks: &crate::db::Keyspace, d: usize, k: &[u8]| ks.dbs[d].expires.get(k).is_some_and(|&at| at <= now);
         // (watcher, key) pairs for keys present in either db.
         let mut touched: Vec<(usize, crate::types::sds::Sds)> = Vec::new();
         for ((d, key), watchers) in &self.watched_keys {
-            let present = self.ks.dbs[db].dict.contains_key(key)
-                || with.is_some_and(|w| self.ks.dbs[w].dict.contains_key(key));
+            let present =
+                self.ks.dbs[db].dict.contains_key(key) || with.is_some_and(|w| self.ks.dbs[w].dict.contains_key(key));
             if *d == db && present {
                 touched.extend(watchers.iter().map(|&w| (w, key.clone())));
             }
@@ -1031,7 +1038,15 @@ impl Server {
 fn allowed_while_subscribed(name: &str) -> bool {
     matches!(
         name,
-        "ping" | "subscribe" | "ssubscribe" | "unsubscribe" | "sunsubscribe" | "psubscribe" | "punsubscribe" | "quit" | "reset"
+        "ping"
+            | "subscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "quit"
+            | "reset"
     )
 }
 

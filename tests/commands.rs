@@ -18,10 +18,7 @@ use support::{err_text, Server};
 
 /// Runs a command given as words and converts the reply, panicking on error.
 fn q<T: FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    redis::cmd(args[0])
-        .arg(&args[1..])
-        .query(con)
-        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+    redis::cmd(args[0]).arg(&args[1..]).query(con).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
 }
 
 /// Runs a command that must fail and returns the error as `CODE detail`.
@@ -197,10 +194,7 @@ fn incrbyfloat() {
     assert_eq!(qe(&mut c, &["INCRBYFLOAT", "mykey", "abc"]), "ERR value is not a valid float");
     q::<String>(&mut c, &["SET", "s", "abc"]);
     assert_eq!(qe(&mut c, &["INCRBYFLOAT", "s", "1"]), "ERR value is not a valid float");
-    assert_eq!(
-        qe(&mut c, &["INCRBYFLOAT", "mykey", "+inf"]),
-        "ERR increment would produce NaN or Infinity"
-    );
+    assert_eq!(qe(&mut c, &["INCRBYFLOAT", "mykey", "+inf"]), "ERR increment would produce NaN or Infinity");
     assert_eq!(q::<String>(&mut c, &["GET", "mykey"]), "5200");
 }
 
@@ -481,10 +475,7 @@ fn expire_options_and_ttl_queries() {
         "ERR GT and LT options at the same time are not compatible"
     );
     assert_eq!(qe(&mut c, &["EXPIRE", "k", "10", "YY"]), "ERR Unsupported option YY");
-    assert_eq!(
-        qe(&mut c, &["EXPIRE", "k", "9223372036854775807"]),
-        "ERR invalid expire time in 'expire' command"
-    );
+    assert_eq!(qe(&mut c, &["EXPIRE", "k", "9223372036854775807"]), "ERR invalid expire time in 'expire' command");
     assert_eq!(q::<i64>(&mut c, &["PERSIST", "k"]), 1);
     assert_eq!(q::<i64>(&mut c, &["PERSIST", "k"]), 0);
     assert_eq!(q::<i64>(&mut c, &["TTL", "k"]), -1);
@@ -679,10 +670,7 @@ fn command_count_info_getkeys() {
     assert!(flags.contains("readonly") && flags.contains("fast"), "flags {flags}");
     assert_eq!(&get[3..6], &[Value::Int(1), Value::Int(1), Value::Int(1)], "first, last, step");
     assert_eq!(q::<Vec<String>>(&mut c, &["COMMAND", "GETKEYS", "SET", "k", "v"]), vec!["k"]);
-    assert_eq!(
-        q::<Vec<String>>(&mut c, &["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"]),
-        vec!["a", "b"]
-    );
+    assert_eq!(q::<Vec<String>>(&mut c, &["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"]), vec!["a", "b"]);
     assert_eq!(qe(&mut c, &["COMMAND", "GETKEYS", "nosuchcmd", "x"]), "ERR Invalid command specified");
     assert_eq!(qe(&mut c, &["COMMAND", "GETKEYS", "PING", "x"]), "ERR The command has no key arguments");
     assert_eq!(
@@ -832,10 +820,7 @@ fn hello_setname_and_resp3_through_raw() {
     assert!(reply.starts_with(b"%7\r\n"), "{}", support::show(&reply));
     r.roundtrip(b"CLIENT GETNAME\r\n", b"$8\r\nviaHello\r\n");
     r.roundtrip(b"HELLO 3 BOGUS\r\n", b"-ERR Syntax error in HELLO option 'BOGUS'\r\n");
-    r.roundtrip(
-        b"HELLO abc\r\n",
-        b"-ERR Protocol version is not an integer or out of range\r\n",
-    );
+    r.roundtrip(b"HELLO abc\r\n", b"-ERR Protocol version is not an integer or out of range\r\n");
 }
 
 #[test]

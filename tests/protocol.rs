@@ -68,12 +68,12 @@ fn multibulk_split_at_chosen_points() {
     let set = resp(&[b"SET", b"k", b"value"]);
     // *3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n
     let points: &[&[usize]] = &[
-        &[1],         // after '*'
-        &[3],         // between \r and \n of the count
-        &[4, 6],      // after the count line, inside "$3"
-        &[9],         // inside "SET"
-        &[11, 12],    // right after an argument's \r, then its \n
-        &[17, 22],    // inside the "$5" line, inside the payload
+        &[1],             // after '*'
+        &[3],             // between \r and \n of the count
+        &[4, 6],          // after the count line, inside "$3"
+        &[9],             // inside "SET"
+        &[11, 12],        // right after an argument's \r, then its \n
+        &[17, 22],        // inside the "$5" line, inside the payload
         &[set.len() - 1], // all but the final \n
         &[2, 5, 8, 13, 20, 25],
     ];
@@ -226,12 +226,7 @@ fn resp3_via_hello() {
     let hello = c.read_reply();
     assert!(hello.starts_with(b"%7\r\n"), "HELLO 3 reply: {}", show(&hello));
     for field in [&b"$6\r\nserver\r\n"[..], b"$5\r\nproto\r\n:3\r\n", b"$4\r\nmode\r\n$10\r\nstandalone\r\n"] {
-        assert!(
-            hello.windows(field.len()).any(|w| w == field),
-            "HELLO 3 lacks {}: {}",
-            show(field),
-            show(&hello)
-        );
+        assert!(hello.windows(field.len()).any(|w| w == field), "HELLO 3 lacks {}: {}", show(field), show(&hello));
     }
     c.roundtrip(b"GET missing\r\n", b"_\r\n");
     c.roundtrip(b"SET k v\r\n", b"+OK\r\n");
@@ -257,10 +252,7 @@ fn hello_unsupported_version() {
 fn unknown_command_error_text() {
     let srv = Server::start();
     let mut c = srv.raw();
-    c.roundtrip(
-        &resp(&[b"foo", b"a", b"b"]),
-        b"-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n",
-    );
+    c.roundtrip(&resp(&[b"foo", b"a", b"b"]), b"-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n");
     c.roundtrip(b"foo\r\n", b"-ERR unknown command 'foo', with args beginning with: \r\n");
     // The connection stays usable after a command error.
     c.roundtrip(b"PING\r\n", b"+PONG\r\n");
@@ -273,10 +265,7 @@ fn wrong_arity_error_text() {
     c.roundtrip(b"GET\r\n", b"-ERR wrong number of arguments for 'get' command\r\n");
     c.roundtrip(b"gEt a b\r\n", b"-ERR wrong number of arguments for 'get' command\r\n");
     c.roundtrip(b"SET k\r\n", b"-ERR wrong number of arguments for 'set' command\r\n");
-    c.roundtrip(
-        b"CLIENT SETNAME\r\n",
-        b"-ERR wrong number of arguments for 'client|setname' command\r\n",
-    );
+    c.roundtrip(b"CLIENT SETNAME\r\n", b"-ERR wrong number of arguments for 'client|setname' command\r\n");
     c.roundtrip(b"PING\r\n", b"+PONG\r\n");
 }
 

@@ -327,20 +327,14 @@ impl fmt::Display for ReplyError {
             ReplyError::Syntax => f.write_str("ERR syntax error"),
             ReplyError::NotInteger => f.write_str("ERR value is not an integer or out of range"),
             ReplyError::NotFloat => f.write_str("ERR value is not a valid float"),
-            ReplyError::WrongType => {
-                f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value")
-            }
+            ReplyError::WrongType => f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value"),
             ReplyError::NoSuchKey => f.write_str("ERR no such key"),
             ReplyError::Overflow => f.write_str("ERR increment or decrement would overflow"),
             ReplyError::DbIndex => f.write_str("ERR DB index is out of range"),
             ReplyError::InvalidExpire(c) => write!(f, "ERR invalid expire time in '{c}' command"),
             ReplyError::NoAuth => f.write_str("NOAUTH Authentication required."),
-            ReplyError::WrongPass => {
-                f.write_str("WRONGPASS invalid username-password pair or user is disabled.")
-            }
-            ReplyError::StringTooLong => {
-                f.write_str("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
-            }
+            ReplyError::WrongPass => f.write_str("WRONGPASS invalid username-password pair or user is disabled."),
+            ReplyError::StringTooLong => f.write_str("ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
             ReplyError::TimeoutNotInteger => f.write_str("ERR timeout is not an integer or out of range"),
             ReplyError::Other(s) => f.write_str(s),
         }

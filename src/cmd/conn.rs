@@ -69,11 +69,7 @@ pub fn auth(srv: &mut Server, c: &mut Client) -> CmdResult {
     if c.argc() > 3 {
         return Err(ReplyError::Syntax);
     }
-    let (user, pass) = if c.argc() == 2 {
-        (&b"default"[..], c.arg(1))
-    } else {
-        (c.arg(1), c.arg(2))
-    };
+    let (user, pass) = if c.argc() == 2 { (&b"default"[..], c.arg(1)) } else { (c.arg(1), c.arg(2)) };
     if c.argc() == 2 && srv.config.requirepass.is_empty() {
         // COMPAT: Redis's hint when AUTH is used without any password set.
         return Err(ReplyError::err(
@@ -95,7 +91,8 @@ pub fn hello(srv: &mut Server, c: &mut Client) -> CmdResult {
     let mut ver = c.reply.resp;
     let mut j = 1;
     if c.argc() >= 2 {
-        let v = args::int(c.arg(1)).map_err(|_| ReplyError::err("Protocol version is not an integer or out of range"))?;
+        let v =
+            args::int(c.arg(1)).map_err(|_| ReplyError::err("Protocol version is not an integer or out of range"))?;
         if !(2..=3).contains(&v) {
             return Err(ReplyError::other("NOPROTO unsupported protocol version"));
         }
@@ -358,11 +355,8 @@ pub fn client_kill(srv: &mut Server, c: &mut Client) -> CmdResult {
             && user.as_ref().is_none_or(|u| &o.user == u)
             && ctype.as_ref().is_none_or(|t| t == "normal")
     };
-    let mut victims: Vec<usize> = srv
-        .clients
-        .iter()
-        .filter_map(|(k, slot)| slot.as_ref().filter(|o| matches(o)).map(|_| k))
-        .collect();
+    let mut victims: Vec<usize> =
+        srv.clients.iter().filter_map(|(k, slot)| slot.as_ref().filter(|o| matches(o)).map(|_| k)).collect();
     let mut killed = victims.len();
     let me = !skipme && matches(c);
     if me {

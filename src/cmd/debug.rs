@@ -318,7 +318,6 @@ fn xor_into(acc: &mut [u8; 20], d: &[u8; 20]) {
     }
 }
 
-
 /// XOR of SHA1(db, key, value digest, expire) over every key: independent of
 /// iteration order, all zeros for an empty dataset.
 fn dataset_digest(srv: &Server) -> [u8; 20] {

@@ -190,9 +190,8 @@ pub fn geoadd(srv: &mut Server, c: &mut Client) -> CmdResult {
     for i in 0..rest / 3 {
         let at = longidx + i * 3;
         let (lon, lat) = lon_lat(c.arg(at), c.arg(at + 1))?;
-        let score = geohash::score_of(lon, lat).ok_or_else(|| {
-            ReplyError::err(format!("invalid longitude,latitude pair {lon:.6},{lat:.6}"))
-        })?;
+        let score = geohash::score_of(lon, lat)
+            .ok_or_else(|| ReplyError::err(format!("invalid longitude,latitude pair {lon:.6},{lat:.6}")))?;
         argv.push(Bytes::from(crate::util::num::ll2string(score as i64)));
         argv.push(c.argv[at + 2].clone());
     }
@@ -321,17 +320,8 @@ fn points_in_range(z: &ZSet, min: u64, max: u64, shape: &Shape, out: &mut Vec<Po
 fn search(z: &ZSet, shape: &Shape, limit: usize) -> Vec<Point> {
     let cells = geohash::cells_for(shape);
     let n = cells.neighbors;
-    let boxes: [HashBits; 9] = [
-        cells.hash,
-        n.north,
-        n.south,
-        n.east,
-        n.west,
-        n.north_east,
-        n.north_west,
-        n.south_east,
-        n.south_west,
-    ];
+    let boxes: [HashBits; 9] =
+        [cells.hash, n.north, n.south, n.east, n.west, n.north_east, n.north_west, n.south_east, n.south_west];
     let mut out = Vec::new();
     let mut last_processed = 0usize;
     for (i, cell) in boxes.iter().enumerate() {
@@ -359,9 +349,8 @@ fn search_generic(srv: &mut Server, c: &mut Client, src_idx: usize, variant: Var
     let db = c.db;
     let src = c.argv[src_idx].clone();
     let exists = lookup_zset(srv, db, &src)?;
-    let member_pos = |srv: &Server, member: &[u8]| {
-        zset_at(srv, db, &src).and_then(|z| z.score(member)).map(geohash::decode_score)
-    };
+    let member_pos =
+        |srv: &Server, member: &[u8]| zset_at(srv, db, &src).and_then(|z| z.score(member)).map(geohash::decode_score);
 
     let mut center = (0.0, 0.0);
     let mut kind: Option<ShapeKind> = None;
@@ -461,9 +450,7 @@ fn search_generic(srv: &mut Server, c: &mut Client, src_idx: usize, variant: Var
     // COMPAT: georadiusGeneric's option conflict errors.
     if storekey.is_some() && (withdist || withhash || withcoord) {
         let what = if variant == Variant::SearchStore { "GEOSEARCHSTORE" } else { "STORE option in GEORADIUS" };
-        return Err(ReplyError::err(format!(
-            "{what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
-        )));
+        return Err(ReplyError::err(format!("{what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options")));
     }
     let name = String::from_utf8_lossy(c.arg(0)).into_owned();
     if is_search && !(frommember || fromloc) {

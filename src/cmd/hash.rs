@@ -167,7 +167,9 @@ pub fn hincrby(srv: &mut Server, c: &mut Client) -> CmdResult {
         None => 0,
         Some(LpValue::Int(n)) => n,
         // COMPAT: Redis's text.
-        Some(LpValue::Str(s)) => crate::util::num::string2ll(s).ok_or_else(|| ReplyError::err("hash value is not an integer"))?,
+        Some(LpValue::Str(s)) => {
+            crate::util::num::string2ll(s).ok_or_else(|| ReplyError::err("hash value is not an integer"))?
+        }
     };
     let new = cur.checked_add(by).ok_or(ReplyError::Overflow)?;
     let text = crate::util::num::IntBuf::new(new);
@@ -192,7 +194,9 @@ pub fn hincrbyfloat(srv: &mut Server, c: &mut Client) -> CmdResult {
         None => 0.0,
         Some(LpValue::Int(n)) => n as f64,
         // COMPAT: Redis's text.
-        Some(LpValue::Str(s)) => crate::util::num::string2ld(s).ok_or_else(|| ReplyError::err("hash value is not a float"))?,
+        Some(LpValue::Str(s)) => {
+            crate::util::num::string2ld(s).ok_or_else(|| ReplyError::err("hash value is not a float"))?
+        }
     };
     let new = cur + by;
     if !new.is_finite() {

@@ -57,7 +57,12 @@ fn sketch_mut<'a>(srv: &'a mut Server, db: usize, key: &[u8]) -> Result<&'a mut 
 }
 
 /// Folds the sketch at `key` (if any) into `max`; returns its encoding.
-fn merge_key(srv: &mut Server, db: usize, key: &[u8], max: &mut [u8; REGISTERS]) -> Result<Option<Encoding>, ReplyError> {
+fn merge_key(
+    srv: &mut Server,
+    db: usize,
+    key: &[u8],
+    max: &mut [u8; REGISTERS],
+) -> Result<Option<Encoding>, ReplyError> {
     let v = srv.ks.get(db, key);
     let enc = check(v)?;
     if let Some(Value::Str(s)) = v {
@@ -215,10 +220,7 @@ pub fn pfdebug(srv: &mut Server, c: &mut Client) -> CmdResult {
         }
         _ => {
             // COMPAT: PFDEBUG's unknown-subcommand error.
-            return Err(ReplyError::err(format!(
-                "Unknown PFDEBUG subcommand '{}'",
-                String::from_utf8_lossy(c.arg(1))
-            )));
+            return Err(ReplyError::err(format!("Unknown PFDEBUG subcommand '{}'", String::from_utf8_lossy(c.arg(1)))));
         }
     }
     Ok(())

@@ -135,7 +135,6 @@ fn positive_long(arg: &[u8], msg: Option<&str>) -> Result<i64, ReplyError> {
     range_long(arg, 0, i64::MAX, Some(msg.unwrap_or("value is out of range, must be positive")))
 }
 
-
 // ------------------------------------------------------------------ pushes
 
 fn push_generic(srv: &mut Server, c: &mut Client, front: bool, only_existing: bool) -> CmdResult {
@@ -532,7 +531,14 @@ pub fn lmpop(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// Pops from `src` and pushes onto `dst` (the same list allowed). Replies
 /// with the element, or null when `src` is missing. Fires the push event on
 /// `dst`, then the pop event on `src` (and `del` if emptied), as Redis does.
-fn move_generic(srv: &mut Server, c: &mut Client, src: &[u8], dst: &[u8], from_front: bool, to_front: bool) -> CmdResult {
+fn move_generic(
+    srv: &mut Server,
+    c: &mut Client,
+    src: &[u8],
+    dst: &[u8],
+    from_front: bool,
+    to_front: bool,
+) -> CmdResult {
     let db = c.db;
     let th = thresh();
     if list_write(srv, db, src)?.is_none() {
@@ -583,7 +589,13 @@ pub fn rpoplpush(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// (`[key, [elements]]`). Returns false, writing nothing, when every key is
 /// missing; WRONGTYPE stops at the first non-list key met before a list
 /// with data, as in Redis. The blocking layer calls this when a key is ready.
-pub fn serve_pop(srv: &mut Server, c: &mut Client, keys: &[Bytes], front: bool, count: Option<usize>) -> Result<bool, ReplyError> {
+pub fn serve_pop(
+    srv: &mut Server,
+    c: &mut Client,
+    keys: &[Bytes],
+    front: bool,
+    count: Option<usize>,
+) -> Result<bool, ReplyError> {
     let db = c.db;
     for key in keys {
         let Some(l) = list_write(srv, db, key)? else { continue };
@@ -613,7 +625,14 @@ pub fn serve_pop(srv: &mut Server, c: &mut Client, keys: &[Bytes], front: bool, 
 /// Serves a BLMOVE/BRPOPLPUSH now if `src` holds a list: replies with the
 /// moved element and returns true; false (nothing written) if `src` is
 /// missing. The blocking layer calls this when `src` is ready.
-pub fn serve_move(srv: &mut Server, c: &mut Client, src: &[u8], dst: &[u8], from_front: bool, to_front: bool) -> Result<bool, ReplyError> {
+pub fn serve_move(
+    srv: &mut Server,
+    c: &mut Client,
+    src: &[u8],
+    dst: &[u8],
+    from_front: bool,
+    to_front: bool,
+) -> Result<bool, ReplyError> {
     if list_write(srv, c.db, src)?.is_none() {
         return Ok(false);
     }
@@ -708,8 +727,14 @@ mod tests {
     #[test]
     fn count_parsing_texts() {
         assert_eq!(positive_long(b"-1", None).unwrap_err().to_string(), "ERR value is out of range, must be positive");
-        assert_eq!(positive_long(b"x", Some("COUNT can't be negative")).unwrap_err().to_string(), "ERR COUNT can't be negative");
-        assert_eq!(range_long(b"0", 1, i64::MAX, None).unwrap_err().to_string(), "ERR value is out of range, value must between 1 and 9223372036854775807");
+        assert_eq!(
+            positive_long(b"x", Some("COUNT can't be negative")).unwrap_err().to_string(),
+            "ERR COUNT can't be negative"
+        );
+        assert_eq!(
+            range_long(b"0", 1, i64::MAX, None).unwrap_err().to_string(),
+            "ERR value is out of range, value must between 1 and 9223372036854775807"
+        );
         assert_eq!(range_long(b"z", 1, 5, None), Err(ReplyError::NotInteger));
     }
 }

@@ -67,7 +67,10 @@ pub fn stats(srv: &mut Server, c: &mut Client) -> CmdResult {
 
 /// MEMORY DOCTOR.
 pub fn doctor(_srv: &mut Server, c: &mut Client) -> CmdResult {
-    c.reply.verbatim(b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.", "txt");
+    c.reply.verbatim(
+        b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.",
+        "txt",
+    );
     Ok(())
 }
 

@@ -19,6 +19,7 @@ pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod spec;
+#[rustfmt::skip]
 pub mod specs;
 pub mod stream;
 pub mod string;

@@ -51,7 +51,8 @@ pub fn exec(srv: &mut Server, c: &mut Client) -> CmdResult {
     }
     // A key watched while live that has since expired counts as changed.
     let now = srv.ks.now_ms;
-    if c.watched.iter().any(|(db, k, was_expired)| !was_expired && srv.ks.expire_at(*db, k).is_some_and(|at| at <= now)) {
+    if c.watched.iter().any(|(db, k, was_expired)| !was_expired && srv.ks.expire_at(*db, k).is_some_and(|at| at <= now))
+    {
         c.cas_dirty = true;
     }
     if c.multi_error {

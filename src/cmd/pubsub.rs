@@ -106,8 +106,7 @@ fn drop_pattern(srv: &mut Server, c: &mut Client, p: &Bytes) -> bool {
 
 /// UNSUBSCRIBE [channel ...]: all channels when none is named.
 pub fn unsubscribe(srv: &mut Server, c: &mut Client) -> CmdResult {
-    let names: Vec<Bytes> =
-        if c.argc() > 1 { c.argv[1..].to_vec() } else { c.subs.channels.iter().cloned().collect() };
+    let names: Vec<Bytes> = if c.argc() > 1 { c.argv[1..].to_vec() } else { c.subs.channels.iter().cloned().collect() };
     if names.is_empty() {
         let n = c.subs.count();
         confirm(c, b"unsubscribe", None, n);
@@ -122,8 +121,7 @@ pub fn unsubscribe(srv: &mut Server, c: &mut Client) -> CmdResult {
 
 /// PUNSUBSCRIBE [pattern ...]: all patterns when none is named.
 pub fn punsubscribe(srv: &mut Server, c: &mut Client) -> CmdResult {
-    let names: Vec<Bytes> =
-        if c.argc() > 1 { c.argv[1..].to_vec() } else { c.subs.patterns.iter().cloned().collect() };
+    let names: Vec<Bytes> = if c.argc() > 1 { c.argv[1..].to_vec() } else { c.subs.patterns.iter().cloned().collect() };
     if names.is_empty() {
         let n = c.subs.count();
         confirm(c, b"punsubscribe", None, n);

@@ -359,10 +359,7 @@ pub fn command_docs(srv: &mut Server, c: &mut Client) -> CmdResult {
     let idxs: Vec<usize> = if c.argc() == 2 {
         (0..srv.commands.cmds.len()).filter(|&i| srv.commands.cmds[i].parent.is_none()).collect()
     } else {
-        c.argv[2..]
-            .iter()
-            .filter_map(|a| find_by_fullname(srv, &String::from_utf8_lossy(a).to_lowercase()))
-            .collect()
+        c.argv[2..].iter().filter_map(|a| find_by_fullname(srv, &String::from_utf8_lossy(a).to_lowercase())).collect()
     };
     c.reply.map(idxs.len());
     for i in idxs {
@@ -382,7 +379,9 @@ fn getkeys_generic(srv: &Server, c: &Client) -> Result<Vec<(usize, &'static [&'s
     let argv = &c.argv[2..];
     let idx = match srv.commands.resolve(argv) {
         Ok(i) => i,
-        Err(ReplyError::WrongArity(_)) => return Err(ReplyError::err("Invalid number of arguments specified for command")),
+        Err(ReplyError::WrongArity(_)) => {
+            return Err(ReplyError::err("Invalid number of arguments specified for command"))
+        }
         Err(_) => return Err(ReplyError::err("Invalid command specified")),
     };
     let keys = srv.commands.cmds[idx].keys_with_flags(argv);
@@ -408,7 +407,8 @@ pub fn command_getkeysandflags(srv: &mut Server, c: &mut Client) -> CmdResult {
     let keys = getkeys_generic(srv, c)?;
     // SET's key is only read (RW + ACCESS) when GET is given; otherwise it is
     // overwritten, as Redis's SET key-extraction refines it.
-    let set_without_get = c.argv[2].eq_ignore_ascii_case(b"set") && !c.argv[3..].iter().any(|a| a.eq_ignore_ascii_case(b"get"));
+    let set_without_get =
+        c.argv[2].eq_ignore_ascii_case(b"set") && !c.argv[3..].iter().any(|a| a.eq_ignore_ascii_case(b"get"));
     c.reply.array(keys.len());
     for (p, flags) in keys {
         let k = c.argv[2 + p].clone();

@@ -523,9 +523,7 @@ pub fn lcs(srv: &mut Server, c: &mut Client) -> CmdResult {
             None => Ok(Vec::new()),
             Some(Value::Str(s)) => Ok(s.to_vec()),
             #[allow(unreachable_patterns)]
-            Some(_) => Err(ReplyError::other(
-                "WRONGTYPE The specified keys must hold string values",
-            )),
+            Some(_) => Err(ReplyError::other("WRONGTYPE The specified keys must hold string values")),
         }
     };
     let a = fetch(srv, &c.argv[1].clone())?;
@@ -554,9 +552,7 @@ pub fn lcs(srv: &mut Server, c: &mut Client) -> CmdResult {
     }
     let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
     if cells.saturating_mul(4) > srv.config.proto_max_bulk_len as u64 {
-        return Err(ReplyError::err(
-            "Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
-        ));
+        return Err(ReplyError::err("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
     }
     // Dynamic programming table of LCS lengths, (a+1) x (b+1).
     let w = b.len() + 1;

@@ -185,7 +185,12 @@ pub fn unknown_command(argv: &[bytes::Bytes]) -> ReplyError {
 }
 
 impl Command {
-    fn build(spec: &'static RawSpec, fullname: &'static str, handler: Option<Handler>, parent: Option<usize>) -> Command {
+    fn build(
+        spec: &'static RawSpec,
+        fullname: &'static str,
+        handler: Option<Handler>,
+        parent: Option<usize>,
+    ) -> Command {
         let mut flags = CmdFlags::from_names(spec.flags);
         let (first, last, step, movable) = legacy_range(spec);
         if movable {
@@ -226,7 +231,9 @@ impl Command {
                         (start_from as i64..argc).find(|&i| argv[i as usize].eq_ignore_ascii_case(keyword.as_bytes()))
                     } else {
                         let from = argc + start_from as i64;
-                        (1..=from.max(0)).rev().find(|&i| i < argc && argv[i as usize].eq_ignore_ascii_case(keyword.as_bytes()))
+                        (1..=from.max(0))
+                            .rev()
+                            .find(|&i| i < argc && argv[i as usize].eq_ignore_ascii_case(keyword.as_bytes()))
                     };
                     match found {
                         Some(i) => i + 1,
@@ -359,7 +366,25 @@ fn acl_categories(spec: &RawSpec, flags: CmdFlags) -> Vec<&'static str> {
 
 /// ACL categories in Redis's table order.
 pub const ACL_ORDER: &[&str] = &[
-    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
-    "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous",
-    "connection", "transaction", "scripting",
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
 ];

@@ -1035,7 +1035,6 @@ pub fn zpopmax(srv: &mut Server, c: &mut Client) -> CmdResult {
     zpop_minmax(srv, c, PopEnd::Max)
 }
 
-
 /// The serve-now half of BZPOPMIN/BZPOPMAX/BZMPOP: pops from the first of
 /// `keys` holding a non-empty sorted set and replies. Returns Ok(false),
 /// having replied nothing, when no key has data (the caller then blocks).
@@ -1056,7 +1055,6 @@ pub fn blocking_pop_now(
     }
     Ok(false)
 }
-
 
 fn bzpop_minmax(srv: &mut Server, c: &mut Client, end: PopEnd) -> CmdResult {
     let timeout = args::timeout_ms(c.arg(c.argc() - 1))?;

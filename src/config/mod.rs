@@ -390,8 +390,7 @@ impl Config {
                     continue;
                 }
                 for name in std::iter::once(row.name).chain(row.alias) {
-                    if !seen(&found, name.as_bytes())
-                        && crate::util::glob::string_match(pattern, name.as_bytes(), true)
+                    if !seen(&found, name.as_bytes()) && crate::util::glob::string_match(pattern, name.as_bytes(), true)
                     {
                         found.push((name.to_string(), row));
                     }
@@ -428,7 +427,8 @@ impl Config {
     pub fn set_from(&mut self, pairs: &[(&[u8], &[u8])], ctx: SetContext) -> Result<Vec<&'static str>, String> {
         let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         // COMPAT: error texts are Redis 7.0's configSetCommand replies.
-        let failed = |name: &str, why: &str| format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}");
+        let failed =
+            |name: &str, why: &str| format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}");
         let mut targets: Vec<table::Found> = Vec::with_capacity(pairs.len());
         for (name, _) in pairs {
             let Some(f) = lookup(name) else {

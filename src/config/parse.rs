@@ -207,8 +207,8 @@ fn reason(text: &str) -> LineError {
 /// Reads a config file as Redis does through `fgets`: a NUL byte hides the rest of
 /// its line.
 fn read_config_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| ConfigError::open_failed(&path.to_string_lossy(), &value::strerror(&e)))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| ConfigError::open_failed(&path.to_string_lossy(), &value::strerror(&e)))?;
     Ok(drop_after_nul(bytes))
 }
 
@@ -321,9 +321,7 @@ pub(crate) fn parse_startup_as(args: &[String], sentinel_exe: bool) -> Result<St
     }
     if from_stdin {
         let mut input = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut input)
-            .map_err(|e| ConfigError::open_failed("-", &value::strerror(&e)))?;
+        std::io::stdin().read_to_end(&mut input).map_err(|e| ConfigError::open_failed("-", &value::strerror(&e)))?;
         text.extend(drop_after_nul(input));
     }
     text.push(b'\n');

@@ -224,8 +224,7 @@ pub(crate) fn debug_lines(config: &Config) -> String {
 
 /// Words written back from raw config lines keep their quoting only when needed.
 fn quote_if_needed(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\'' && b != b'\\');
+    let plain = !word.is_empty() && word.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\'' && b != b'\\');
     if plain {
         word.to_string()
     } else {

@@ -198,9 +198,17 @@ macro_rules! enumeration {
 
 macro_rules! shutdown {
     ($name:literal, $field:ident) => {
-        Directive { name: $name, alias: None, flags: flags!(MULTI_ARG), kind: Kind::Enum {
-            names: ShutdownFlags::NAMES, default: 0,
-            get: |c| c.$field.0 as i32, set: |c, v| c.$field = ShutdownFlags(v as u32) } }
+        Directive {
+            name: $name,
+            alias: None,
+            flags: flags!(MULTI_ARG),
+            kind: Kind::Enum {
+                names: ShutdownFlags::NAMES,
+                default: 0,
+                get: |c| c.$field.0 as i32,
+                set: |c, v| c.$field = ShutdownFlags(v as u32),
+            },
+        }
     };
 }
 
@@ -300,8 +308,14 @@ pub static TABLE: &[Directive] = &[
     string!("aof_rewrite_cpulist", None, [IMMUTABLE], null_if_empty, aof_rewrite_cpulist, None),
     string!("bgsave_cpulist", None, [IMMUTABLE], null_if_empty, bgsave_cpulist, None),
     string!("ignore-warnings", None, [], ignore_warnings, "", None),
-    string!("proc-title-template", None, [], proc_title_template, "{title} {listen-addr} {server-mode}",
-        Some(check_proc_title_template)),
+    string!(
+        "proc-title-template",
+        None,
+        [],
+        proc_title_template,
+        "{title} {listen-addr} {server-mode}",
+        Some(check_proc_title_template)
+    ),
     string!("bind-source-addr", None, [], null_if_empty, bind_source_addr, None),
     string!("logfile", None, [IMMUTABLE | IMPLEMENTED], logfile, "", None),
     string!("masterauth", None, [SENSITIVE], null_if_empty, masterauth, None),
@@ -328,9 +342,26 @@ pub static TABLE: &[Directive] = &[
     num!("port", None, [IMPLEMENTED], 0, 65535, port, 6379, Integer),
     num!("io-threads", None, [DEBUG | IMMUTABLE], 1, 128, io_threads, 1, Integer),
     num!("auto-aof-rewrite-percentage", None, [], 0, INT_MAX, auto_aof_rewrite_percentage, 100, Integer),
-    num!("cluster-replica-validity-factor", Some("cluster-slave-validity-factor"), [], 0, INT_MAX,
-        cluster_replica_validity_factor, 10, Integer),
-    num!("list-max-listpack-size", Some("list-max-ziplist-size"), [], INT_MIN, INT_MAX, list_max_listpack_size, -2, Integer),
+    num!(
+        "cluster-replica-validity-factor",
+        Some("cluster-slave-validity-factor"),
+        [],
+        0,
+        INT_MAX,
+        cluster_replica_validity_factor,
+        10,
+        Integer
+    ),
+    num!(
+        "list-max-listpack-size",
+        Some("list-max-ziplist-size"),
+        [],
+        INT_MIN,
+        INT_MAX,
+        list_max_listpack_size,
+        -2,
+        Integer
+    ),
     num!("tcp-keepalive", None, [IMPLEMENTED], 0, INT_MAX, tcp_keepalive, 300, Integer),
     num!("cluster-migration-barrier", None, [], 0, INT_MAX, cluster_migration_barrier, 1, Integer),
     num!("active-defrag-cycle-min", None, [], 1, 99, active_defrag_cycle_min, 1, Integer),
@@ -351,7 +382,16 @@ pub static TABLE: &[Directive] = &[
     num!("cluster-announce-port", None, [], 0, 65535, cluster_announce_port, 0, Integer),
     num!("cluster-announce-tls-port", None, [], 0, 65535, cluster_announce_tls_port, 0, Integer),
     num!("repl-timeout", None, [], 1, INT_MAX, repl_timeout, 60, Integer),
-    num!("repl-ping-replica-period", Some("repl-ping-slave-period"), [], 1, INT_MAX, repl_ping_replica_period, 10, Integer),
+    num!(
+        "repl-ping-replica-period",
+        Some("repl-ping-slave-period"),
+        [],
+        1,
+        INT_MAX,
+        repl_ping_replica_period,
+        10,
+        Integer
+    ),
     num!("list-compress-depth", None, [DEBUG], 0, INT_MAX, list_compress_depth, 0, Integer),
     num!("rdb-key-save-delay", None, [HIDDEN], INT_MIN, INT_MAX, rdb_key_save_delay, 0, Integer),
     num!("key-load-delay", None, [HIDDEN], INT_MIN, INT_MAX, key_load_delay, 0, Integer),
@@ -364,9 +404,20 @@ pub static TABLE: &[Directive] = &[
     num!("repl-diskless-sync-max-replicas", None, [], 0, INT_MAX, repl_diskless_sync_max_replicas, 0, Integer),
     // unsigned int
     num!(unsigned "maxclients", None, [IMPLEMENTED], 1, UINT_MAX, maxclients, 10000, Integer),
-    Directive { name: "unixsocketperm", alias: None, flags: flags!(IMMUTABLE | IMPLEMENTED), kind: Kind::Num {
-        lower: 0, upper: 0o777, default: 0, unsigned: true, format: NumFormat::Octal,
-        get: |c| i64::from(c.unixsocketperm), set: |c, v| c.unixsocketperm = v as u32 } },
+    Directive {
+        name: "unixsocketperm",
+        alias: None,
+        flags: flags!(IMMUTABLE | IMPLEMENTED),
+        kind: Kind::Num {
+            lower: 0,
+            upper: 0o777,
+            default: 0,
+            unsigned: true,
+            format: NumFormat::Octal,
+            get: |c| i64::from(c.unixsocketperm),
+            set: |c, v| c.unixsocketperm = v as u32,
+        },
+    },
     num!(unsigned "socket-mark-id", None, [IMMUTABLE], 0, UINT_MAX, socket_mark_id, 0, Integer),
     // unsigned long (bounds checked as signed, as Redis does)
     num!("active-defrag-max-scan-fields", None, [], 1, LONG_MAX, active_defrag_max_scan_fields, 1000, Integer),
@@ -403,8 +454,16 @@ pub static TABLE: &[Directive] = &[
     // time_t, off_t
     num!("repl-backlog-ttl", None, [], 0, LONG_MAX, repl_backlog_ttl, 3600, Integer),
     num!("auto-aof-rewrite-min-size", None, [], 0, LONG_MAX, auto_aof_rewrite_min_size, 64 * MB, Memory),
-    num!("loading-process-events-interval-bytes", None, [HIDDEN], 1024, INT_MAX,
-        loading_process_events_interval_bytes, 2 * MB, Integer),
+    num!(
+        "loading-process-events-interval-bytes",
+        None,
+        [HIDDEN],
+        1024,
+        INT_MAX,
+        loading_process_events_interval_bytes,
+        2 * MB,
+        Integer
+    ),
     // TLS (Redis built with TLS support)
     num!("tls-port", None, [], 0, 65535, tls_port, 0, Integer),
     num!("tls-session-cache-size", None, [], 0, INT_MAX, tls_session_cache_size, 20 * 1024, Integer),

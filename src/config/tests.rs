@@ -115,10 +115,16 @@ fn integers_bounds_and_exact_errors() {
     assert_eq!(err("port 007").reason, "argument couldn't be parsed into an integer");
     assert_eq!(err("maxclients 0").reason, "argument must be between 1 and 4294967295 inclusive");
     assert_eq!(err("maxclients -1").reason, "argument must be between 1 and 4294967295 inclusive");
-    assert_eq!(err("hash-max-listpack-entries -1").reason, "argument must be between 0 and 9223372036854775807 inclusive");
+    assert_eq!(
+        err("hash-max-listpack-entries -1").reason,
+        "argument must be between 0 and 9223372036854775807 inclusive"
+    );
     assert_eq!(err("slowlog-max-len -1").reason, "argument must be between 0 and 9223372036854775807 inclusive");
     assert_eq!(err("databases 0").reason, "argument must be between 1 and 2147483647 inclusive");
-    assert_eq!(err("proto-max-bulk-len 1000").reason, "argument must be between 1048576 and 9223372036854775807 inclusive");
+    assert_eq!(
+        err("proto-max-bulk-len 1000").reason,
+        "argument must be between 1048576 and 9223372036854775807 inclusive"
+    );
     assert_eq!(cfg("slowlog-log-slower-than -1").slowlog_log_slower_than, -1);
     assert_eq!(cfg("list-max-ziplist-size -5").list_max_listpack_size, -5);
 }
@@ -152,12 +158,12 @@ fn yes_no_enum_and_string_errors() {
     assert_eq!(c.enable_debug_command, ProtectedMode::Local);
     assert_eq!(err("dbfilename a/b.rdb").reason, "dbfilename can't be a path, just a filename");
     assert_eq!(err("appendfilename \"\"").reason, "appendfilename can't be empty");
-    assert_eq!(err("cluster-announce-hostname a_b").reason,
-        "Hostnames may only contain alphanumeric characters, hyphens or dots");
-    assert_eq!(err("proc-title-template {nope}").reason,
-        "template format is invalid or contains unknown variables");
-    assert_eq!(err("proc-title-template {title}").reason,
-        "template format is invalid or contains unknown variables");
+    assert_eq!(
+        err("cluster-announce-hostname a_b").reason,
+        "Hostnames may only contain alphanumeric characters, hyphens or dots"
+    );
+    assert_eq!(err("proc-title-template {nope}").reason, "template format is invalid or contains unknown variables");
+    assert_eq!(err("proc-title-template {title}").reason, "template format is invalid or contains unknown variables");
     assert_eq!(cfg("proc-title-template \"{title} {port}\"").proc_title_template, "{title} {port}");
     let c = cfg("requirepass \"p w\"\nlogfile ''");
     assert_eq!(c.requirepass, "p w");
@@ -186,27 +192,43 @@ fn structural_errors() {
     );
     assert_eq!(err("notify-keyspace-events KEq").reason, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
     assert_eq!(err("oom-score-adj-values 0 200").reason, "wrong number of arguments");
-    assert_eq!(err("oom-score-adj-values 0 200 3000").reason,
-        "Invalid oom-score-adj-values, elements must be between -2000 and 2000.");
-    assert_eq!(err("client-output-buffer-limit normal 0 0").reason,
-        "Wrong number of arguments in buffer limit configuration.");
-    assert_eq!(err("client-output-buffer-limit master 0 0 0").reason,
-        "Invalid client class specified in buffer limit configuration.");
-    assert_eq!(err("client-output-buffer-limit normal 0 0 -1").reason,
-        "Error in hard, soft or soft_seconds setting in buffer limit configuration.");
-    assert_eq!(err("latency-tracking-info-percentiles 50 101").reason,
-        "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]");
-    assert_eq!(err("latency-tracking-info-percentiles x").reason,
-        "Invalid latency-tracking-info-percentiles parameters");
-    assert_eq!(err("shutdown-on-sigint save nosave").reason,
-        "shutdown options SAVE and NOSAVE can't be used simultaneously");
+    assert_eq!(
+        err("oom-score-adj-values 0 200 3000").reason,
+        "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+    );
+    assert_eq!(
+        err("client-output-buffer-limit normal 0 0").reason,
+        "Wrong number of arguments in buffer limit configuration."
+    );
+    assert_eq!(
+        err("client-output-buffer-limit master 0 0 0").reason,
+        "Invalid client class specified in buffer limit configuration."
+    );
+    assert_eq!(
+        err("client-output-buffer-limit normal 0 0 -1").reason,
+        "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+    );
+    assert_eq!(
+        err("latency-tracking-info-percentiles 50 101").reason,
+        "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+    );
+    assert_eq!(
+        err("latency-tracking-info-percentiles x").reason,
+        "Invalid latency-tracking-info-percentiles parameters"
+    );
+    assert_eq!(
+        err("shutdown-on-sigint save nosave").reason,
+        "shutdown options SAVE and NOSAVE can't be used simultaneously"
+    );
     assert_eq!(err(&format!("bind {}", vec!["1.1.1.1"; 17].join(" "))).reason, "Too many bind addresses specified.");
 }
 
 #[test]
 fn deprecated_and_stored_lines() {
-    let c = cfg("list-max-ziplist-entries 512\nlua-replicate-commands yes\n\
-                 rename-command FLUSHDB \"\"\nuser alice on >pw ~* +@all\nloadmodule /x.so a b\nfoo.bar 1 2\nfoo.bar 3");
+    let c = cfg(
+        "list-max-ziplist-entries 512\nlua-replicate-commands yes\n\
+                 rename-command FLUSHDB \"\"\nuser alice on >pw ~* +@all\nloadmodule /x.so a b\nfoo.bar 1 2\nfoo.bar 3",
+    );
     assert_eq!(c.rename_commands, vec![("FLUSHDB".to_string(), String::new())]);
     assert_eq!(c.users, vec![args(&["alice", "on", ">pw", "~*", "+@all"])]);
     assert_eq!(c.loadmodules, vec![args(&["/x.so", "a", "b"])]);
@@ -219,7 +241,10 @@ fn specials_render_like_redis() {
     let c = Config::default();
     assert_eq!(get1(&c, "save"), "3600 1 300 100 60 10000");
     assert_eq!(get1(&c, "bind"), "* -::*");
-    assert_eq!(get1(&c, "client-output-buffer-limit"), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
+    assert_eq!(
+        get1(&c, "client-output-buffer-limit"),
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+    );
     assert_eq!(get1(&c, "oom-score-adj-values"), "0 200 800");
     assert_eq!(get1(&c, "latency-tracking-info-percentiles"), "50 99 99.9");
     assert_eq!(get1(&c, "notify-keyspace-events"), "");
@@ -365,8 +390,16 @@ fn get_with_globs_and_aliases() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), names.len(), "no duplicates: {names:?}");
-    for n in ["maxmemory", "maxmemory-samples", "maxmemory-clients", "maxmemory-policy",
-              "maxmemory-eviction-tenacity", "bind", "replicaof", "slaveof"] {
+    for n in [
+        "maxmemory",
+        "maxmemory-samples",
+        "maxmemory-clients",
+        "maxmemory-policy",
+        "maxmemory-eviction-tenacity",
+        "bind",
+        "replicaof",
+        "slaveof",
+    ] {
         assert!(names.contains(&n), "missing {n} in {names:?}");
     }
     assert_eq!(res[0], ("maxmemory".to_string(), "10485760".to_string()));
@@ -383,8 +416,14 @@ fn get_with_globs_and_aliases() {
     assert!(!all.iter().any(|(n, _)| n == "key-load-delay"));
     assert_eq!(c.get(&[b"key-load-delay"]).len(), 1);
     // Both names of aliased directives appear under "*".
-    for n in ["hash-max-listpack-entries", "hash-max-ziplist-entries", "list-max-ziplist-size", "lua-time-limit",
-              "zset-max-ziplist-value", "slave-priority"] {
+    for n in [
+        "hash-max-listpack-entries",
+        "hash-max-ziplist-entries",
+        "list-max-ziplist-size",
+        "lua-time-limit",
+        "zset-max-ziplist-value",
+        "slave-priority",
+    ] {
         assert!(all.iter().any(|(x, _)| x == n), "{n}");
     }
     // Glob classes, case-insensitive match.
@@ -427,19 +466,26 @@ fn set_is_all_or_nothing() {
     );
     assert_eq!(
         c.set(&[(b"port", b"x")]),
-        Err("ERR CONFIG SET failed (possibly related to argument 'port') - argument couldn't be parsed into an integer".to_string())
+        Err(
+            "ERR CONFIG SET failed (possibly related to argument 'port') - argument couldn't be parsed into an integer"
+                .to_string()
+        )
     );
     assert_eq!(c, before);
 
     // A name and its alias are different entries: both apply, last wins.
-    assert_eq!(c.set(&[(b"hash-max-listpack-entries", b"1"), (b"hash-max-ziplist-entries", b"2")]),
-        Ok(vec!["hash-max-listpack-entries"]));
+    assert_eq!(
+        c.set(&[(b"hash-max-listpack-entries", b"1"), (b"hash-max-ziplist-entries", b"2")]),
+        Ok(vec!["hash-max-listpack-entries"])
+    );
     assert_eq!(c.hash_max_listpack_entries, 2);
 
     // Unchanged values are not reported; `bind` is always re-applied, as in Redis.
     assert_eq!(c.set(&[(b"port", b"6379"), (b"bind", b"* -::*")]), Ok(vec!["bind"]));
-    assert_eq!(c.set(&[(b"maxmemory", b"10000001"), (b"repl-backlog-size", b"10000002"), (b"save", b"3000 5")]),
-        Ok(vec!["maxmemory", "repl-backlog-size", "save"]));
+    assert_eq!(
+        c.set(&[(b"maxmemory", b"10000001"), (b"repl-backlog-size", b"10000002"), (b"save", b"3000 5")]),
+        Ok(vec!["maxmemory", "repl-backlog-size", "save"])
+    );
     assert_eq!((get1(&c, "maxmemory").as_str(), get1(&c, "save").as_str()), ("10000001", "3000 5"));
 
     // hz is kept in range.
@@ -464,8 +510,10 @@ fn set_protected_and_loading_contexts() {
         Err("ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory".to_string())
     );
     let loading = SetContext { local: true, loading: true };
-    assert_eq!(c.set_from(&[(b"dir", path.as_bytes())], loading),
-        Err("LOADING Redis is loading the dataset in memory".to_string()));
+    assert_eq!(
+        c.set_from(&[(b"dir", path.as_bytes())], loading),
+        Err("LOADING Redis is loading the dataset in memory".to_string())
+    );
     assert_eq!(c.set_from(&[(b"loglevel", b"debug")], loading), Ok(vec!["loglevel"]));
     let mut y = cfg("enable-protected-configs yes");
     assert_eq!(y.set(&[(b"dbfilename", b"y.rdb")]), Ok(vec!["dbfilename"]));
@@ -604,9 +652,18 @@ fn rewrite_drops_default_lines_only_when_absent() {
                  notify-keyspace-events Ex\nunixsocketperm 700\nmaxmemory-clients 5%\nsave \"\"\n\
                  client-output-buffer-limit pubsub 64mb 16mb 90\nslaveof 10.1.1.1 6379");
     let out = rewrite_str(&c, "");
-    for line in ["logfile \"/tmp/x.log\"", "requirepass \"a b\"", "maxmemory 3mb", "maxmemory-policy allkeys-lru",
-                 "notify-keyspace-events \"xE\"", "unixsocketperm 700", "maxmemory-clients 5%", "save \"\"",
-                 "client-output-buffer-limit pubsub 64mb 16mb 90", "replicaof 10.1.1.1 6379"] {
+    for line in [
+        "logfile \"/tmp/x.log\"",
+        "requirepass \"a b\"",
+        "maxmemory 3mb",
+        "maxmemory-policy allkeys-lru",
+        "notify-keyspace-events \"xE\"",
+        "unixsocketperm 700",
+        "maxmemory-clients 5%",
+        "save \"\"",
+        "client-output-buffer-limit pubsub 64mb 16mb 90",
+        "replicaof 10.1.1.1 6379",
+    ] {
         assert!(out.lines().any(|l| l == line), "missing {line:?} in\n{out}");
     }
     assert!(!out.contains("client-output-buffer-limit normal"));
@@ -615,8 +672,10 @@ fn rewrite_drops_default_lines_only_when_absent() {
 #[test]
 fn rewrite_alias_lines_like_redis_tests() {
     // "CONFIG REWRITE handles alias config properly", both orders.
-    for old in ["hash-max-listpack-entries 20\nhash-max-ziplist-entries 21\n",
-                "hash-max-ziplist-entries 20\nhash-max-listpack-entries 21\n"] {
+    for old in [
+        "hash-max-listpack-entries 20\nhash-max-ziplist-entries 21\n",
+        "hash-max-ziplist-entries 20\nhash-max-listpack-entries 21\n",
+    ] {
         let mut c = cfg(old);
         assert_eq!(get1(&c, "hash-max-listpack-entries"), "21");
         assert_eq!(get1(&c, "hash-max-ziplist-entries"), "21");
@@ -630,8 +689,12 @@ fn rewrite_alias_lines_like_redis_tests() {
 #[test]
 fn rewrite_save_and_shutdown_round_trip() {
     let mut c = Config::default();
-    c.set(&[(b"save", b"3600 1 300 100 60 10000"), (b"shutdown-on-sigterm", b"nosave now"), (b"shutdown-on-sigint", b"save")])
-        .unwrap_or_default();
+    c.set(&[
+        (b"save", b"3600 1 300 100 60 10000"),
+        (b"shutdown-on-sigterm", b"nosave now"),
+        (b"shutdown-on-sigint", b"save"),
+    ])
+    .unwrap_or_default();
     let back = cfg(&rewrite_str(&c, ""));
     assert_eq!(get1(&back, "save"), "3600 1 300 100 60 10000");
     assert_eq!(get1(&back, "shutdown-on-sigterm"), "nosave now");
@@ -665,7 +728,10 @@ fn rewrite_users_and_hooks() {
         sentinel_called = true;
         s.rewrite_line("sentinel myid", "sentinel myid abc".to_string(), true);
     };
-    let text = c.rewrite_text(b"user x\n", RewriteHooks { users: Some(&described), extra: Some(&mut extra), ..RewriteHooks::default() });
+    let text = c.rewrite_text(
+        b"user x\n",
+        RewriteHooks { users: Some(&described), extra: Some(&mut extra), ..RewriteHooks::default() },
+    );
     let out = String::from_utf8_lossy(&text).into_owned();
     assert!(out.starts_with("user default on nopass sanitize-payload ~* &* +@all\n"), "{out}");
     assert!(out.ends_with("sentinel myid abc\n"), "{out}");
@@ -676,7 +742,10 @@ fn rewrite_users_and_hooks() {
 fn debug_info_lists_debug_directives() {
     let info = Config::default().debug_info();
     assert!(info.starts_with("io-threads-do-reads no\nlazyfree-lazy-eviction no\n"), "{info}");
-    assert!(info.contains("\nproto-max-bulk-len 512mb\n") && info.contains("\nclient-query-buffer-limit 1gb\n"), "{info}");
+    assert!(
+        info.contains("\nproto-max-bulk-len 512mb\n") && info.contains("\nclient-query-buffer-limit 1gb\n"),
+        "{info}"
+    );
     assert!(!info.contains("Generated") && !info.contains("port "), "{info}");
 }
 
@@ -709,7 +778,10 @@ fn startup_special_arguments() {
     assert!(matches!(parse_startup(&args(&["--help"])), Ok(Startup::Help)));
     assert!(matches!(parse_startup(&args(&["--test-memory", "10"])), Ok(Startup::TestMemory)));
     let e = parse_startup(&args(&["--test-memory"])).err().map(|e| e.to_string());
-    assert_eq!(e.as_deref(), Some("Please specify the amount of memory to test in megabytes.\nExample: ./redis-server --test-memory 4096\n"));
+    assert_eq!(
+        e.as_deref(),
+        Some("Please specify the amount of memory to test in megabytes.\nExample: ./redis-server --test-memory 4096\n")
+    );
     match parse_startup(&[]) {
         Ok(Startup::Run { config, config_file: None, sentinel: false }) => assert_eq!(config.port, 6379),
         _ => panic!("empty args run with defaults"),
@@ -725,7 +797,10 @@ fn startup_special_arguments() {
     match parse_startup_sentinel(&args(&["--sentinel", "--loglevel", "verbose"])) {
         Ok(Startup::Run { config, .. }) => {
             assert_eq!((config.port, config.protected_mode), (26379, false));
-            let out = String::from_utf8_lossy(&config.rewrite_text(b"sentinel monitor m 1.2.3.4 6379 2\n", RewriteHooks::default())).into_owned();
+            let out = String::from_utf8_lossy(
+                &config.rewrite_text(b"sentinel monitor m 1.2.3.4 6379 2\n", RewriteHooks::default()),
+            )
+            .into_owned();
             assert!(out.starts_with("sentinel monitor m 1.2.3.4 6379 2\n"), "{out}");
             assert!(out.contains("\nport 26379\n") && !out.contains("save "), "{out}");
         }
@@ -752,15 +827,26 @@ fn command_line_error_cases_like_redis_tests() {
     m(&["--port", "6379", "6380"], "port \"6379\" \"6380\"", "wrong number of arguments");
     m(&["--port", "--loglevel", "verbose"], "port \"--loglevel\" \"verbose\"", "wrong number of arguments");
     m(&["--port", "--bla", "--loglevel", "verbose"], "port \"--bla\"", "argument couldn't be parsed into an integer");
-    m(&["--logfile", "--my--log--file", "--loglevel", "--bla"], "loglevel \"--bla\"", "argument(s) must be one of the following");
+    m(
+        &["--logfile", "--my--log--file", "--loglevel", "--bla"],
+        "loglevel \"--bla\"",
+        "argument(s) must be one of the following",
+    );
     m(&["--shutdown-on-sigint"], "shutdown-on-sigint", "argument(s) must be one of the following");
-    m(&["--shutdown-on-sigint", "now force", "--shutdown-on-sigterm"], "shutdown-on-sigterm", "argument(s) must be one of the following");
+    m(
+        &["--shutdown-on-sigint", "now force", "--shutdown-on-sigterm"],
+        "shutdown-on-sigterm",
+        "argument(s) must be one of the following",
+    );
     m(&["--replicaof", "127.0.0.1", "abc"], "replicaof \"127.0.0.1\" \"abc\"", "Invalid master port");
     m(&["--replicaof", "--127.0.0.1", "abc"], "replicaof \"--127.0.0.1\" \"abc\"", "Invalid master port");
     m(&["--replicaof", "--127.0.0.1", "--abc"], "replicaof \"--127.0.0.1\"", "wrong number of arguments");
     let text = startup_err(&["--port", "70000"]);
-    assert_eq!(text, "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line 2\n\
-                      >>> 'port \"70000\"'\nargument must be between 0 and 65535 inclusive\n");
+    assert_eq!(
+        text,
+        "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line 2\n\
+                      >>> 'port \"70000\"'\nargument must be between 0 and 65535 inclusive\n"
+    );
 }
 
 #[test]
@@ -808,8 +894,10 @@ fn startup_with_config_file_and_wrong_usage_that_redis_supports() {
         other => panic!("{other:?}"),
     }
     let missing = dir.join("missing.conf").to_string_lossy().into_owned();
-    assert_eq!(startup_err(&[&missing]),
-        format!("Fatal error, can't open config file '{missing}': No such file or directory"));
+    assert_eq!(
+        startup_err(&[&missing]),
+        format!("Fatal error, can't open config file '{missing}': No such file or directory")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -959,7 +1047,8 @@ fn random_bytes_never_panic() {
             let _ = c.get(&[&raw]);
         }
         let _ = c.rewrite_text(&raw, RewriteHooks::default());
-        let argv: Vec<String> = (0..rng.next() % 6).map(|_| String::from_utf8_lossy(&rng.bytes(8, alphabet)).into_owned()).collect();
+        let argv: Vec<String> =
+            (0..rng.next() % 6).map(|_| String::from_utf8_lossy(&rng.bytes(8, alphabet)).into_owned()).collect();
         let _ = parse::options_text(&argv, 0);
     }
 }

@@ -552,9 +552,7 @@ pub(crate) fn render(c: &Config, row: &Directive) -> String {
     match row.kind {
         Kind::Bool { get, .. } => yes_no(get(c)).to_string(),
         Kind::Str { get, .. } => get(c).to_string(),
-        Kind::Enum { names, get, .. } => {
-            enum_name(names, get(c), row.has(super::table::DirectiveFlags::MULTI_ARG))
-        }
+        Kind::Enum { names, get, .. } => enum_name(names, get(c), row.has(super::table::DirectiveFlags::MULTI_ARG)),
         Kind::Num { format, get, .. } => {
             let v = get(c);
             match format {
@@ -579,9 +577,7 @@ fn yes_no(b: bool) -> &'static str {
 fn render_special(c: &Config, which: Special) -> String {
     match which {
         Special::Dir => c.dir.clone(),
-        Special::Save => {
-            c.save.iter().map(|(s, n)| format!("{s} {n}")).collect::<Vec<_>>().join(" ")
-        }
+        Special::Save => c.save.iter().map(|(s, n)| format!("{s} {n}")).collect::<Vec<_>>().join(" "),
         Special::ClientOutputBufferLimit => c
             .client_output_buffer_limit
             .classes()
@@ -591,21 +587,16 @@ fn render_special(c: &Config, which: Special) -> String {
             })
             .collect::<Vec<_>>()
             .join(" "),
-        Special::OomScoreAdjValues => {
-            c.oom_score_adj_values.iter().map(i64::to_string).collect::<Vec<_>>().join(" ")
-        }
+        Special::OomScoreAdjValues => c.oom_score_adj_values.iter().map(i64::to_string).collect::<Vec<_>>().join(" "),
         Special::NotifyKeyspaceEvents => notify::to_string(c.notify_keyspace_events),
         Special::Bind => c.bind.join(" "),
         Special::ReplicaOf => match &c.replicaof {
             Some((host, port)) => format!("{host} {port}"),
             None => String::new(),
         },
-        Special::LatencyTrackingInfoPercentiles => c
-            .latency_tracking_info_percentiles
-            .iter()
-            .map(|v| format_percentile(*v))
-            .collect::<Vec<_>>()
-            .join(" "),
+        Special::LatencyTrackingInfoPercentiles => {
+            c.latency_tracking_info_percentiles.iter().map(|v| format_percentile(*v)).collect::<Vec<_>>().join(" ")
+        }
     }
 }
 
@@ -639,7 +630,9 @@ pub(crate) fn rewrite_directive(c: &Config, row: &Directive, state: &mut Rewrite
                     let pct = v.unsigned_abs() as i64;
                     (format!("{name} {pct}%"), pct != default)
                 }
-                NumFormat::Memory | NumFormat::MemoryOrPercent => (format!("{name} {}", format_memory(v)), v != default),
+                NumFormat::Memory | NumFormat::MemoryOrPercent => {
+                    (format!("{name} {}", format_memory(v)), v != default)
+                }
                 NumFormat::Octal => (format!("{name} {:o}", v as u64), v != default),
                 NumFormat::Integer => (format!("{name} {v}"), v != default),
             };

@@ -54,19 +54,13 @@ struct Table<K, V> {
 
 impl<K, V> Table<K, V> {
     fn empty() -> Self {
-        Table {
-            buckets: Box::new([]),
-            used: 0,
-        }
+        Table { buckets: Box::new([]), used: 0 }
     }
 
     fn with_size(size: usize) -> Self {
         let mut v = Vec::with_capacity(size);
         v.resize_with(size, || None);
-        Table {
-            buckets: v.into_boxed_slice(),
-            used: 0,
-        }
+        Table { buckets: v.into_boxed_slice(), used: 0 }
     }
 
     #[inline]
@@ -372,12 +366,7 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
     /// would be inserted (vacant). The table must have buckets.
     fn locate(&mut self, key: &[u8]) -> Entry<'_, K, V> {
         let h = self.hash(key) as usize;
-        let Dict {
-            ht0,
-            ht1,
-            rehash_idx,
-            ..
-        } = self;
+        let Dict { ht0, ht1, rehash_idx, .. } = self;
         let i0 = h & ht0.mask();
         if ht1.size() == 0 {
             let link = chain_link(&mut ht0.buckets[i0], key);
@@ -391,10 +380,7 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
         if i0 >= *rehash_idx {
             let link = chain_link(&mut ht0.buckets[i0], key);
             if link.is_some() {
-                return Entry::Occupied(OccupiedEntry {
-                    link,
-                    used: &mut ht0.used,
-                });
+                return Entry::Occupied(OccupiedEntry { link, used: &mut ht0.used });
             }
         }
         let i1 = h & ht1.mask();
@@ -431,18 +417,11 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
     /// Inserts a key the caller knows is absent (checked in debug builds only), skipping
     /// the chain walk: the node goes to the head of its bucket.
     pub fn insert_new(&mut self, key: K, value: V) {
-        debug_assert!(
-            !self.contains_key(key.borrow()),
-            "insert_new: key already present"
-        );
+        debug_assert!(!self.contains_key(key.borrow()), "insert_new: key already present");
         self.rehash_step();
         self.expand_if_needed();
         let h = self.hash(key.borrow()) as usize;
-        let table = if self.is_rehashing() {
-            &mut self.ht1
-        } else {
-            &mut self.ht0
-        };
+        let table = if self.is_rehashing() { &mut self.ht1 } else { &mut self.ht0 };
         let idx = h & table.mask();
         let next = table.buckets[idx].take();
         table.buckets[idx] = Some(Box::new(Node { key, value, next }));
@@ -462,10 +441,7 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => {
                 let k = make_key();
-                debug_assert!(
-                    k.borrow() == key,
-                    "get_or_insert_with: make_key changed the key"
-                );
+                debug_assert!(k.borrow() == key, "get_or_insert_with: make_key changed the key");
                 v.insert(k, make_val())
             }
         }
@@ -494,25 +470,13 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
 
     /// All elements in table order (unspecified, changes with resizes).
     pub fn iter(&self) -> Iter<'_, K, V> {
-        Iter {
-            buckets: self.ht0.buckets.iter().chain(self.ht1.buckets.iter()),
-            node: None,
-            remaining: self.len(),
-        }
+        Iter { buckets: self.ht0.buckets.iter().chain(self.ht1.buckets.iter()), node: None, remaining: self.len() }
     }
 
     /// All elements with mutable values.
     pub fn iter_mut(&mut self) -> IterMut<'_, K, V> {
         let remaining = self.len();
-        IterMut {
-            buckets: self
-                .ht0
-                .buckets
-                .iter_mut()
-                .chain(self.ht1.buckets.iter_mut()),
-            node: None,
-            remaining,
-        }
+        IterMut { buckets: self.ht0.buckets.iter_mut().chain(self.ht1.buckets.iter_mut()), node: None, remaining }
     }
 
     /// Keeps only the elements for which `keep` returns true (no rehash step, no shrink).
@@ -564,11 +528,8 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
         } else {
             // Visit the bucket in the smaller table, then every bucket of the larger table
             // that it expands to.
-            let (small, large) = if self.ht0.size() <= self.ht1.size() {
-                (&self.ht0, &self.ht1)
-            } else {
-                (&self.ht1, &self.ht0)
-            };
+            let (small, large) =
+                if self.ht0.size() <= self.ht1.size() { (&self.ht0, &self.ht1) } else { (&self.ht1, &self.ht0) };
             let m0 = small.mask() as u64;
             let m1 = large.mask() as u64;
             emit(&small.buckets[(v & m0) as usize]);
@@ -596,11 +557,7 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
             return out;
         }
         let rehashing = self.is_rehashing();
-        let tables: &[&Table<K, V>] = if rehashing {
-            &[&self.ht0, &self.ht1]
-        } else {
-            &[&self.ht0]
-        };
+        let tables: &[&Table<K, V>] = if rehashing { &[&self.ht0, &self.ht1] } else { &[&self.ht0] };
         let max_mask = tables.iter().map(|t| t.mask()).max().unwrap_or(0);
         let mut i = rng() as usize & max_mask;
         let mut empty_run = 0usize;
@@ -750,10 +707,7 @@ fn chain_find<'a, K: Borrow<[u8]>, V>(link: &'a Link<K, V>, key: &[u8]) -> Optio
 }
 
 /// The link that holds `key`, or the empty link at the end of the chain.
-fn chain_link<'a, K: Borrow<[u8]>, V>(
-    mut link: &'a mut Link<K, V>,
-    key: &[u8],
-) -> &'a mut Link<K, V> {
+fn chain_link<'a, K: Borrow<[u8]>, V>(mut link: &'a mut Link<K, V>, key: &[u8]) -> &'a mut Link<K, V> {
     while link.as_ref().is_some_and(|n| n.key.borrow() != key) {
         if let Some(n) = link {
             link = &mut n.next;
@@ -764,16 +718,9 @@ fn chain_link<'a, K: Borrow<[u8]>, V>(
 
 fn table_stats<K, V>(out: &mut String, t: &Table<K, V>, idx: usize) {
     // COMPAT: the DEBUG HTSTATS text, read by humans and matched by the Tcl suite.
-    let name = if idx == 0 {
-        "main hash table"
-    } else {
-        "rehashing target"
-    };
+    let name = if idx == 0 { "main hash table" } else { "rehashing target" };
     if t.used == 0 {
-        let _ = write!(
-            out,
-            "Hash table {idx} stats ({name}):\nNo stats available for empty dictionaries\n"
-        );
+        let _ = write!(out, "Hash table {idx} stats ({name}):\nNo stats available for empty dictionaries\n");
         return;
     }
     let mut lengths = [0usize; STATS_VECTLEN];
@@ -833,9 +780,7 @@ impl<'a, K, V> OccupiedEntry<'a, K, V> {
     }
 
     fn node_mut(&mut self) -> &mut Node<K, V> {
-        self.link
-            .as_deref_mut()
-            .expect("occupied entry holds a node")
+        self.link.as_deref_mut().expect("occupied entry holds a node")
     }
 
     /// The stored key.
@@ -855,11 +800,7 @@ impl<'a, K, V> OccupiedEntry<'a, K, V> {
 
     /// The stored value, mutably, for the lifetime of the table borrow.
     pub fn into_mut(self) -> &'a mut V {
-        &mut self
-            .link
-            .as_deref_mut()
-            .expect("occupied entry holds a node")
-            .value
+        &mut self.link.as_deref_mut().expect("occupied entry holds a node").value
     }
 
     /// Replaces the value (the key is kept) and returns the old one.
@@ -888,20 +829,12 @@ impl<'a, K, V> VacantEntry<'a, K, V> {
     /// Inserts the element; `key` must equal the key this entry was looked up with.
     pub fn insert(self, key: K, value: V) -> &'a mut V {
         *self.used += 1;
-        &mut self
-            .link
-            .insert(Box::new(Node {
-                key,
-                value,
-                next: None,
-            }))
-            .value
+        &mut self.link.insert(Box::new(Node { key, value, next: None })).value
     }
 }
 
 /// The buckets of both tables, in order.
-type BucketsOf<'a, K, V> =
-    std::iter::Chain<std::slice::Iter<'a, Link<K, V>>, std::slice::Iter<'a, Link<K, V>>>;
+type BucketsOf<'a, K, V> = std::iter::Chain<std::slice::Iter<'a, Link<K, V>>, std::slice::Iter<'a, Link<K, V>>>;
 type BucketsOfMut<'a, K, V> =
     std::iter::Chain<std::slice::IterMut<'a, Link<K, V>>, std::slice::IterMut<'a, Link<K, V>>>;
 
@@ -1025,10 +958,7 @@ mod tests {
         assert_eq!(d.get(b"a"), Some(&3));
         assert!(d.contains_key(b"b"));
         *d.get_mut(b"b").unwrap() += 10;
-        assert_eq!(
-            d.get_key_value(b"b").map(|(k, v)| (k.to_vec(), *v)),
-            Some((b"b".to_vec(), 12))
-        );
+        assert_eq!(d.get_key_value(b"b").map(|(k, v)| (k.to_vec(), *v)), Some((b"b".to_vec(), 12)));
         let (k, v) = d.remove(b"a").unwrap();
         assert_eq!((&k[..], v), (&b"a"[..], 3));
         assert_eq!(d.len(), 1);
@@ -1131,11 +1061,7 @@ mod tests {
         for i in 0..24 {
             d.insert(key(i), ());
         }
-        assert_eq!(
-            d.buckets(),
-            4,
-            "24 / 4 is not above 5 before the last insert"
-        );
+        assert_eq!(d.buckets(), 4, "24 / 4 is not above 5 before the last insert");
         d.insert(key(24), ());
         assert!(d.is_rehashing());
         assert_eq!(d.buckets(), 4 + 32);
@@ -1184,10 +1110,7 @@ mod tests {
         }
         assert_eq!(d.iter().count(), 1025);
         assert_eq!(d.iter().len(), 1025);
-        let removed: Vec<_> = (0..=1024)
-            .step_by(3)
-            .filter_map(|i| d.remove(&key(i)))
-            .collect();
+        let removed: Vec<_> = (0..=1024).step_by(3).filter_map(|i| d.remove(&key(i))).collect();
         assert_eq!(removed.len(), 342);
         assert_eq!(d.len(), 1025 - 342);
     }
@@ -1227,10 +1150,8 @@ mod tests {
             Entry::Vacant(_) => panic!("present"),
         }
         assert!(d.is_empty());
-        d.get_or_insert_with(b"n", || Sds::from("n"), Vec::new)
-            .extend_from_slice(b"ab");
-        d.get_or_insert_with(b"n", || unreachable!(), Vec::new)
-            .push(b'c');
+        d.get_or_insert_with(b"n", || Sds::from("n"), Vec::new).extend_from_slice(b"ab");
+        d.get_or_insert_with(b"n", || unreachable!(), Vec::new).push(b'c');
         assert_eq!(d.get(b"n").map(|v| &v[..]), Some(&b"abc"[..]));
     }
 
@@ -1396,18 +1317,13 @@ mod tests {
     #[test]
     fn stats_text() {
         let mut d: Dict<Sds, ()> = Dict::new();
-        assert_eq!(
-            d.stats(),
-            "Hash table 0 stats (main hash table):\nNo stats available for empty dictionaries\n"
-        );
+        assert_eq!(d.stats(), "Hash table 0 stats (main hash table):\nNo stats available for empty dictionaries\n");
         for i in 0..4 {
             d.insert(key(i), ());
         }
         let s = d.stats();
         assert!(
-            s.starts_with(
-                "Hash table 0 stats (main hash table):\n table size: 4\n number of elements: 4\n"
-            ),
+            s.starts_with("Hash table 0 stats (main hash table):\n table size: 4\n number of elements: 4\n"),
             "{s}"
         );
         assert!(s.contains(" Chain length distribution:\n"));
@@ -1415,15 +1331,9 @@ mod tests {
         assert!(!s.contains("rehashing target"));
         d.insert(key(4), ());
         let s = d.stats();
-        assert!(
-            s.contains("Hash table 1 stats (rehashing target):\n table size: 8\n"),
-            "{s}"
-        );
-        let slots: usize = s
-            .lines()
-            .find_map(|l| l.strip_prefix(" different slots: "))
-            .and_then(|n| n.parse().ok())
-            .unwrap();
+        assert!(s.contains("Hash table 1 stats (rehashing target):\n table size: 8\n"), "{s}");
+        let slots: usize =
+            s.lines().find_map(|l| l.strip_prefix(" different slots: ")).and_then(|n| n.parse().ok()).unwrap();
         assert!(slots >= 1);
     }
 
@@ -1433,10 +1343,7 @@ mod tests {
         let node = std::mem::size_of::<Node<Sds, Value>>();
         let alloc = Dict::<Sds, Value>::node_alloc_size();
         println!("Node<Sds, [u8; 32]>: {node} bytes, ~{alloc} allocated");
-        println!(
-            "Node<Sds, Sds>: {} bytes",
-            std::mem::size_of::<Node<Sds, Sds>>()
-        );
+        println!("Node<Sds, Sds>: {} bytes", std::mem::size_of::<Node<Sds, Sds>>());
         assert_eq!(node, 24 + 32 + 8);
         let mut d: Dict<Sds, Value> = Dict::new();
         for i in 0..1000 {
@@ -1450,9 +1357,7 @@ mod tests {
     #[ignore = "benchmark: cargo test --release --lib db::dict -- --ignored --nocapture"]
     fn bench_insert_get_1m() {
         let n = 1_000_000u64;
-        let keys: Vec<Sds> = (0..n)
-            .map(|i| Sds::from(format!("key:{i:012}").as_str()))
-            .collect();
+        let keys: Vec<Sds> = (0..n).map(|i| Sds::from(format!("key:{i:012}").as_str())).collect();
         assert_eq!(keys[0].len(), 16);
         let mut d: Dict<Sds, [u8; 32]> = Dict::new();
         let t = Instant::now();

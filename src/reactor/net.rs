@@ -198,12 +198,18 @@ pub fn listen_tcp(binds: &[String], port: u16, backlog: i32) -> Result<Vec<Liste
         match listen_one(SocketAddr::new(ip, port), backlog) {
             Ok(l) => out.push(Listener::Tcp(l)),
             Err(e) => {
-                let unsupported = matches!(e.raw_os_error(), Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL) | Some(libc::EPROTONOSUPPORT));
+                let unsupported = matches!(
+                    e.raw_os_error(),
+                    Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL) | Some(libc::EPROTONOSUPPORT)
+                );
                 if optional && unsupported {
                     continue;
                 }
                 let shown = b.strip_prefix('-').unwrap_or(b);
-                return Err(format!("Could not create server TCP listening socket {shown}:{port}: bind: {}", strip_os(&e)));
+                return Err(format!(
+                    "Could not create server TCP listening socket {shown}:{port}: bind: {}",
+                    strip_os(&e)
+                ));
             }
         }
     }

@@ -116,15 +116,10 @@ impl RequestParser {
                     }
                     if buf[0] != b'$' {
                         // COMPAT: Redis prints the offending byte as a C char.
-                        return Err(ProtocolError(format!(
-                            "expected '$', got '{}'",
-                            buf[0] as char
-                        )));
+                        return Err(ProtocolError(format!("expected '$', got '{}'", buf[0] as char)));
                     }
                     let len = match crate_num_i64(&buf[1..cr]) {
-                        Some(n) if n >= 0 && (limits.from_primary || n <= limits.max_bulk_len) => {
-                            n
-                        }
+                        Some(n) if n >= 0 && (limits.from_primary || n <= limits.max_bulk_len) => n,
                         _ => return Err(ProtocolError::new("invalid bulk length")),
                     };
                     if len > 16384 && !limits.authenticated {

@@ -300,10 +300,7 @@ impl Decoder {
                 _ => Err(ParseError::BadBool),
             },
             b'(' => {
-                let digits = line
-                    .strip_prefix(b"-")
-                    .or(line.strip_prefix(b"+"))
-                    .unwrap_or(line);
+                let digits = line.strip_prefix(b"-").or(line.strip_prefix(b"+")).unwrap_or(line);
                 if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
                     return Err(ParseError::BadBigNumber);
                 }
@@ -336,10 +333,7 @@ impl Decoder {
                         if payload.len() < 4 || payload[3] != b':' {
                             return Err(ParseError::BadVerbatim);
                         }
-                        Value::Verbatim {
-                            format: [payload[0], payload[1], payload[2]],
-                            text: payload[4..].to_vec(),
-                        }
+                        Value::Verbatim { format: [payload[0], payload[1], payload[2]], text: payload[4..].to_vec() }
                     }
                 };
                 Ok(Some((Element::Done(Done::Value(v)), stop)))
@@ -361,23 +355,14 @@ impl Decoder {
                     _ => AggKind::Attribute,
                 };
                 let remaining = match agg {
-                    AggKind::Map | AggKind::Attribute => {
-                        n.checked_mul(2).ok_or(ParseError::BadLength)?
-                    }
+                    AggKind::Map | AggKind::Attribute => n.checked_mul(2).ok_or(ParseError::BadLength)?,
                     AggKind::Array | AggKind::Set | AggKind::Push => n,
                 };
                 if remaining == 0 {
                     return Ok(Some((Element::Done(close(agg, Vec::new())), after)));
                 }
                 let items = Vec::with_capacity(remaining.min(MAX_PREALLOC));
-                Ok(Some((
-                    Element::Open(Pending {
-                        kind: agg,
-                        remaining,
-                        items,
-                    }),
-                    after,
-                )))
+                Ok(Some((Element::Open(Pending { kind: agg, remaining, items }), after)))
             }
             b';' | b'.' => Err(ParseError::Streamed),
             other => Err(ParseError::BadType(other)),
@@ -437,11 +422,7 @@ fn parse_i64(s: &[u8]) -> Option<i64> {
         }
         let d = i64::from(d - b'0');
         n = n.checked_mul(10)?;
-        n = if neg {
-            n.checked_sub(d)?
-        } else {
-            n.checked_add(d)?
-        };
+        n = if neg { n.checked_sub(d)? } else { n.checked_add(d)? };
     }
     Some(n)
 }
@@ -451,13 +432,8 @@ fn parse_double(s: &[u8]) -> Result<f64, ParseError> {
     let text = std::str::from_utf8(s).map_err(|_| ParseError::BadDouble)?;
     // Rust's float parser also takes "infinity" and other spellings; the wire form is
     // digits, sign, dot, exponent, or the three special words.
-    let plain = text
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
-    let special = matches!(
-        text.to_ascii_lowercase().as_str(),
-        "inf" | "+inf" | "-inf" | "nan" | "-nan"
-    );
+    let plain = text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+    let special = matches!(text.to_ascii_lowercase().as_str(), "inf" | "+inf" | "-inf" | "nan" | "-nan");
     if text.is_empty() || !(plain || special) {
         return Err(ParseError::BadDouble);
     }
@@ -626,15 +602,9 @@ mod tests {
             ),
             (
                 b"%2\r\n$1\r\nk\r\n:1\r\n+m\r\n%0\r\n",
-                Value::Map(vec![
-                    (bulk("k"), Value::Int(1)),
-                    (Value::Simple(b"m".to_vec()), Value::Map(vec![])),
-                ]),
+                Value::Map(vec![(bulk("k"), Value::Int(1)), (Value::Simple(b"m".to_vec()), Value::Map(vec![]))]),
             ),
-            (
-                b"~2\r\n$1\r\na\r\n#f\r\n",
-                Value::Set(vec![bulk("a"), Value::Bool(false)]),
-            ),
+            (b"~2\r\n$1\r\na\r\n#f\r\n", Value::Set(vec![bulk("a"), Value::Bool(false)])),
             (b",1.5\r\n", Value::Double(1.5)),
             (b",-inf\r\n", Value::Double(f64::NEG_INFINITY)),
             (b",1e+20\r\n", Value::Double(1e20)),
@@ -643,13 +613,7 @@ mod tests {
                 b"(-3492890328409238509324850943850943825024385\r\n",
                 Value::BigNumber(b"-3492890328409238509324850943850943825024385".to_vec()),
             ),
-            (
-                b"=8\r\ntxt:some\r\n",
-                Value::Verbatim {
-                    format: *b"txt",
-                    text: b"some".to_vec(),
-                },
-            ),
+            (b"=8\r\ntxt:some\r\n", Value::Verbatim { format: *b"txt", text: b"some".to_vec() }),
             (
                 b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n",
                 Value::Push(vec![bulk("message"), bulk("ch"), bulk("hi")]),
@@ -662,12 +626,7 @@ mod tests {
     fn parses_every_sample_exactly() {
         for (wire, want) in samples() {
             let got = parse(wire).unwrap_or_else(|e| panic!("{wire:?}: {e}"));
-            assert_eq!(
-                got,
-                Some((want, wire.len())),
-                "{:?}",
-                String::from_utf8_lossy(wire)
-            );
+            assert_eq!(got, Some((want, wire.len())), "{:?}", String::from_utf8_lossy(wire));
         }
     }
 
@@ -728,20 +687,11 @@ mod tests {
         let wire = b"|1\r\n+ttl\r\n:3\r\n$1\r\nv\r\n";
         let mut d = Decoder::new();
         assert_eq!(d.decode(wire), Ok(Some((bulk("v"), wire.len()))));
-        assert_eq!(
-            d.take_attributes(),
-            vec![(Value::Simple(b"ttl".to_vec()), Value::Int(3))]
-        );
+        assert_eq!(d.take_attributes(), vec![(Value::Simple(b"ttl".to_vec()), Value::Int(3))]);
         assert!(d.take_attributes().is_empty());
         // Inside an aggregate an attribute is not counted as an element.
         let wire = b"*2\r\n:1\r\n|1\r\n+a\r\n+b\r\n:2\r\n";
-        assert_eq!(
-            parse(wire),
-            Ok(Some((
-                Value::Array(vec![Value::Int(1), Value::Int(2)]),
-                wire.len()
-            )))
-        );
+        assert_eq!(parse(wire), Ok(Some((Value::Array(vec![Value::Int(1), Value::Int(2)]), wire.len()))));
         // An attribute alone is not a value yet.
         assert_eq!(parse(b"|1\r\n+a\r\n+b\r\n"), Ok(None));
     }
@@ -768,12 +718,7 @@ mod tests {
             (b"_x\r\n", ParseError::BadLength),
         ];
         for (wire, err) in cases {
-            assert_eq!(
-                parse(wire).as_ref(),
-                Err(err),
-                "{:?}",
-                String::from_utf8_lossy(wire)
-            );
+            assert_eq!(parse(wire).as_ref(), Err(err), "{:?}", String::from_utf8_lossy(wire));
         }
     }
 
@@ -805,10 +750,7 @@ mod tests {
 
     #[test]
     fn encode_command_is_multibulk() {
-        assert_eq!(
-            encode_command(&[b"SET", b"k", b""]),
-            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n"
-        );
+        assert_eq!(encode_command(&[b"SET", b"k", b""]), b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
         assert_eq!(encode_command(&[]), b"*0\r\n");
     }
 
@@ -856,9 +798,7 @@ mod tests {
             let len = (next() % 64) as usize;
             let buf: Vec<u8> = match round % 3 {
                 0 => (0..len).map(|_| next() as u8).collect(),
-                1 => (0..len)
-                    .map(|_| alphabet[(next() as usize) % alphabet.len()])
-                    .collect(),
+                1 => (0..len).map(|_| alphabet[(next() as usize) % alphabet.len()]).collect(),
                 _ => {
                     let mut b = samples[(next() as usize) % samples.len()].0.to_vec();
                     let at = (next() as usize) % b.len();

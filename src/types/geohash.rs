@@ -387,7 +387,8 @@ pub fn cells_for(shape: &Shape) -> SearchCells {
     } * shape.conversion;
     let mut steps = estimate_steps(radius_m, shape.lat);
     let cells_at = |steps: u8| {
-        let hash = encode(LONG_RANGE, LAT_RANGE, shape.lon, shape.lat, steps).unwrap_or(HashBits { bits: 0, step: steps });
+        let hash =
+            encode(LONG_RANGE, LAT_RANGE, shape.lon, shape.lat, steps).unwrap_or(HashBits { bits: 0, step: steps });
         let n = neighbors(hash);
         let area = decode(LONG_RANGE, LAT_RANGE, hash).unwrap_or_default();
         (hash, n, area)

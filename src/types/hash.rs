@@ -252,9 +252,7 @@ impl Hash {
     pub fn mem_usage(&self) -> usize {
         match self {
             Hash::Listpack(lp) => lp.bytes(),
-            Hash::Table(d) => {
-                d.mem_usage() + d.iter().map(|(k, v)| k.heap_size() + v.heap_size()).sum::<usize>()
-            }
+            Hash::Table(d) => d.mem_usage() + d.iter().map(|(k, v)| k.heap_size() + v.heap_size()).sum::<usize>(),
         }
     }
 

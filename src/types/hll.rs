@@ -453,15 +453,13 @@ pub fn merge_into(max: &mut [u8; REGISTERS], b: &[u8]) -> Result<(), Corrupt> {
             }
             Ok(())
         }
-        Some(Encoding::Sparse) => {
-            walk_sparse(b, |first, op| {
-                if let Op::Val(v, n) = op {
-                    for m in &mut max[first..first + n] {
-                        *m = (*m).max(v);
-                    }
+        Some(Encoding::Sparse) => walk_sparse(b, |first, op| {
+            if let Op::Val(v, n) = op {
+                for m in &mut max[first..first + n] {
+                    *m = (*m).max(v);
                 }
-            })
-        }
+            }
+        }),
         None => Err(Corrupt),
     }
 }

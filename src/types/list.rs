@@ -631,7 +631,10 @@ mod tests {
             l.push_back(e.as_bytes(), th);
         }
         assert!(l.set(2, b"eeeeeeeeee", th));
-        assert_eq!(l.to_vecs(), vec![b"aa".to_vec(), b"bb".to_vec(), b"eeeeeeeeee".to_vec(), b"dd".to_vec(), b"ee".to_vec()]);
+        assert_eq!(
+            l.to_vecs(),
+            vec![b"aa".to_vec(), b"bb".to_vec(), b"eeeeeeeeee".to_vec(), b"dd".to_vec(), b"ee".to_vec()]
+        );
         assert!(l.set(2, b"cc", th));
         assert!(l.set(-1, b"ffffffffff", th));
         assert!(l.set(0, b"gggggggggg", th));

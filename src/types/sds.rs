@@ -49,20 +49,14 @@ pub struct Sds(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    Inline {
-        len: InlineLen,
-        buf: [u8; INLINE_CAP],
-    },
+    Inline { len: InlineLen, buf: [u8; INLINE_CAP] },
     Heap(Box<[u8]>),
 }
 
 impl Sds {
     /// The empty string (inline, no allocation).
     pub const fn new() -> Sds {
-        Sds(Repr::Inline {
-            len: L0,
-            buf: [0; INLINE_CAP],
-        })
+        Sds(Repr::Inline { len: L0, buf: [0; INLINE_CAP] })
     }
 
     /// Copies `bytes` into a new string: inline when it fits, else one exact-size allocation.
@@ -292,27 +286,11 @@ mod tests {
 
     #[test]
     fn ordering_is_bytewise_then_length() {
-        let mut v: Vec<Sds> = [
-            "b",
-            "a",
-            "ab",
-            "",
-            "\u{7f}",
-            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        ]
-        .iter()
-        .map(|s| Sds::from(*s))
-        .collect();
+        let mut v: Vec<Sds> =
+            ["b", "a", "ab", "", "\u{7f}", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa"].iter().map(|s| Sds::from(*s)).collect();
         v.sort();
         let got: Vec<&[u8]> = v.iter().map(|s| s.as_bytes()).collect();
-        let want: Vec<&[u8]> = vec![
-            b"",
-            b"a",
-            b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-            b"ab",
-            b"b",
-            b"\x7f",
-        ];
+        let want: Vec<&[u8]> = vec![b"", b"a", b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaa", b"ab", b"b", b"\x7f"];
         assert_eq!(got, want);
         let (high, low) = (Sds::from(&[0xffu8][..]), Sds::from("z"));
         assert!(high > low);

@@ -27,8 +27,8 @@ pub fn string_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
     }
     let mut p = 0usize; // next pattern byte
     let mut i = 0usize; // next subject byte
-    // Most recent `*`: the pattern index just after it and the subject index it
-    // currently stops at. On a mismatch the star swallows one more byte.
+                        // Most recent `*`: the pattern index just after it and the subject index it
+                        // currently stops at. On a mismatch the star swallows one more byte.
     let mut star: Option<(usize, usize)> = None;
 
     while i < s.len() {
@@ -254,8 +254,13 @@ mod tests {
             let sl = (next() % 8) as usize;
             let p: Vec<u8> = (0..pl).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
             let s: Vec<u8> = (0..sl).map(|_| b"ab-]"[(next() % 4) as usize]).collect();
-            assert_eq!(string_match(&p, &s, false), reference(&p, &s), "pattern {:?} subject {:?}",
-                String::from_utf8_lossy(&p), String::from_utf8_lossy(&s));
+            assert_eq!(
+                string_match(&p, &s, false),
+                reference(&p, &s),
+                "pattern {:?} subject {:?}",
+                String::from_utf8_lossy(&p),
+                String::from_utf8_lossy(&s)
+            );
         }
         // Random bytes: must not panic.
         for _ in 0..20_000 {

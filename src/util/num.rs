@@ -149,10 +149,7 @@ impl IntBuf {
             i -= 1;
             buf[i] = b'0' + v as u8;
         }
-        IntBuf {
-            buf,
-            start: i as u8,
-        }
+        IntBuf { buf, start: i as u8 }
     }
 
     /// The formatted text.
@@ -224,9 +221,7 @@ pub fn string2ld(s: &[u8]) -> Option<f64> {
 
 /// True when the digits before any exponent include a non-zero one.
 fn mantissa_has_nonzero_digit(s: &str) -> bool {
-    s.bytes()
-        .take_while(|c| !matches!(c, b'e' | b'E'))
-        .any(|c| matches!(c, b'1'..=b'9'))
+    s.bytes().take_while(|c| !matches!(c, b'e' | b'E')).any(|c| matches!(c, b'1'..=b'9'))
 }
 
 /// Parses the part after `0x` of a C hexadecimal float: hex digits with an optional point,
@@ -272,11 +267,7 @@ fn parse_hex_float(s: &[u8]) -> Option<f64> {
             return None;
         }
         // Clamp: anything beyond these bounds over- or underflows anyway.
-        let e: i64 = rest.parse().unwrap_or(if rest.starts_with('-') {
-            -100_000
-        } else {
-            100_000
-        });
+        let e: i64 = rest.parse().unwrap_or(if rest.starts_with('-') { -100_000 } else { 100_000 });
         exp = exp.saturating_add(e.clamp(-100_000, 100_000));
     }
     let value = scale_by_pow2(mantissa, exp.clamp(-100_000, 100_000) as i32);
@@ -383,11 +374,7 @@ pub fn write_double(out: &mut Vec<u8>, v: f64) {
 /// `-0` printed as `0`, infinities as `inf`/`-inf`.
 pub fn format_long_double(v: f64) -> Vec<u8> {
     if v.is_infinite() {
-        return if v > 0.0 {
-            b"inf".to_vec()
-        } else {
-            b"-inf".to_vec()
-        };
+        return if v > 0.0 { b"inf".to_vec() } else { b"-inf".to_vec() };
     }
     if v.is_nan() {
         return b"nan".to_vec();
@@ -423,11 +410,7 @@ pub fn d2string(v: f64) -> Vec<u8> {
         return b"nan".to_vec();
     }
     if v == 0.0 {
-        return if v.is_sign_negative() {
-            b"-0".to_vec()
-        } else {
-            b"0".to_vec()
-        };
+        return if v.is_sign_negative() { b"-0".to_vec() } else { b"0".to_vec() };
     }
     match double2ll(v) {
         Some(ll) => ll2string(ll),
@@ -508,20 +491,7 @@ mod tests {
 
     #[test]
     fn integer_formatting() {
-        for v in [
-            0,
-            1,
-            -1,
-            9,
-            10,
-            99,
-            100,
-            12345,
-            -987654321,
-            i64::MAX,
-            i64::MIN,
-            1 << 40,
-        ] {
+        for v in [0, 1, -1, 9, 10, 99, 100, 12345, -987654321, i64::MAX, i64::MIN, 1 << 40] {
             assert_eq!(s(ll2string(v)), v.to_string());
             let mut out = b"x".to_vec();
             write_i64(&mut out, v);
@@ -535,10 +505,7 @@ mod tests {
             let v = rng.next() as i64 >> (rng.next() % 64);
             assert_eq!(s(ll2string(v)), v.to_string());
             assert_eq!(string2ll(&ll2string(v)), Some(v));
-            assert_eq!(
-                digits10(v.unsigned_abs()),
-                v.unsigned_abs().to_string().len()
-            );
+            assert_eq!(digits10(v.unsigned_abs()), v.unsigned_abs().to_string().len());
         }
     }
 
@@ -647,10 +614,7 @@ mod tests {
         assert_eq!(s(format_long_double(1.0 + 0.25)), "1.25");
         assert_eq!(s(format_long_double(1.5 + 1.5)), "3");
         assert_eq!(s(format_long_double(17179869184.0 + 1.5)), "17179869185.5");
-        assert_eq!(
-            s(format_long_double(17179869184.0 + 17179869184.0)),
-            "34359738368"
-        );
+        assert_eq!(s(format_long_double(17179869184.0 + 17179869184.0)), "34359738368");
         assert_eq!(s(format_long_double(5.0e3 + 2.0e2)), "5200");
         assert_eq!(s(format_long_double(3.0e3)), "3000");
         assert_eq!(s(format_long_double(1.2e-5)), "0.000012");

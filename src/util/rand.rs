@@ -18,13 +18,7 @@ impl Rng {
     /// A generator with a fixed seed (any value; zero is remapped, as xorshift needs a
     /// non-zero state).
     pub fn with_seed(seed: u64) -> Rng {
-        Rng {
-            state: if seed == 0 {
-                0x9E37_79B9_7F4A_7C15
-            } else {
-                seed
-            },
-        }
+        Rng { state: if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed } }
     }
 
     /// A generator seeded from `/dev/urandom`, or from the time and process id when that

@@ -110,8 +110,7 @@ mod tests {
     use super::split_args;
 
     fn s(line: &str) -> Option<Vec<String>> {
-        split_args(line.as_bytes())
-            .map(|v| v.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect())
+        split_args(line.as_bytes()).map(|v| v.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect())
     }
 
     #[test]
@@ -140,7 +139,10 @@ mod tests {
             x ^= x << 17;
             let len = (x % 24) as usize;
             let buf: Vec<u8> = (0..len)
-                .map(|i| { let alpha = b" \"'\\xa1\t"; alpha[((x >> (i * 2)) as usize) % alpha.len()] })
+                .map(|i| {
+                    let alpha = b" \"'\\xa1\t";
+                    alpha[((x >> (i * 2)) as usize) % alpha.len()]
+                })
                 .collect();
             let _ = split_args(&buf);
         }

@@ -221,10 +221,8 @@ impl Drop for Server {
 
 /// A new, empty, unique directory under the system temp dir.
 fn fresh_dir() -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let dir = std::env::temp_dir().join(format!(
         "viator-itest-{}-{}-{nanos}",
         std::process::id(),

@@ -38,9 +38,7 @@ impl ReadError {
             ReadError::Eof => true,
             ReadError::Io(e) => matches!(
                 e.kind(),
-                io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::BrokenPipe
-                    | io::ErrorKind::ConnectionAborted
+                io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted
             ),
             ReadError::Protocol(_) => false,
         }
@@ -51,9 +49,7 @@ impl ReadError {
 /// " (os error N)" suffix, and without the resolver's prefix.
 pub fn io_text(e: &io::Error) -> String {
     let s = e.to_string();
-    let s = s
-        .strip_prefix("failed to lookup address information: ")
-        .unwrap_or(&s);
+    let s = s.strip_prefix("failed to lookup address information: ").unwrap_or(&s);
     match s.rfind(" (os error ") {
         Some(at) => s[..at].to_string(),
         None => s.to_string(),
@@ -96,17 +92,11 @@ impl Conn {
 
     /// Connects to a unix socket at `path`.
     pub fn unix(path: &str) -> Result<Conn, String> {
-        UnixStream::connect(path)
-            .map(|s| Conn::new(Stream::Unix(s)))
-            .map_err(|e| io_text(&e))
+        UnixStream::connect(path).map(|s| Conn::new(Stream::Unix(s))).map_err(|e| io_text(&e))
     }
 
     fn new(stream: Stream) -> Conn {
-        Conn {
-            stream,
-            buf: Vec::with_capacity(READ_CHUNK),
-            decoder: Decoder::new(),
-        }
+        Conn { stream, buf: Vec::with_capacity(READ_CHUNK), decoder: Decoder::new() }
     }
 
     /// Writes one command in multibulk form.

@@ -21,13 +21,7 @@ pub enum Output {
 /// (INFO, CLIENT LIST, CLUSTER NODES...): it is printed as is, in either mode, without
 /// the trailing delimiter. `mb_delim` separates the elements of an aggregate and
 /// `cmd_delim` ends a reply, both in raw mode only (`-d` and `-D`, default newline).
-pub fn reply(
-    v: &Value,
-    mode: Output,
-    verbatim: bool,
-    mb_delim: &[u8],
-    cmd_delim: &[u8],
-) -> Vec<u8> {
+pub fn reply(v: &Value, mode: Output, verbatim: bool, mb_delim: &[u8], cmd_delim: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     if verbatim {
         raw(v, mb_delim, &mut out);
@@ -58,9 +52,7 @@ pub fn tty(v: &Value, prefix: &[u8], out: &mut Vec<u8>) {
             out.push(b'\n');
         }
         Value::Int(n) => out.extend_from_slice(format!("(integer) {n}\n").as_bytes()),
-        Value::Double(d) => {
-            out.extend_from_slice(format!("(double) {}\n", format_double(*d)).as_bytes())
-        }
+        Value::Double(d) => out.extend_from_slice(format!("(double) {}\n", format_double(*d)).as_bytes()),
         Value::Bulk(b) => {
             repr(b, out);
             out.push(b'\n');
@@ -226,15 +218,7 @@ pub fn invalidated_keys(v: &Value) -> Option<Vec<&[u8]>> {
     if !kind.starts_with(b"invalidate") {
         return None;
     }
-    keys.iter()
-        .map(|k| {
-            if let Value::Bulk(b) = k {
-                Some(b.as_slice())
-            } else {
-                None
-            }
-        })
-        .collect()
+    keys.iter().map(|k| if let Value::Bulk(b) = k { Some(b.as_slice()) } else { None }).collect()
 }
 
 /// The human form of an invalidation push: `-> invalidate: 'k1', 'k2'`.
@@ -271,30 +255,15 @@ mod tests {
     #[test]
     fn scalars_tty() {
         assert_eq!(tty_text(&Value::Simple(b"OK".to_vec())), "OK\n");
-        assert_eq!(
-            tty_text(&b("a\"b\\c\n\x01\t")),
-            "\"a\\\"b\\\\c\\n\\x01\\t\"\n"
-        );
+        assert_eq!(tty_text(&b("a\"b\\c\n\x01\t")), "\"a\\\"b\\\\c\\n\\x01\\t\"\n");
         assert_eq!(tty_text(&Value::Int(-3)), "(integer) -3\n");
         assert_eq!(tty_text(&Value::Nil), "(nil)\n");
         assert_eq!(tty_text(&Value::NilArray), "(nil)\n");
-        assert_eq!(
-            tty_text(&Value::Error(b"ERR x".to_vec())),
-            "(error) ERR x\n"
-        );
+        assert_eq!(tty_text(&Value::Error(b"ERR x".to_vec())), "(error) ERR x\n");
         assert_eq!(tty_text(&Value::Double(1.5)), "(double) 1.5\n");
-        assert_eq!(
-            tty_text(&Value::Double(1.1)),
-            "(double) 1.1000000000000001\n"
-        );
+        assert_eq!(tty_text(&Value::Double(1.1)), "(double) 1.1000000000000001\n");
         assert_eq!(tty_text(&Value::Bool(true)), "(true)\n");
-        assert_eq!(
-            tty_text(&Value::Verbatim {
-                format: *b"txt",
-                text: b"a\nb".to_vec()
-            }),
-            "a\nb\n"
-        );
+        assert_eq!(tty_text(&Value::Verbatim { format: *b"txt", text: b"a\nb".to_vec() }), "a\nb\n");
         assert_eq!(tty_text(&Value::Array(vec![])), "(empty array)\n");
         assert_eq!(tty_text(&Value::Map(vec![])), "(empty hash)\n");
         assert_eq!(tty_text(&Value::Set(vec![])), "(empty set)\n");
@@ -309,25 +278,12 @@ mod tests {
             Value::Array(vec![Value::Int(1), Value::Array(vec![b("x"), b("y")])]),
             Value::Nil,
         ]);
-        assert_eq!(
-            tty_text(&v),
-            "1) \"a\"\n2) 1) (integer) 1\n   2) 1) \"x\"\n      2) \"y\"\n3) (nil)\n"
-        );
+        assert_eq!(tty_text(&v), "1) \"a\"\n2) 1) (integer) 1\n   2) 1) \"x\"\n      2) \"y\"\n3) (nil)\n");
         // Ten elements: indices are right-aligned to two columns.
-        let ten = Value::Array(
-            (0..10)
-                .map(|i| Value::Array(vec![Value::Int(i), Value::Int(i)]))
-                .collect(),
-        );
+        let ten = Value::Array((0..10).map(|i| Value::Array(vec![Value::Int(i), Value::Int(i)])).collect());
         let text = tty_text(&ten);
-        assert!(
-            text.starts_with(" 1) 1) (integer) 0\n    2) (integer) 0\n 2) 1)"),
-            "{text}"
-        );
-        assert!(
-            text.ends_with("10) 1) (integer) 9\n    2) (integer) 9\n"),
-            "{text}"
-        );
+        assert!(text.starts_with(" 1) 1) (integer) 0\n    2) (integer) 0\n 2) 1)"), "{text}");
+        assert!(text.ends_with("10) 1) (integer) 9\n    2) (integer) 9\n"), "{text}");
     }
 
     #[test]
@@ -353,38 +309,20 @@ mod tests {
         assert_eq!(raw_text(&Value::Nil), "\n");
         assert_eq!(raw_text(&Value::Int(7)), "7\n");
         assert_eq!(raw_text(&Value::Error(b"ERR no".to_vec())), "ERR no\n\n");
-        assert_eq!(
-            raw_text(&Value::Array(vec![b("a"), Value::Nil, Value::Int(2)])),
-            "a\n\n2\n"
-        );
-        assert_eq!(
-            raw_text(&Value::Map(vec![(b("k"), b("v")), (b("n"), Value::Int(1))])),
-            "k v\nn 1\n"
-        );
+        assert_eq!(raw_text(&Value::Array(vec![b("a"), Value::Nil, Value::Int(2)])), "a\n\n2\n");
+        assert_eq!(raw_text(&Value::Map(vec![(b("k"), b("v")), (b("n"), Value::Int(1))])), "k v\nn 1\n");
         assert_eq!(raw_text(&Value::Bool(false)), "(false)\n");
         assert_eq!(raw_text(&Value::Double(0.1)), "0.10000000000000001\n");
         assert_eq!(raw_text(&Value::Array(vec![])), "\n");
-        let custom = reply(
-            &Value::Array(vec![b("a"), b("b")]),
-            Output::Raw,
-            false,
-            b",",
-            b";",
-        );
+        let custom = reply(&Value::Array(vec![b("a"), b("b")]), Output::Raw, false, b",", b";");
         assert_eq!(custom, b"a,b;");
     }
 
     #[test]
     fn verbatim_commands_print_text_without_delimiter() {
         let info = b("# Server\r\nredis_version:7.0.15\r\n");
-        assert_eq!(
-            reply(&info, Output::Standard, true, b"\n", b"\n"),
-            b"# Server\r\nredis_version:7.0.15\r\n"
-        );
-        assert_eq!(
-            reply(&info, Output::Raw, true, b"\n", b"\n"),
-            b"# Server\r\nredis_version:7.0.15\r\n"
-        );
+        assert_eq!(reply(&info, Output::Standard, true, b"\n", b"\n"), b"# Server\r\nredis_version:7.0.15\r\n");
+        assert_eq!(reply(&info, Output::Raw, true, b"\n", b"\n"), b"# Server\r\nredis_version:7.0.15\r\n");
     }
 
     #[test]

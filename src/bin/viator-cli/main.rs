@@ -81,9 +81,7 @@ fn main() {
     };
     if !cfg.no_auth_warning && cfg.auth.is_some() {
         // COMPAT: redis-cli's warning, printed for -a, --pass and -u alike.
-        eprintln!(
-            "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe."
-        );
+        eprintln!("Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.");
     }
     if cfg.auth.is_none() {
         // The variable never triggers the warning: that is its point.
@@ -177,10 +175,7 @@ impl Session {
                         (Some(path), false) => {
                             eprintln!("Could not connect to Redis at {path}: {e}")
                         }
-                        _ => eprintln!(
-                            "Could not connect to Redis at {}:{}: {e}",
-                            self.cfg.host, self.cfg.port
-                        ),
+                        _ => eprintln!("Could not connect to Redis at {}:{}: {e}", self.cfg.host, self.cfg.port),
                     }
                 }
                 return false;
@@ -426,10 +421,7 @@ impl Session {
             if let Some((slot, host, port, ask)) = v.error_text().and_then(redirection) {
                 if self.interactive {
                     // COMPAT: redis-cli's redirection notice.
-                    self.out(
-                        format!("-> Redirected to slot [{slot}] located at {host}:{port}\n")
-                            .as_bytes(),
-                    );
+                    self.out(format!("-> Redirected to slot [{slot}] located at {host}:{port}\n").as_bytes());
                 }
                 self.cfg.host = host;
                 self.cfg.port = port;
@@ -444,13 +436,7 @@ impl Session {
                 exit(1);
             }
         }
-        let text = format::reply(
-            &v,
-            self.cfg.output,
-            verbatim,
-            &self.cfg.mb_delim,
-            &self.cfg.cmd_delim,
-        );
+        let text = format::reply(&v, self.cfg.output, verbatim, &self.cfg.mb_delim, &self.cfg.cmd_delim);
         self.out(&text);
         Ok(())
     }
@@ -461,13 +447,7 @@ impl Session {
         }
         let text = match format::invalidated_keys(v) {
             Some(keys) if self.cfg.output == Output::Standard => format::invalidate_tty(&keys),
-            _ => format::reply(
-                v,
-                self.cfg.output,
-                false,
-                &self.cfg.mb_delim,
-                &self.cfg.cmd_delim,
-            ),
+            _ => format::reply(v, self.cfg.output, false, &self.cfg.mb_delim, &self.cfg.cmd_delim),
         };
         self.out(&text);
     }
@@ -551,11 +531,7 @@ impl Session {
             Some(at) => (&words[..at], &words[at + 1..]),
             None => (words, &[][..]),
         };
-        let mut argv = vec![
-            b"EVAL".to_vec(),
-            script,
-            keys.len().to_string().into_bytes(),
-        ];
+        let mut argv = vec![b"EVAL".to_vec(), script, keys.len().to_string().into_bytes()];
         argv.extend(keys.iter().cloned());
         argv.extend(args.iter().cloned());
         if self.issue(&argv, self.cfg.repeat) {
@@ -569,16 +545,8 @@ impl Session {
     /// otherwise one command per stdin line with no prompt. Ends the program.
     fn repl(&mut self) -> ! {
         self.interactive = true;
-        let mut editor = if io::stdin().is_terminal() {
-            rustyline::DefaultEditor::new().ok()
-        } else {
-            None
-        };
-        let history = if editor.is_some() {
-            history_path()
-        } else {
-            None
-        };
+        let mut editor = if io::stdin().is_terminal() { rustyline::DefaultEditor::new().ok() } else { None };
+        let history = if editor.is_some() { history_path() } else { None };
         if let (Some(ed), Some(path)) = (editor.as_mut(), &history) {
             let _ = ed.load_history(path);
         }
@@ -704,11 +672,7 @@ impl Session {
             self.out(b"\r\n");
             return;
         }
-        let docs = match self
-            .conn
-            .as_mut()
-            .map(|c| c.call(&[b"COMMAND".as_slice(), b"DOCS"]))
-        {
+        let docs = match self.conn.as_mut().map(|c| c.call(&[b"COMMAND".as_slice(), b"DOCS"])) {
             Some(Ok(v)) => v,
             Some(Err(_)) => {
                 self.conn = None;
@@ -727,10 +691,7 @@ impl Session {
                 None => {
                     let words: Vec<&str> = e.name.split(' ').collect();
                     topic.len() <= words.len()
-                        && topic
-                            .iter()
-                            .zip(&words)
-                            .all(|(t, w)| t.eq_ignore_ascii_case(w.as_bytes()))
+                        && topic.iter().zip(&words).all(|(t, w)| t.eq_ignore_ascii_case(w.as_bytes()))
                 }
             };
             if show {
@@ -742,14 +703,10 @@ impl Session {
                     .as_bytes(),
                 );
                 if !e.since.is_empty() {
-                    text.extend_from_slice(
-                        format!("  \x1b[33msince:\x1b[0m {}\r\n", e.since).as_bytes(),
-                    );
+                    text.extend_from_slice(format!("  \x1b[33msince:\x1b[0m {}\r\n", e.since).as_bytes());
                 }
                 if group.is_none() {
-                    text.extend_from_slice(
-                        format!("  \x1b[33mgroup:\x1b[0m {}\r\n", e.group).as_bytes(),
-                    );
+                    text.extend_from_slice(format!("  \x1b[33mgroup:\x1b[0m {}\r\n", e.group).as_bytes());
                 }
             }
         }
@@ -781,17 +738,10 @@ fn help_entries(docs: &Value, parent: Option<&str>, out: &mut Vec<HelpEntry>) {
             Some(_) => name.replace('|', " "),
             None => name,
         };
-        let field = |key: &str| {
-            pairs_of(doc)
-                .into_iter()
-                .find(|(k, _)| k.as_bytes() == Some(key.as_bytes()))
-                .map(|(_, v)| v)
-        };
+        let field =
+            |key: &str| pairs_of(doc).into_iter().find(|(k, _)| k.as_bytes() == Some(key.as_bytes())).map(|(_, v)| v);
         let text = |key: &str| {
-            field(key)
-                .and_then(Value::as_bytes)
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default()
+            field(key).and_then(Value::as_bytes).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
         };
         let params = field("arguments").map(arguments_text).unwrap_or_default();
         out.push(HelpEntry {
@@ -826,25 +776,15 @@ fn arguments_text(args: &Value) -> String {
 }
 
 fn argument_text(arg: &Value) -> String {
-    let field = |key: &str| {
-        pairs_of(arg)
-            .into_iter()
-            .find(|(k, _)| k.as_bytes() == Some(key.as_bytes()))
-            .map(|(_, v)| v)
-    };
-    let text = |key: &str| {
-        field(key)
-            .and_then(Value::as_bytes)
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-    };
+    let field =
+        |key: &str| pairs_of(arg).into_iter().find(|(k, _)| k.as_bytes() == Some(key.as_bytes())).map(|(_, v)| v);
+    let text = |key: &str| field(key).and_then(Value::as_bytes).map(|b| String::from_utf8_lossy(b).into_owned());
     // An empty name or token shows as "" so that it stays visible.
     let or_empty = |s: String| if s.is_empty() { "\"\"".to_string() } else { s };
     let flags: Vec<String> = match field("flags") {
-        Some(Value::Array(f)) | Some(Value::Set(f)) => f
-            .iter()
-            .filter_map(Value::as_bytes)
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .collect(),
+        Some(Value::Array(f)) | Some(Value::Set(f)) => {
+            f.iter().filter_map(Value::as_bytes).map(|b| String::from_utf8_lossy(b).into_owned()).collect()
+        }
         _ => Vec::new(),
     };
     let has = |f: &str| flags.iter().any(|x| x == f);
@@ -865,11 +805,7 @@ fn argument_text(arg: &Value) -> String {
     }
     let mut out = format!("{token}{repeat}");
     if has("multiple") {
-        let again = if has("multiple_token") {
-            format!("{token}{repeat}")
-        } else {
-            repeat.clone()
-        };
+        let again = if has("multiple_token") { format!("{token}{repeat}") } else { repeat.clone() };
         out = format!("{out} [{again} ...]");
     }
     if has("optional") {
@@ -891,22 +827,14 @@ fn redirection(err: &[u8]) -> Option<(i64, String, i32, bool)> {
     };
     let (slot, addr) = rest.split_once(' ')?;
     let (host, port) = addr.rsplit_once(':')?;
-    Some((
-        opts::atoi(slot.as_bytes()),
-        host.to_string(),
-        opts::atoi(port.as_bytes()) as i32,
-        ask,
-    ))
+    Some((opts::atoi(slot.as_bytes()), host.to_string(), opts::atoi(port.as_bytes()) as i32, ask))
 }
 
 /// A leading repeat count at the prompt: `None` if `word` is not a number at all,
 /// `Some(None)` if it is one that does not fit, `Some(Some(n))` otherwise. Like C's
 /// `strtol`, an empty word counts as the number 0.
 fn repeat_count(word: &[u8]) -> Option<Option<i64>> {
-    let t = word
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .map_or(&word[word.len()..], |i| &word[i..]);
+    let t = word.iter().position(|c| !c.is_ascii_whitespace()).map_or(&word[word.len()..], |i| &word[i..]);
     let digits = t.strip_prefix(b"-").or(t.strip_prefix(b"+")).unwrap_or(t);
     if word.is_empty() {
         return Some(Some(0));
@@ -914,11 +842,7 @@ fn repeat_count(word: &[u8]) -> Option<Option<i64>> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(
-        std::str::from_utf8(t)
-            .ok()
-            .and_then(|s| s.parse::<i64>().ok()),
-    )
+    Some(std::str::from_utf8(t).ok().and_then(|s| s.parse::<i64>().ok()))
 }
 
 /// Commands whose reply is a text block printed as is, in any output mode.
@@ -928,9 +852,7 @@ fn prints_verbatim(argv: &[Vec<u8>]) -> bool {
     let cmd = |s: &str| arg(0, s);
     cmd("info")
         || cmd("lolwut")
-        || (n >= 2
-            && cmd("debug")
-            && (arg(1, "htstats") || arg(1, "htstats-key") || arg(1, "client-eviction")))
+        || (n >= 2 && cmd("debug") && (arg(1, "htstats") || arg(1, "htstats-key") || arg(1, "client-eviction")))
         || (n >= 2 && cmd("memory") && (arg(1, "malloc-stats") || arg(1, "doctor")))
         || (n == 2 && cmd("cluster") && (arg(1, "nodes") || arg(1, "info")))
         || (n >= 2 && cmd("client") && (arg(1, "list") || arg(1, "info")))
@@ -955,9 +877,7 @@ fn is_sensitive(argv: &[Vec<u8>]) -> bool {
     if n > 2
         && eq(cmd, "config")
         && eq(&argv[1], "set")
-        && ["masterauth", "masteruser", "requirepass"]
-            .iter()
-            .any(|p| eq(&argv[2], p))
+        && ["masterauth", "masteruser", "requirepass"].iter().any(|p| eq(&argv[2], p))
     {
         return true;
     }
@@ -1020,14 +940,8 @@ mod tests {
 
     #[test]
     fn redirections() {
-        assert_eq!(
-            redirection(b"MOVED 3999 127.0.0.1:6381"),
-            Some((3999, "127.0.0.1".into(), 6381, false))
-        );
-        assert_eq!(
-            redirection(b"ASK 12 ::1:7000"),
-            Some((12, "::1".into(), 7000, true))
-        );
+        assert_eq!(redirection(b"MOVED 3999 127.0.0.1:6381"), Some((3999, "127.0.0.1".into(), 6381, false)));
+        assert_eq!(redirection(b"ASK 12 ::1:7000"), Some((12, "::1".into(), 7000, true)));
         assert_eq!(redirection(b"MOVED 3999"), None);
         assert_eq!(redirection(b"ERR MOVED 1 a:2"), None);
     }
@@ -1050,62 +964,37 @@ mod tests {
         assert!(!prints_verbatim(&words(&["get", "info"])));
         assert!(is_sensitive(&words(&["auth", "x"])));
         assert!(is_sensitive(&words(&["config", "set", "requirepass", "x"])));
-        assert!(is_sensitive(&words(&[
-            "hello", "3", "setname", "n", "auth", "u", "p"
-        ])));
+        assert!(is_sensitive(&words(&["hello", "3", "setname", "n", "auth", "u", "p"])));
         assert!(!is_sensitive(&words(&["hello", "3", "setname", "n"])));
-        assert!(is_sensitive(&words(&[
-            "migrate", "h", "1", "", "0", "5", "auth", "p", "keys", "a"
-        ])));
-        assert!(!is_sensitive(&words(&[
-            "migrate", "h", "1", "", "0", "5", "keys", "auth", "p"
-        ])));
+        assert!(is_sensitive(&words(&["migrate", "h", "1", "", "0", "5", "auth", "p", "keys", "a"])));
+        assert!(!is_sensitive(&words(&["migrate", "h", "1", "", "0", "5", "keys", "auth", "p"])));
         assert!(!is_sensitive(&words(&["get", "auth"])));
     }
 
     #[test]
     fn argument_synopsis() {
         let b = |s: &str| Value::Bulk(s.as_bytes().to_vec());
-        let arg = |pairs: Vec<(&str, Value)>| {
-            Value::Map(pairs.into_iter().map(|(k, v)| (b(k), v)).collect())
-        };
+        let arg = |pairs: Vec<(&str, Value)>| Value::Map(pairs.into_iter().map(|(k, v)| (b(k), v)).collect());
         let args = Value::Array(vec![
             arg(vec![("name", b("key")), ("type", b("key"))]),
             arg(vec![
                 ("name", b("expiration")),
                 ("type", b("oneof")),
-                (
-                    "flags",
-                    Value::Array(vec![Value::Simple(b"optional".to_vec())]),
-                ),
+                ("flags", Value::Array(vec![Value::Simple(b"optional".to_vec())])),
                 (
                     "arguments",
                     Value::Array(vec![
-                        arg(vec![
-                            ("name", b("seconds")),
-                            ("type", b("integer")),
-                            ("token", b("EX")),
-                        ]),
-                        arg(vec![
-                            ("name", b("keepttl")),
-                            ("type", b("pure-token")),
-                            ("token", b("KEEPTTL")),
-                        ]),
+                        arg(vec![("name", b("seconds")), ("type", b("integer")), ("token", b("EX"))]),
+                        arg(vec![("name", b("keepttl")), ("type", b("pure-token")), ("token", b("KEEPTTL"))]),
                     ]),
                 ),
             ]),
             arg(vec![
                 ("name", b("field")),
                 ("type", b("string")),
-                (
-                    "flags",
-                    Value::Array(vec![Value::Simple(b"multiple".to_vec())]),
-                ),
+                ("flags", Value::Array(vec![Value::Simple(b"multiple".to_vec())])),
             ]),
         ]);
-        assert_eq!(
-            arguments_text(&args),
-            "key [EX seconds|KEEPTTL] field [field ...]"
-        );
+        assert_eq!(arguments_text(&args), "key [EX seconds|KEEPTTL] field [field ...]");
     }
 }

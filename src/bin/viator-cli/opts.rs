@@ -73,11 +73,7 @@ pub fn parse(args: Vec<OsString>, stdout_is_tty: bool) -> Parsed {
         auth: None,
         input_db: 0,
         cluster: false,
-        output: if stdout_is_tty {
-            Output::Standard
-        } else {
-            Output::Raw
-        },
+        output: if stdout_is_tty { Output::Standard } else { Output::Raw },
         repeat: 1,
         interval_us: 0,
         stdin_lastarg: false,
@@ -126,10 +122,7 @@ pub fn parse(args: Vec<OsString>, stdout_is_tty: bool) -> Parsed {
                     Some(b'n') => c.push_output = false,
                     Some(b'y') => c.push_output = true,
                     // COMPAT: redis-cli's warning; parsing goes on.
-                    _ => eprintln!(
-                        "Unknown --show-pushes value '{}' (valid: '[y]es', '[n]o')",
-                        text(value)
-                    ),
+                    _ => eprintln!("Unknown --show-pushes value '{}' (valid: '[y]es', '[n]o')", text(value)),
                 }
             }
             _ => {
@@ -143,15 +136,10 @@ pub fn parse(args: Vec<OsString>, stdout_is_tty: bool) -> Parsed {
                     b"-e" => c.set_errcode = true,
                     b"-2" => c.resp2 = true,
                     b"-3" => c.resp3 = true,
-                    b"-v" | b"--version" => {
-                        return Parsed::Exit0(format!("viator-cli {}\n", version()))
-                    }
+                    b"-v" | b"--version" => return Parsed::Exit0(format!("viator-cli {}\n", version())),
                     _ if a.first() == Some(&b'-') => {
                         // COMPAT: redis-cli's message for unknown options.
-                        return Parsed::Fail(format!(
-                            "Unrecognized option or bad number of args for: '{}'",
-                            text(a)
-                        ));
+                        return Parsed::Fail(format!("Unrecognized option or bad number of args for: '{}'", text(a)));
                     }
                     // The first word of the command: options end here.
                     _ => break,
@@ -231,9 +219,7 @@ fn percent_decode(s: &str) -> Vec<u8> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
             if let Some(v) = hex {
                 out.push(v);
                 i += 3;
@@ -259,11 +245,7 @@ pub fn atoi(s: &[u8]) -> i64 {
     for &d in digits.iter().take_while(|d| d.is_ascii_digit()) {
         let d = i64::from(d - b'0');
         n = n.saturating_mul(10);
-        n = if neg {
-            n.saturating_sub(d)
-        } else {
-            n.saturating_add(d)
-        };
+        n = if neg { n.saturating_sub(d) } else { n.saturating_add(d) };
     }
     n
 }
@@ -271,17 +253,11 @@ pub fn atoi(s: &[u8]) -> i64 {
 /// C's `atof`: the longest leading prefix that is a number, else 0.
 pub fn atof(s: &[u8]) -> f64 {
     let s = String::from_utf8_lossy(trim_start(s)).into_owned();
-    (1..=s.len())
-        .rev()
-        .find_map(|n| s.get(..n).and_then(|p| p.parse::<f64>().ok()))
-        .unwrap_or(0.0)
+    (1..=s.len()).rev().find_map(|n| s.get(..n).and_then(|p| p.parse::<f64>().ok())).unwrap_or(0.0)
 }
 
 fn trim_start(s: &[u8]) -> &[u8] {
-    let start = s
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(s.len());
+    let start = s.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(s.len());
     &s[start..]
 }
 
@@ -348,12 +324,7 @@ mod tests {
     fn run(args: &[&str]) -> (Config, Vec<String>) {
         let os = args.iter().map(OsString::from).collect();
         match parse(os, true) {
-            Parsed::Run(c, rest) => (
-                *c,
-                rest.into_iter()
-                    .map(|a| String::from_utf8(a).unwrap())
-                    .collect(),
-            ),
+            Parsed::Run(c, rest) => (*c, rest.into_iter().map(|a| String::from_utf8(a).unwrap()).collect()),
             Parsed::Exit0(s) | Parsed::Fail(s) => panic!("unexpected exit: {s}"),
         }
     }
@@ -367,10 +338,7 @@ mod tests {
         assert_eq!(c.output, Output::Raw);
         assert_eq!(rest, vec!["set", "k", "-1"]);
         let (c, rest) = run(&["-h", "10.0.0.1", "-i", "0.25", "-r", "-1"]);
-        assert_eq!(
-            (c.host.as_str(), c.interval_us, c.repeat),
-            ("10.0.0.1", 250_000, -1)
-        );
+        assert_eq!((c.host.as_str(), c.interval_us, c.repeat), ("10.0.0.1", 250_000, -1));
         assert!(rest.is_empty());
     }
 
@@ -378,20 +346,12 @@ mod tests {
     fn help_version_and_errors() {
         let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
         assert!(matches!(parse(os(&["-h"]), true), Parsed::Exit0(_)));
-        assert!(
-            matches!(parse(os(&["--version"]), true), Parsed::Exit0(s) if s.starts_with("viator-cli 7.0.15"))
-        );
+        assert!(matches!(parse(os(&["--version"]), true), Parsed::Exit0(s) if s.starts_with("viator-cli 7.0.15")));
         match parse(os(&["--bogus"]), true) {
-            Parsed::Fail(s) => assert_eq!(
-                s,
-                "Unrecognized option or bad number of args for: '--bogus'"
-            ),
+            Parsed::Fail(s) => assert_eq!(s, "Unrecognized option or bad number of args for: '--bogus'"),
             _ => panic!("accepted --bogus"),
         }
-        assert!(matches!(
-            parse(os(&["-c", "-s", "/tmp/s"]), true),
-            Parsed::Fail(_)
-        ));
+        assert!(matches!(parse(os(&["-c", "-s", "/tmp/s"]), true), Parsed::Fail(_)));
         // An option missing its value is unrecognized, as in redis-cli.
         assert!(matches!(parse(os(&["-p"]), true), Parsed::Fail(_)));
     }
@@ -405,10 +365,7 @@ mod tests {
         assert_eq!(c.user.as_deref(), Some(&b"bob"[..]));
         assert_eq!(c.auth.as_deref(), Some(&b"p@ss"[..]));
         let (c, _) = run(&["-u", "redis://secret@h"]);
-        assert_eq!(
-            (c.host.as_str(), c.port, c.auth.as_deref()),
-            ("h", 6379, Some(&b"secret"[..]))
-        );
+        assert_eq!((c.host.as_str(), c.port, c.auth.as_deref()), ("h", 6379, Some(&b"secret"[..])));
         let os = vec![OsString::from("-u"), OsString::from("http://x")];
         assert!(matches!(parse(os, true), Parsed::Fail(s) if s == "Invalid URI scheme"));
     }
