@@ -122,7 +122,7 @@ impl Server {
                     // The type the key holds now (None: deleted). A client
                     // waiting for another type stays blocked unless it asked
                     // to hear about deletions.
-                    let held = self.ks.dbs[db].dict.get(&key).map(|v| v.type_name());
+                    let held = self.ks.dbs[db].dict.get(&key).map(|o| o.value.type_name());
                     let Some(mut c) = self.take_client_slot(ck) else { continue };
                     let wake = c.blocked.as_ref().is_some_and(|b| Some(b.kind) == held || b.wake_on_delete);
                     if wake {

@@ -54,7 +54,7 @@ fn writable_bytes<'a>(
         Some(Value::Str(_)) => {}
         Some(_) => return Err(ReplyError::WrongType),
         None => {
-            srv.ks.set(db, key, Value::Str(Str::Raw(Vec::new())), false);
+            srv.ks.set(db, key, Value::Str(Str::Raw(Box::default())), false);
             changed = true;
         }
     }
@@ -254,7 +254,7 @@ pub fn bitop(srv: &mut Server, c: &mut Client) -> CmdResult {
             srv.ks.notify(notify::GENERIC, "del", db, &dest);
         }
     } else {
-        srv.ks.set(db, &dest, Value::Str(Str::Raw(out)), false);
+        srv.ks.set(db, &dest, Value::Str(Str::Raw(Box::new(out))), false);
         srv.ks.touch_write(db, &dest);
         srv.ks.notify(notify::STRING, "set", db, &dest);
     }

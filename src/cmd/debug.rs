@@ -75,7 +75,10 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
         }
         ("object", 3) => {
             let key = c.argv[2].clone();
-            let Some(v) = srv.ks.dbs[c.db].dict.get(&key) else { return Err(ReplyError::NoSuchKey) };
+            let Some(obj) = srv.ks.dbs[c.db].dict.get(&key) else { return Err(ReplyError::NoSuchKey) };
+            let idle_secs = obj.idle_ms(srv.ks.now_ms) / 1000;
+            let lru = obj.lru;
+            let v = &obj.value;
             let ser = match v {
                 Value::Str(s) => s.len(),
                 Value::Set(s) => s.len(),
@@ -104,10 +107,12 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
                 _ => String::new(),
             };
             let line = format!(
-                "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0{}",
+                "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}{}",
                 v as *const Value,
                 v.encoding(),
                 ser,
+                lru,
+                idle_secs,
                 extra
             );
             c.reply.simple(&line);
@@ -122,7 +127,7 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
                 let mut d = [0u8; 20];
                 let key = c.argv[i].clone();
                 if let Some(v) = srv.ks.dbs[c.db].dict.get(&key) {
-                    d = value_digest(v);
+                    d = value_digest(&v.value);
                 }
                 c.reply.simple(&hex(&d));
             }
@@ -324,7 +329,7 @@ fn dataset_digest(srv: &Server) -> [u8; 20] {
     let mut out = [0u8; 20];
     for (dbi, db) in srv.ks.dbs.iter().enumerate() {
         for (k, v) in db.dict.iter() {
-            let vd = value_digest(v);
+            let vd = value_digest(&v.value);
             let exp = db.expires.get(k).copied().unwrap_or(-1).to_be_bytes();
             let d = sha1(&[&(dbi as u32).to_be_bytes(), k, &vd, &exp]);
             for (o, b) in out.iter_mut().zip(d) {

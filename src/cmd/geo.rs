@@ -35,7 +35,7 @@ const ERR_MEMBER: &str = "could not decode requested zset member";
 /// The sorted set at `key` (already looked up once by the caller, so no
 /// statistics or expiry here).
 fn zset_at<'a>(srv: &'a Server, db: usize, key: &[u8]) -> Option<&'a ZSet> {
-    match srv.ks.dbs[db].dict.get(key) {
+    match srv.ks.dbs[db].dict.get(key).map(|o| &o.value) {
         Some(Value::ZSet(z)) => Some(z),
         _ => None,
     }

@@ -47,7 +47,7 @@ fn hash_write<'a>(srv: &'a mut Server, db: usize, key: &[u8]) -> Result<Option<&
 /// field before returning, so an empty hash never stays in the keyspace.
 fn hash_create<'a>(srv: &'a mut Server, db: usize, key: &[u8]) -> Result<&'a mut Hash, ReplyError> {
     if hash_write(srv, db, key)?.is_none() {
-        srv.ks.set(db, key, Value::Hash(Hash::new()), false);
+        srv.ks.set(db, key, Value::Hash(Box::new(Hash::new())), false);
     }
     match srv.ks.get_mut(db, key) {
         Some(Value::Hash(h)) => Ok(h),
@@ -437,7 +437,7 @@ pub fn hscan(srv: &mut Server, c: &mut Client) -> CmdResult {
         }
         i += 2;
     }
-    let Some(Value::Hash(h)) = srv.ks.dbs[c.db].dict.get(&key) else { return Ok(()) };
+    let Some(Value::Hash(h)) = srv.ks.dbs[c.db].dict.get(&key).map(|o| &o.value) else { return Ok(()) };
     let mut items: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     match h.table() {
         None => {

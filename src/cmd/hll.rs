@@ -81,7 +81,7 @@ pub fn pfadd(srv: &mut Server, c: &mut Client) -> CmdResult {
     let limit = sparse_max(srv);
     let mut updated = 0u64;
     if check(srv.ks.get_mut(db, &key).map(|v| &*v))?.is_none() {
-        srv.ks.set(db, &key, Value::Str(Str::Raw(hll::new_sparse())), false);
+        srv.ks.set(db, &key, Value::Str(Str::Raw(Box::new(hll::new_sparse()))), false);
         updated += 1;
     }
     let buf = sketch_mut(srv, db, &key)?;
@@ -153,7 +153,7 @@ pub fn pfmerge(srv: &mut Server, c: &mut Client) -> CmdResult {
     }
     let dst = c.argv[1].clone();
     if srv.ks.get_mut(db, &dst).is_none() {
-        srv.ks.set(db, &dst, Value::Str(Str::Raw(hll::new_sparse())), false);
+        srv.ks.set(db, &dst, Value::Str(Str::Raw(Box::new(hll::new_sparse()))), false);
     }
     let buf = sketch_mut(srv, db, &dst)?;
     if use_dense {

@@ -44,7 +44,8 @@ pub fn unlink(srv: &mut Server, c: &mut Client) -> CmdResult {
 pub fn exists(srv: &mut Server, c: &mut Client) -> CmdResult {
     let mut n = 0;
     for i in 1..c.argc() {
-        if srv.ks.get(c.db, &c.argv[i]).is_some() {
+        // COMPAT: EXISTS does not update the access time (LOOKUP_NOTOUCH).
+        if srv.ks.peek(c.db, &c.argv[i]).is_some() {
             n += 1;
         }
     }
@@ -56,7 +57,8 @@ pub fn exists(srv: &mut Server, c: &mut Client) -> CmdResult {
 pub fn touch(srv: &mut Server, c: &mut Client) -> CmdResult {
     let mut n = 0;
     for i in 1..c.argc() {
-        if srv.ks.exists(c.db, &c.argv[i]) {
+        // TOUCH is a read that updates the access time.
+        if srv.ks.get(c.db, &c.argv[i]).is_some() {
             n += 1;
         }
     }
@@ -66,7 +68,7 @@ pub fn touch(srv: &mut Server, c: &mut Client) -> CmdResult {
 
 /// TYPE key: `none` when absent.
 pub fn type_(srv: &mut Server, c: &mut Client) -> CmdResult {
-    let t = srv.ks.get(c.db, &c.argv[1].clone()).map(|v| v.type_name()).unwrap_or("none");
+    let t = srv.ks.peek(c.db, &c.argv[1].clone()).map(|o| o.value.type_name()).unwrap_or("none");
     c.reply.simple(t);
     Ok(())
 }
@@ -281,7 +283,7 @@ pub fn scan(srv: &mut Server, c: &mut Client) -> CmdResult {
         }
         if let Some(t) = &type_filter {
             match srv.ks.dbs[db].dict.get(&k) {
-                Some(v) if v.type_name() == t => {}
+                Some(o) if o.value.type_name() == t => {}
                 _ => continue,
             }
         }
@@ -523,9 +525,9 @@ pub fn persist(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// OBJECT ENCODING key.
 pub fn object_encoding(srv: &mut Server, c: &mut Client) -> CmdResult {
     let key = c.argv[2].clone();
-    match srv.ks.get_mut(c.db, &key) {
-        Some(v) => {
-            let e = v.encoding();
+    match srv.ks.peek(c.db, &key) {
+        Some(o) => {
+            let e = o.value.encoding();
             c.reply.bulk(e.as_bytes());
         }
         None => c.reply.null(),
@@ -537,7 +539,7 @@ pub fn object_encoding(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// shared integer objects do.
 pub fn object_refcount(srv: &mut Server, c: &mut Client) -> CmdResult {
     let key = c.argv[2].clone();
-    match srv.ks.get_mut(c.db, &key) {
+    match srv.ks.peek(c.db, &key).map(|o| &o.value) {
         Some(Value::Str(Str::Int(n))) if (0..10000).contains(n) => c.reply.int(i32::MAX as i64),
         Some(_) => c.reply.int(1),
         None => c.reply.null(),
@@ -545,20 +547,22 @@ pub fn object_refcount(srv: &mut Server, c: &mut Client) -> CmdResult {
     Ok(())
 }
 
-/// OBJECT IDLETIME key: access times are not tracked per key yet, so 0.
+/// OBJECT IDLETIME key: seconds since the key was last read or written.
 pub fn object_idletime(srv: &mut Server, c: &mut Client) -> CmdResult {
     let key = c.argv[2].clone();
-    match srv.ks.get_mut(c.db, &key) {
-        Some(_) => c.reply.int(0),
+    let now = srv.ks.now_ms;
+    match srv.ks.peek(c.db, &key) {
+        Some(o) => c.reply.int(o.idle_ms(now) / 1000),
         None => c.reply.null(),
     }
     Ok(())
 }
 
-/// OBJECT FREQ key: needs an LFU policy, which arrives with eviction.
+/// OBJECT FREQ key: access frequency needs an LFU `maxmemory-policy`, which
+/// arrives with eviction; until then Redis's "not LFU" error.
 pub fn object_freq(srv: &mut Server, c: &mut Client) -> CmdResult {
     let key = c.argv[2].clone();
-    if srv.ks.get_mut(c.db, &key).is_none() {
+    if srv.ks.peek(c.db, &key).is_none() {
         c.reply.null();
         return Ok(());
     }

@@ -85,7 +85,7 @@ fn list_create<'a>(srv: &'a mut Server, db: usize, key: &[u8]) -> Result<&'a mut
 /// After a write: deletes `key` if its list is now empty (firing `del`),
 /// records the modified key and adds `dirty` changes.
 fn finish_write(srv: &mut Server, db: usize, key: &[u8], dirty: u64) {
-    let empty = matches!(srv.ks.dbs[db].dict.get(key), Some(Value::List(l)) if l.is_empty());
+    let empty = matches!(srv.ks.dbs[db].dict.get(key).map(|o| &o.value), Some(Value::List(l)) if l.is_empty());
     if empty {
         srv.ks.delete(db, key);
         srv.ks.notify(notify::GENERIC, "del", db, key);

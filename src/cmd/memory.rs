@@ -37,7 +37,7 @@ pub fn usage(srv: &mut Server, c: &mut Client) -> CmdResult {
         c.reply.null();
         return Ok(());
     };
-    let n = ENTRY_OVERHEAD + k.heap_size() + v.mem_usage(samples);
+    let n = ENTRY_OVERHEAD + k.heap_size() + v.value.mem_usage(samples);
     c.reply.int(n as i64);
     Ok(())
 }

@@ -66,7 +66,7 @@ fn reply_all(c: &mut Client, s: &Set) {
 
 /// Deletes `key` if its set became empty, firing `del`. Returns true if so.
 fn delete_if_empty(srv: &mut Server, db: usize, key: &[u8]) -> bool {
-    let empty = matches!(srv.ks.dbs[db].dict.get(key), Some(Value::Set(s)) if s.is_empty());
+    let empty = matches!(srv.ks.dbs[db].dict.get(key).map(|o| &o.value), Some(Value::Set(s)) if s.is_empty());
     if empty {
         srv.ks.delete(db, key);
         srv.ks.notify(notify::GENERIC, "del", db, key);
@@ -385,7 +385,7 @@ fn check_sets(srv: &mut Server, db: usize, keys: &[bytes::Bytes]) -> Result<bool
 /// The sets under `keys` (None for missing keys); call `check_sets` first.
 fn gather<'a>(srv: &'a Server, db: usize, keys: &[bytes::Bytes]) -> Vec<Option<&'a Set>> {
     keys.iter()
-        .map(|k| match srv.ks.dbs[db].dict.get(k) {
+        .map(|k| match srv.ks.dbs[db].dict.get(k).map(|o| &o.value) {
             Some(Value::Set(s)) => Some(&**s),
             _ => None,
         })

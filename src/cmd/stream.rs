@@ -626,7 +626,7 @@ fn xread_generic(srv: &mut Server, c: &mut Client, readgroup: bool) -> CmdResult
         if rerun && c.argv[a.streams_arg..a.streams_arg + k].contains(&key) {
             continue;
         }
-        let Some(Value::Stream(s)) = srv.ks.dbs[db].dict.get_mut(&key[..]) else { continue };
+        let Some(Value::Stream(s)) = srv.ks.dbs[db].dict.get_mut(&key[..]).map(|o| &mut o.value) else { continue };
         let s: &mut Stream = s;
         match (&a.group, *f) {
             (_, ReadFrom::Skip) => {}

@@ -491,7 +491,7 @@ pub fn setrange(srv: &mut Server, c: &mut Client) -> CmdResult {
             let mut buf = vec![0u8; offset + value.len()];
             buf[offset..].copy_from_slice(&value);
             let n = buf.len();
-            srv.ks.set(db, &key, Value::Str(Str::Raw(buf)), false);
+            srv.ks.set(db, &key, Value::Str(Str::Raw(Box::new(buf))), false);
             n
         }
         Some(s) => {

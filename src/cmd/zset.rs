@@ -66,7 +66,7 @@ fn parse_score(arg: &[u8]) -> Result<f64, ReplyError> {
 
 /// Deletes `key` when its sorted set is empty, firing `del`.
 fn delete_if_empty(srv: &mut Server, db: usize, key: &[u8]) -> bool {
-    let empty = matches!(srv.ks.dbs[db].dict.get(key), Some(Value::ZSet(z)) if z.is_empty());
+    let empty = matches!(srv.ks.dbs[db].dict.get(key).map(|o| &o.value), Some(Value::ZSet(z)) if z.is_empty());
     if empty {
         srv.ks.delete(db, key);
         srv.ks.notify(notify::GENERIC, "del", db, key);
@@ -729,7 +729,7 @@ fn zsetop_generic(
         .iter()
         .zip(&weights)
         .map(|(k, w)| {
-            let s = match d.get(k) {
+            let s = match d.get(k).map(|o| &o.value) {
                 Some(Value::ZSet(z)) => Some(Src::Z(z)),
                 Some(Value::Set(s)) => Some(Src::S(s)),
                 _ => None,

@@ -13,11 +13,45 @@ use crate::types::sds::Sds;
 use crate::types::value::Value;
 use dict::Dict;
 
+/// A stored value with its access clock (Redis's `robj.lru`): the last
+/// access time in seconds, modulo 2^24, as LRU_CLOCK keeps it.
+#[derive(Debug, Clone)]
+pub struct Obj {
+    /// The value.
+    pub value: Value,
+    /// Seconds clock of the last access, 24 bits.
+    pub lru: u32,
+}
+
+/// Resolution and width of the access clock.
+const LRU_MASK: u32 = (1 << 24) - 1;
+
+/// The access clock for a Unix time in ms.
+pub fn lru_clock(now_ms: i64) -> u32 {
+    ((now_ms / 1000) as u32) & LRU_MASK
+}
+
+impl Obj {
+    /// A value accessed now.
+    pub fn new(value: Value, now_ms: i64) -> Obj {
+        Obj { value, lru: lru_clock(now_ms) }
+    }
+
+    /// Milliseconds since the last access (OBJECT IDLETIME), with the
+    /// clock's wrap-around handled as Redis does.
+    pub fn idle_ms(&self, now_ms: i64) -> i64 {
+        let now = lru_clock(now_ms);
+        let secs = if now >= self.lru { now - self.lru } else { (LRU_MASK - self.lru) + now };
+        secs as i64 * 1000
+    }
+}
+
 /// One numbered database.
 #[derive(Debug, Default)]
 pub struct Db {
-    /// Key to value.
-    pub dict: Dict<Sds, Value>,
+    /// Key to value (with its access clock). `Obj` is 32 bytes, so a
+    /// table entry (key, object, chain link) stays within 64 bytes.
+    pub dict: Dict<Sds, Obj>,
     /// Key to absolute expire time (Unix ms). Only keys with a TTL.
     pub expires: Dict<Sds, i64>,
     /// Running average TTL of sampled keys (INFO keyspace `avg_ttl`).
@@ -137,23 +171,40 @@ impl Keyspace {
         }
     }
 
-    /// Looks a key up for reading: expired keys are removed first and hit/miss
-    /// statistics are counted.
+    /// Looks a key up for reading: expired keys are removed first, hit/miss
+    /// statistics are counted and the access clock is updated.
     pub fn get(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
         self.expire_if_needed(db, key);
-        let v = self.dbs[db].dict.get(key);
-        if v.is_some() {
-            self.stat_hits += 1;
-        } else {
-            self.stat_misses += 1;
+        let lru = lru_clock(self.now_ms);
+        match self.dbs[db].dict.get_mut(key) {
+            Some(o) => {
+                self.stat_hits += 1;
+                o.lru = lru;
+                Some(&o.value)
+            }
+            None => {
+                self.stat_misses += 1;
+                None
+            }
         }
-        v
     }
 
-    /// Looks a key up for writing (no hit/miss statistics).
+    /// Looks a key up without touching its access clock or the statistics
+    /// (TYPE, TTL, EXISTS, OBJECT: Redis's LOOKUP_NOTOUCH); still expires it.
+    pub fn peek(&mut self, db: usize, key: &[u8]) -> Option<&Obj> {
+        self.expire_if_needed(db, key);
+        self.dbs[db].dict.get(key)
+    }
+
+    /// Looks a key up for writing (no hit/miss statistics); updates the
+    /// access clock.
     pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
         self.expire_if_needed(db, key);
-        self.dbs[db].dict.get_mut(key)
+        let lru = lru_clock(self.now_ms);
+        self.dbs[db].dict.get_mut(key).map(|o| {
+            o.lru = lru;
+            &mut o.value
+        })
     }
 
     /// True if `key` exists (after lazy expiry), without touching statistics.
@@ -166,8 +217,9 @@ impl Keyspace {
     /// (SET KEEPTTL); otherwise it is cleared, as a plain SET clears it.
     pub fn set(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) {
         self.expire_if_needed(db, key);
+        let obj = Obj::new(val, self.now_ms);
         let d = &mut self.dbs[db];
-        if d.dict.insert(Sds::from(key), val).is_some() {
+        if d.dict.insert(Sds::from(key), obj).is_some() {
             if !keep_ttl {
                 d.expires.remove(key);
             }
@@ -192,9 +244,9 @@ impl Keyspace {
             return None;
         }
         let d = &mut self.dbs[db];
-        let (_, v) = d.dict.remove(key)?;
+        let (_, o) = d.dict.remove(key)?;
         let ttl = d.expires.remove(key).map(|(_, at)| at);
-        Some((v, ttl))
+        Some((o.value, ttl))
     }
 
     /// The absolute expire time of `key` (ms), if it has one.
@@ -333,6 +385,22 @@ mod tests {
         assert_eq!(ks.stat_expired_keys, 1);
         assert_eq!(ks.expired.len(), 1);
         assert_eq!(ks.db_size(0), 0);
+    }
+
+    #[test]
+    fn reads_and_writes_refresh_the_access_clock_peeks_do_not() {
+        let mut ks = Keyspace::new(1);
+        ks.now_ms = 1_000_000;
+        ks.set(0, b"k", sv(b"v"), false);
+        ks.now_ms += 5_000;
+        let now = ks.now_ms;
+        assert_eq!(ks.peek(0, b"k").map(|o| o.idle_ms(now)), Some(5_000));
+        ks.get(0, b"k");
+        assert_eq!(ks.peek(0, b"k").map(|o| o.idle_ms(now)), Some(0));
+        // The 24-bit seconds clock wraps; idle time stays right across it.
+        let o = Obj { value: sv(b"v"), lru: LRU_MASK - 1 };
+        assert_eq!(o.idle_ms(((LRU_MASK as i64) + 1 + 2) * 1000), 3_000);
+        assert!(std::mem::size_of::<Obj>() <= 32);
     }
 
     #[test]

@@ -21,8 +21,9 @@ pub enum Str {
     Int(i64),
     /// `embstr` when short, `raw` otherwise: immutable compact bytes.
     Bytes(Sds),
-    /// `raw`: a growable buffer, after APPEND/SETRANGE.
-    Raw(Vec<u8>),
+    /// `raw`: a growable buffer, after APPEND/SETRANGE. Boxed so that `Str`
+    /// (and so every key's `Value`) stays 24 bytes.
+    Raw(Box<Vec<u8>>),
 }
 
 impl Str {
@@ -78,7 +79,7 @@ impl Str {
     /// `raw`, as Redis unshares and converts embstr before modifying.
     pub fn make_raw(&mut self) -> &mut Vec<u8> {
         if !matches!(self, Str::Raw(_)) {
-            *self = Str::Raw(self.to_vec());
+            *self = Str::Raw(Box::new(self.to_vec()));
         }
         match self {
             Str::Raw(v) => v,
@@ -117,7 +118,7 @@ pub enum Value {
     /// A list (quicklist encoding). Boxed to keep `Value` small.
     List(Box<crate::types::list::List>),
     /// A hash (listpack or hashtable encoding).
-    Hash(crate::types::hash::Hash),
+    Hash(Box<crate::types::hash::Hash>),
     /// A stream (`stream`).
     Stream(Box<Stream>),
 }
@@ -184,7 +185,7 @@ mod tests {
     /// so a string key does not pay for the largest collection header.
     #[test]
     fn value_stays_small() {
-        assert!(std::mem::size_of::<Value>() <= 32, "Value is {} bytes", std::mem::size_of::<Value>());
+        assert!(std::mem::size_of::<Value>() <= 24, "Value is {} bytes", std::mem::size_of::<Value>());
     }
 
     #[test]
