@@ -299,16 +299,11 @@ pub fn hgetall(srv: &mut Server, c: &mut Client) -> CmdResult {
 
 // ------------------------------------------------------------------ random
 
-/// A small xorshift generator seeded from the keyspace's, so a hash can be
-/// sampled while the keyspace is borrowed.
+/// A generator seeded from the keyspace's, so a hash can be sampled while
+/// the keyspace is borrowed.
 fn rng_from(srv: &mut Server) -> impl FnMut() -> u64 {
-    let mut s = srv.ks.rand() | 1;
-    move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    }
+    let mut rng = crate::util::rand::Rng::with_seed(srv.ks.rand());
+    move || rng.next_u64()
 }
 
 /// Writes one HRANDFIELD pick: the field, then with `withvalues` the value

@@ -100,8 +100,8 @@ pub struct Keyspace {
     pub dirty: u64,
     /// Keys modified by the running command (for WATCH and tracking later).
     pub modified: Vec<(usize, Sds)>,
-    /// Random state for sampling.
-    rng: u64,
+    /// Random state for sampling (and seeds for commands that need one).
+    rng: crate::util::rand::Rng,
 }
 
 impl Keyspace {
@@ -119,18 +119,13 @@ impl Keyspace {
             stat_misses: 0,
             dirty: 0,
             modified: Vec::new(),
-            rng: 0x2545_f491_4f6c_dd1d ^ (crate::util::clock::unix_us() as u64),
+            rng: crate::util::rand::Rng::from_entropy(),
         }
     }
 
-    /// Next pseudo-random number (xorshift64*).
+    /// Next pseudo-random number.
     pub fn rand(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.rng.next_u64()
     }
 
     /// Queues a keyspace event if its class is enabled.
@@ -287,14 +282,8 @@ impl Keyspace {
     /// does (bounded tries so a db full of expired keys cannot spin forever).
     pub fn random_key(&mut self, db: usize) -> Option<Sds> {
         for _ in 0..100 {
-            let mut seed = self.rand();
-            let mut rng = move || {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed
-            };
-            let k = self.dbs[db].dict.random_entry(&mut rng).map(|(k, _)| k.clone())?;
+            let rng = &mut self.rng;
+            let k = self.dbs[db].dict.random_entry(&mut || rng.next_u64()).map(|(k, _)| k.clone())?;
             if !self.expire_if_needed(db, &k) {
                 return Some(k);
             }
@@ -317,17 +306,11 @@ impl Keyspace {
                 if self.dbs[db].expires.is_empty() {
                     break;
                 }
-                let mut seed = self.rand();
-                let mut rng = move || {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    seed
-                };
                 let now = self.now_ms;
+                let rng = &mut self.rng;
                 let sample: Vec<(Sds, i64)> = self.dbs[db]
                     .expires
-                    .sample(per_loop, &mut rng)
+                    .sample(per_loop, &mut || rng.next_u64())
                     .into_iter()
                     .map(|(k, at)| (k.clone(), *at))
                     .collect();
