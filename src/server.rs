@@ -597,6 +597,8 @@ impl Server {
         // reading starts its duration (wall clock, as Redis's ustime()).
         self.clock.refresh();
         self.ks.now_ms = self.clock.now_ms;
+        // Modified keys matter only to WATCHers and blocked clients.
+        self.ks.track_modified = !self.watched_keys.is_empty() || !self.blocking_keys.is_empty();
         let t0 = self.clock.now_us;
         let r = handler(self, c);
         let us = (crate::util::clock::unix_us() - t0).max(0) as u64;
@@ -918,6 +920,7 @@ impl Server {
             // Slow cycle: at most 25% of one cron period (Redis's default effort).
             let effort = self.config.active_expire_effort.clamp(1, 10) as u64;
             let budget_us = 1_000_000 / hz * (25 + 2 * (effort - 1)) / 100;
+            self.ks.track_modified = !self.watched_keys.is_empty() || !self.blocking_keys.is_empty();
             self.ks.active_expire_cycle(budget_us, effort);
             self.after_command(None);
         }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Generates src/cmd/specs.rs: the interface facts of every Redis 7.0 command
-(name, container, group, arity, flags, ACL categories, key specs, movable keys)
+(name, container, group, arity, flags, ACL categories, key specs)
 from the command metadata shipped in Redis's source tree (src/commands/*.json).
 
 These facts are the wire contract clients and cluster routers read through
@@ -64,10 +64,9 @@ def main(src):
     out.append('pub static SPECS: &[RawSpec] = &[')
     for container, name, c in rows:
         ks = '&[' + ', '.join(key_spec(k) for k in c.get('key_specs', [])) + ']'
-        out.append('    RawSpec { container: %s, name: %s, group: %s, since: %s, arity: %d, flags: %s, acl: %s, key_specs: %s, movable: %s },' % (
+        out.append('    RawSpec { container: %s, name: %s, group: %s, since: %s, arity: %d, flags: %s, acl: %s, key_specs: %s },' % (
             rs_str(container), rs_str(name), rs_str(c.get('group', '')), rs_str(c.get('since', '')), c.get('arity', 0),
-            strs(c.get('command_flags', [])), strs(c.get('acl_categories', [])), ks,
-            'true' if c.get('get_keys_function') else 'false'))
+            strs(c.get('command_flags', [])), strs(c.get('acl_categories', [])), ks))
     out.append('];')
     print('\n'.join(out))
 

@@ -93,8 +93,6 @@ pub struct RawSpec {
     pub acl: &'static [&'static str],
     /// Key specs.
     pub key_specs: &'static [KeySpec],
-    /// True when keys can only be found by parsing the arguments.
-    pub movable: bool,
 }
 
 /// Command flags as bits.

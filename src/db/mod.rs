@@ -100,6 +100,9 @@ pub struct Keyspace {
     pub dirty: u64,
     /// Keys modified by the running command (for WATCH and tracking later).
     pub modified: Vec<(usize, Sds)>,
+    /// Whether to record `modified` at all: the server turns it on only
+    /// while some client WATCHes or blocks, so plain writes pay nothing.
+    pub track_modified: bool,
     /// Random state for sampling (and seeds for commands that need one).
     rng: crate::util::rand::Rng,
 }
@@ -119,6 +122,7 @@ impl Keyspace {
             stat_misses: 0,
             dirty: 0,
             modified: Vec::new(),
+            track_modified: false,
             rng: crate::util::rand::Rng::from_entropy(),
         }
     }
@@ -138,7 +142,9 @@ impl Keyspace {
     /// Records that `key` changed (WATCH, client tracking) and counts a write.
     pub fn touch_write(&mut self, db: usize, key: &[u8]) {
         self.dirty += 1;
-        self.modified.push((db, Sds::from(key)));
+        if self.track_modified {
+            self.modified.push((db, Sds::from(key)));
+        }
     }
 
     /// Expires `key` if its time has come. Returns true when the key is
@@ -161,7 +167,9 @@ impl Keyspace {
         if let Some((k, _)) = d.dict.remove(key) {
             self.stat_expired_keys += 1;
             self.notify(notify::EXPIRED, "expired", db, &k);
-            self.modified.push((db, k.clone()));
+            if self.track_modified {
+                self.modified.push((db, k.clone()));
+            }
             self.expired.push((db, k));
         }
     }
