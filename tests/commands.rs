@@ -14,17 +14,7 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::{Connection, FromRedisValue, Value};
-use support::{err_text, Server};
-
-/// Runs a command given as words and converts the reply, panicking on error.
-fn q<T: FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    redis::cmd(args[0]).arg(&args[1..]).query(con).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-/// Runs a command that must fail and returns the error as `CODE detail`.
-fn qe(con: &mut Connection, args: &[&str]) -> String {
-    err_text(redis::cmd(args[0]).arg(&args[1..]).query::<Value>(con))
-}
+use support::{err_text, q, qe, Server};
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)

@@ -404,6 +404,16 @@ pub fn err_text<T: std::fmt::Debug>(r: redis::RedisResult<T>) -> String {
     }
 }
 
+/// Runs a command given as words and converts the reply, panicking on error.
+pub fn q<T: redis::FromRedisValue>(con: &mut redis::Connection, args: &[&str]) -> T {
+    redis::cmd(args[0]).arg(&args[1..]).query(con).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+}
+
+/// Runs a command that must fail and returns the error as `CODE detail`.
+pub fn qe(con: &mut redis::Connection, args: &[&str]) -> String {
+    err_text(redis::cmd(args[0]).arg(&args[1..]).query::<redis::Value>(con))
+}
+
 /// Polls `f` every 10 ms until it returns true or `timeout` passes.
 pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
