@@ -152,6 +152,10 @@ pub struct Server {
     ready_events: Vec<(mio::Token, bool, bool, bool)>,
     /// WATCHed keys: (db, key) to the slab keys of the clients watching.
     pub watched_keys: HashMap<(usize, crate::types::sds::Sds), Vec<usize>>,
+    /// The execution unit being assembled for propagation.
+    pub prop: crate::propagate::Propagation,
+    /// Replication, master side: stream identity, backlog, replicas.
+    pub repl: crate::repl::Master,
 }
 
 impl Server {
@@ -189,6 +193,8 @@ impl Server {
             sentinel_mode: false,
             noted_noop: Vec::new(),
             watched_keys: HashMap::new(),
+            prop: Default::default(),
+            repl: Default::default(),
             read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             ready_events: Vec::with_capacity(1024),
             pubsub: Default::default(),
@@ -600,7 +606,13 @@ impl Server {
         // Modified keys matter only to WATCHers and blocked clients.
         self.ks.track_modified = !self.watched_keys.is_empty() || !self.blocking_keys.is_empty();
         let t0 = self.clock.now_us;
+        // SCAN and RANDOMKEY (Redis's "touches arbitrary keys" commands)
+        // may expire many keys; their deletions are never wrapped.
+        let arbitrary = matches!(self.commands.cmds[idx].name, "scan" | "randomkey");
+        let mark = self.begin_call(arbitrary);
         let r = handler(self, c);
+        let is_exec = self.commands.cmds[idx].name == "exec";
+        self.end_call(&c.argv, c.db, is_exec, mark);
         let us = (crate::util::clock::unix_us() - t0).max(0) as u64;
         // A command that blocked is counted when it is finally served.
         if c.blocked.is_none() {
@@ -667,7 +679,9 @@ impl Server {
             }
         }
         self.ks.modified.clear();
-        self.ks.expired.clear();
+        // Deletions made outside any command (active expiry) leave now;
+        // inside one, `end_call` has already queued them.
+        self.propagate_background_deletions();
         if !self.ks.events.is_empty() {
             let events = std::mem::take(&mut self.ks.events);
             for ev in &events {
@@ -875,6 +889,9 @@ impl Server {
             self.unwatch_all(&mut c);
             self.unblock_client(&mut c);
             crate::cmd::pubsub::forget_client(self, &mut c);
+            if c.flags.replica {
+                self.repl_forget(key);
+            }
             self.paused_clients.retain(|&k| k != key);
             log::trace!("Client closed connection id={} addr={}", c.id, c.addr);
         }

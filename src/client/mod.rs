@@ -39,6 +39,8 @@ pub struct Flags {
     pub unix_socket: bool,
     /// In a MULTI block.
     pub multi: bool,
+    /// A replica receiving the replication stream.
+    pub replica: bool,
 }
 
 /// One connection.

@@ -207,6 +207,13 @@ pub fn hincrbyfloat(srv: &mut Server, c: &mut Client) -> CmdResult {
     c.reply.bulk(&text);
     srv.ks.notify(notify::HASH, "hincrbyfloat", db, &key);
     touched(srv, db, &key, 1);
+    // The final value, so float formatting never makes a replica differ.
+    srv.propagate_as(vec![
+        bytes::Bytes::from_static(b"HSET"),
+        key,
+        c.argv[2].clone(),
+        bytes::Bytes::copy_from_slice(&text),
+    ]);
     Ok(())
 }
 

@@ -5,6 +5,8 @@
 //! validation and error texts, expire arithmetic with overflow checks, the
 //! NX/XX/GT/LT rules, and the keyspace events each command fires.
 
+use bytes::Bytes;
+
 use super::args;
 use crate::client::reply::{CmdResult, ReplyError};
 use crate::client::Client;
@@ -441,10 +443,16 @@ fn expire_generic(srv: &mut Server, c: &mut Client, relative: bool, unit_ms: i64
         srv.ks.delete(db, &key);
         srv.ks.touch_write(db, &key);
         srv.ks.notify(notify::GENERIC, "del", db, &key);
+        srv.propagate_as(vec![crate::propagate::words::deletion(srv.config.lazyfree_lazy_expire), key]);
     } else {
         srv.ks.set_expire(db, &key, when);
         srv.ks.touch_write(db, &key);
         srv.ks.notify(notify::GENERIC, "expire", db, &key);
+        // Absolute milliseconds, options kept: replicas apply the same instant.
+        let mut argv = c.argv.clone();
+        argv[0] = Bytes::from_static(b"PEXPIREAT");
+        argv[2] = Bytes::from(when.to_string());
+        srv.propagate_as(argv);
     }
     c.reply.int(1);
     Ok(())

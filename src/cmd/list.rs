@@ -602,11 +602,14 @@ pub fn serve_pop(
         if l.is_empty() {
             continue;
         }
+        let verb = Bytes::from_static(if front { b"LPOP" } else { b"RPOP" });
         match count {
             Some(n) => {
                 c.reply.array(2);
                 c.reply.bulk(key);
-                pop_range_reply(srv, c, db, key, front, n);
+                let popped = pop_range_reply(srv, c, db, key, front, n);
+                // Replicated as the plain pop it amounted to.
+                srv.propagate_as(vec![verb, key.clone(), Bytes::from(popped.to_string())]);
             }
             None => {
                 let Some(v) = (if front { l.pop_front() } else { l.pop_back() }) else { continue };
@@ -615,6 +618,7 @@ pub fn serve_pop(
                 c.reply.bulk(&v);
                 srv.ks.notify(notify::LIST, if front { "lpop" } else { "rpop" }, db, key);
                 finish_write(srv, db, key, 1);
+                srv.propagate_as(vec![verb, key.clone()]);
             }
         }
         return Ok(true);
@@ -694,6 +698,9 @@ pub fn blmove(srv: &mut Server, c: &mut Client) -> CmdResult {
     let timeout = args::timeout_ms(c.arg(5))?;
     let (src, dst) = (c.argv[1].clone(), c.argv[2].clone());
     if serve_move(srv, c, &src, &dst, from_front, to_front)? {
+        let mut argv = c.argv[..5].to_vec();
+        argv[0] = Bytes::from_static(b"LMOVE");
+        srv.propagate_as(argv);
         return Ok(());
     }
     block_or_null(srv, c, std::slice::from_ref(&src), timeout, false)
@@ -704,6 +711,7 @@ pub fn brpoplpush(srv: &mut Server, c: &mut Client) -> CmdResult {
     let timeout = args::timeout_ms(c.arg(3))?;
     let (src, dst) = (c.argv[1].clone(), c.argv[2].clone());
     if serve_move(srv, c, &src, &dst, false, true)? {
+        srv.propagate_as(vec![Bytes::from_static(b"RPOPLPUSH"), src, dst]);
         return Ok(());
     }
     block_or_null(srv, c, std::slice::from_ref(&src), timeout, false)

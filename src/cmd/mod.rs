@@ -293,6 +293,8 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("memory|malloc-stats", memory::malloc_stats),
     ("memory|purge", memory::purge),
     ("memory|help", memory::help),
+    // replication
+    ("replconf", crate::repl::replconf),
 ];
 
 /// Replies to `<CMD> HELP` in Redis's layout: a header line, the given lines,

@@ -189,6 +189,8 @@ pub fn publish_message(srv: &mut Server, mut current: Option<&mut Client>, chann
 pub fn publish(srv: &mut Server, c: &mut Client) -> CmdResult {
     let (ch, msg) = (c.argv[1].clone(), c.argv[2].clone());
     let n = publish_message(srv, Some(c), &ch, &msg);
+    // Replicas relay messages to their own subscribers.
+    srv.force_propagation();
     c.reply.int(n as i64);
     Ok(())
 }

@@ -8,6 +8,8 @@
 //! `types::set`'s business; this file only passes `set-max-intset-entries`.
 //! SSCAN's option parsing and reply are shared with ZSCAN (`scan_opts`).
 
+use bytes::Bytes;
+
 use super::args;
 use crate::client::reply::{CmdResult, ReplyError};
 use crate::client::Client;
@@ -262,6 +264,8 @@ pub fn spop(srv: &mut Server, c: &mut Client) -> CmdResult {
     c.reply.bulk(&m);
     delete_if_empty(srv, db, &key);
     srv.ks.touch_write(db, &key);
+    // Replicas remove the member chance picked here.
+    srv.propagate_as(vec![Bytes::from_static(b"SREM"), key, Bytes::copy_from_slice(&m)]);
     Ok(())
 }
 
@@ -286,15 +290,19 @@ fn spop_count(srv: &mut Server, c: &mut Client) -> CmdResult {
         srv.ks.delete(db, &key);
         srv.ks.notify(notify::GENERIC, "del", db, &key);
         srv.ks.touch_write(db, &key);
+        srv.propagate_as(vec![Bytes::from_static(b"DEL"), key]);
         return Ok(());
     }
     c.reply.set(count);
+    // Each member leaves as its own SREM (the unit is wrapped in MULTI).
+    let mut popped: Vec<Bytes> = Vec::with_capacity(count);
     let remaining = size - count;
     if remaining * 5 > count {
         // Few to take: pop them one by one.
         for _ in 0..count {
             if let Some(m) = set.pop_random(&mut next) {
                 c.reply.bulk(&m);
+                popped.push(Bytes::copy_from_slice(&m));
             }
         }
     } else {
@@ -308,12 +316,17 @@ fn spop_count(srv: &mut Server, c: &mut Client) -> CmdResult {
             kept.get_or_insert_with(|| Set::new_for(&m)).add(&m, max);
         }
         for m in set.iter() {
+            popped.push(Bytes::from(m.to_vec()));
             reply_member(c, m);
         }
         *set = kept.unwrap_or_default();
     }
     srv.ks.notify(notify::SET, "spop", db, &key);
     srv.ks.touch_write(db, &key);
+    srv.prevent_propagation();
+    for m in popped {
+        srv.also_propagate(db, vec![Bytes::from_static(b"SREM"), key.clone(), m]);
+    }
     Ok(())
 }
 

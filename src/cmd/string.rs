@@ -5,6 +5,8 @@
 //! a syntax error), expire validation, the `proto-max-bulk-len` size guard,
 //! and the keyspace events each command fires.
 
+use bytes::Bytes;
+
 use super::args;
 use crate::client::reply::{CmdResult, ReplyError};
 use crate::client::Client;
@@ -144,6 +146,18 @@ fn set_generic(srv: &mut Server, c: &mut Client, o: SetOpts, expire_ms: Option<i
     if let Some(at) = expire_ms {
         srv.ks.set_expire(db, &key, at);
         srv.ks.notify(notify::GENERIC, "expire", db, &key);
+        // Replicas must not count a relative expiry from their own clock.
+        srv.propagate_as(vec![
+            Bytes::from_static(b"SET"),
+            key,
+            c.argv[2].clone(),
+            Bytes::from_static(b"PXAT"),
+            Bytes::from(at.to_string()),
+        ]);
+    } else if o.get {
+        // GET changes nothing on the other side: leave every GET out.
+        let argv = c.argv.iter().enumerate().filter(|(i, a)| *i < 3 || !args::is(a, "get")).map(|(_, a)| a.clone());
+        srv.propagate_as(argv.collect());
     }
     if !o.get {
         c.reply.ok();
@@ -221,15 +235,18 @@ pub fn getex(srv: &mut Server, c: &mut Client) -> CmdResult {
             srv.ks.delete(db, &key);
             srv.ks.touch_write(db, &key);
             srv.ks.notify(notify::GENERIC, "del", db, &key);
+            srv.propagate_as(vec![crate::propagate::words::deletion(srv.config.lazyfree_lazy_expire), key]);
         }
         Some((at, _)) => {
             srv.ks.set_expire(db, &key, at);
             srv.ks.touch_write(db, &key);
             srv.ks.notify(notify::GENERIC, "expire", db, &key);
+            srv.propagate_as(vec![Bytes::from_static(b"PEXPIREAT"), key, Bytes::from(at.to_string())]);
         }
         None if o.persist && srv.ks.persist(db, &key) => {
             srv.ks.touch_write(db, &key);
             srv.ks.notify(notify::GENERIC, "persist", db, &key);
+            srv.propagate_as(vec![Bytes::from_static(b"PERSIST"), key]);
         }
         None => {}
     }
@@ -245,6 +262,7 @@ pub fn getdel(srv: &mut Server, c: &mut Client) -> CmdResult {
     if srv.ks.delete(db, &key) {
         srv.ks.touch_write(db, &key);
         srv.ks.notify(notify::GENERIC, "del", db, &key);
+        srv.propagate_as(vec![crate::propagate::words::deletion(srv.config.lazyfree_lazy_user_del), key]);
     }
     Ok(())
 }
@@ -258,6 +276,7 @@ pub fn getset(srv: &mut Server, c: &mut Client) -> CmdResult {
     srv.ks.set(db, &key, Value::Str(Str::from_bytes(&c.argv[2])), false);
     srv.ks.touch_write(db, &key);
     srv.ks.notify(notify::STRING, "set", db, &key);
+    srv.propagate_as(vec![Bytes::from_static(b"SET"), key, c.argv[2].clone()]);
     Ok(())
 }
 
@@ -394,6 +413,13 @@ pub fn incrbyfloat(srv: &mut Server, c: &mut Client) -> CmdResult {
     srv.ks.touch_write(db, &key);
     srv.ks.notify(notify::STRING, "incrbyfloat", db, &key);
     c.reply.bulk(&text);
+    // The final value, so float formatting never makes a replica differ.
+    srv.propagate_as(vec![
+        Bytes::from_static(b"SET"),
+        key,
+        Bytes::copy_from_slice(&text),
+        Bytes::from_static(b"KEEPTTL"),
+    ]);
     Ok(())
 }
 

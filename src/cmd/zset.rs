@@ -1012,6 +1012,15 @@ fn zpop_generic(
     srv.ks.notify(notify::ZSET, if end == PopEnd::Max { "zpopmax" } else { "zpopmin" }, db, &key);
     srv.ks.touch_write(db, &key);
     delete_if_empty(srv, db, &key);
+    if how.emit_key {
+        // BZPOP*/ZMPOP/BZMPOP are replicated as the ZPOP* they amounted to.
+        let verb = bytes::Bytes::from_static(if end == PopEnd::Max { b"ZPOPMAX" } else { b"ZPOPMIN" });
+        let mut argv = vec![verb, key];
+        if count.is_some() {
+            argv.push(bytes::Bytes::from(n.to_string()));
+        }
+        srv.propagate_as(argv);
+    }
     Ok(())
 }
 

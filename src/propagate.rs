@@ -1,0 +1,198 @@
+//! The one door through which changes to the dataset leave the server.
+//!
+//! Owns the "execution unit": every command that changed data (the keyspace's
+//! write counter moved, or the handler forced it) is queued here after it
+//! runs, together with anything the handler asked to propagate in its place
+//! or besides it, and with the DELs of keys that expired under it. When the
+//! outermost command returns, the unit is emitted: wrapped in MULTI/EXEC when
+//! it holds more than one command (EXEC of a transaction, a command plus the
+//! expiry it caused), bare otherwise. Active expiry and eviction emit each
+//! deletion as a unit of its own.
+//!
+//! Emitting means feeding the sinks: the replication stream (`crate::repl`)
+//! and, when it lands, the AOF. This module decides *what* leaves and in
+//! which order; it must not know how replicas or files store it.
+//!
+//! Mirrors Redis 7.0's `call()`/`alsoPropagate()`/`propagatePendingCommands()`
+//! contract: handlers rewrite what they propagate (SET EX -> SET PXAT, BLPOP
+//! -> LPOP, SPOP -> SREM ...) with [`Server::propagate_as`], add commands with
+//! [`Server::also_propagate`], or suppress themselves with
+//! [`Server::prevent_propagation`].
+
+use bytes::Bytes;
+
+use crate::server::Server;
+
+/// One command to propagate: the database it applies to and its words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Op {
+    /// Database the command runs in on the receiving side.
+    pub db: usize,
+    /// The command and its arguments.
+    pub argv: Vec<Bytes>,
+}
+
+/// What the running handler asked for its own propagation.
+#[derive(Debug, Default, Clone)]
+struct CallFlags {
+    /// Propagate these words instead of the client's argv.
+    rewrite: Option<Vec<Bytes>>,
+    /// Do not propagate the command itself (what it added still goes).
+    prevent: bool,
+    /// Propagate even though nothing in the keyspace changed.
+    force: bool,
+}
+
+/// Propagation state owned by the server.
+#[derive(Debug, Default)]
+pub struct Propagation {
+    /// Commands of the execution unit in progress, in order.
+    unit: Vec<Op>,
+    /// How many `call()`s are on the stack (EXEC runs its queue nested).
+    depth: u32,
+    /// The running handler's requests; saved and restored around nesting.
+    flags: CallFlags,
+    /// Whether the running top-level command may touch arbitrary keys, in
+    /// which case its unit is never wrapped (Redis's rule for such commands).
+    no_wrap: bool,
+}
+
+/// State `begin_call` hands to `end_call` for one command.
+pub struct CallMark {
+    dirty: u64,
+    saved: CallFlags,
+}
+
+/// Shared words, so hot paths do not allocate them.
+pub mod words {
+    use bytes::Bytes;
+    /// `DEL`.
+    pub const DEL: Bytes = Bytes::from_static(b"DEL");
+    /// `UNLINK`.
+    pub const UNLINK: Bytes = Bytes::from_static(b"UNLINK");
+    /// `MULTI`.
+    pub const MULTI: Bytes = Bytes::from_static(b"MULTI");
+    /// `EXEC`.
+    pub const EXEC: Bytes = Bytes::from_static(b"EXEC");
+    /// `SELECT`.
+    pub const SELECT: Bytes = Bytes::from_static(b"SELECT");
+
+    /// The verb a deletion propagates as: UNLINK when the matching
+    /// `lazyfree-lazy-*` option is on, DEL otherwise.
+    pub fn deletion(lazy: bool) -> Bytes {
+        if lazy {
+            UNLINK
+        } else {
+            DEL
+        }
+    }
+}
+
+impl Propagation {
+    /// True while no command is running (cron, before-sleep).
+    pub fn at_top(&self) -> bool {
+        self.depth == 0
+    }
+}
+
+impl Server {
+    /// Adds a command to the current execution unit, after whatever the
+    /// running command has queued so far (Redis's `alsoPropagate`).
+    pub fn also_propagate(&mut self, db: usize, argv: Vec<Bytes>) {
+        self.queue_expired_deletions();
+        self.prop.unit.push(Op { db, argv });
+    }
+
+    /// Propagates `argv` instead of the running command's own words.
+    pub fn propagate_as(&mut self, argv: Vec<Bytes>) {
+        self.prop.flags.rewrite = Some(argv);
+    }
+
+    /// Keeps the running command itself out of the stream; commands it
+    /// added with [`Server::also_propagate`] still go.
+    pub fn prevent_propagation(&mut self) {
+        self.prop.flags.prevent = true;
+    }
+
+    /// Propagates the running command even if it changed nothing (FLUSHALL
+    /// of an empty server, PUBLISH).
+    pub fn force_propagation(&mut self) {
+        self.prop.flags.force = true;
+    }
+
+    /// Called by `call()` before the handler runs.
+    pub(crate) fn begin_call(&mut self, touches_arbitrary_keys: bool) -> CallMark {
+        if self.prop.depth == 0 {
+            self.prop.no_wrap = touches_arbitrary_keys;
+        }
+        self.prop.depth += 1;
+        CallMark { dirty: self.ks.dirty, saved: std::mem::take(&mut self.prop.flags) }
+    }
+
+    /// Called by `call()` after the handler ran: queues the command if it
+    /// changed data (EXEC never propagates itself: its commands did), and
+    /// emits the unit when this was the outermost call.
+    pub(crate) fn end_call(&mut self, argv: &[Bytes], db: usize, is_exec: bool, mark: CallMark) {
+        let flags = std::mem::replace(&mut self.prop.flags, mark.saved);
+        self.queue_expired_deletions();
+        let changed = self.ks.dirty != mark.dirty;
+        if !is_exec && !flags.prevent && (changed || flags.force) {
+            let argv = flags.rewrite.unwrap_or_else(|| argv.to_vec());
+            self.prop.unit.push(Op { db, argv });
+        }
+        self.prop.depth -= 1;
+        if self.prop.depth == 0 {
+            self.emit_unit();
+        }
+    }
+
+    /// Queues a DEL (or UNLINK, under `lazyfree-lazy-expire`) for every key
+    /// the keyspace expired since the last call, in expiry order.
+    fn queue_expired_deletions(&mut self) {
+        if self.ks.expired.is_empty() {
+            return;
+        }
+        let verb = words::deletion(self.config.lazyfree_lazy_expire);
+        for (db, key) in std::mem::take(&mut self.ks.expired) {
+            self.prop.unit.push(Op { db, argv: vec![verb.clone(), Bytes::copy_from_slice(&key)] });
+        }
+    }
+
+    /// Emits deletions made outside any command (active expiry, eviction),
+    /// each as a unit of its own.
+    pub fn propagate_background_deletions(&mut self) {
+        if !self.prop.at_top() {
+            return;
+        }
+        self.queue_expired_deletions();
+        let unit = std::mem::take(&mut self.prop.unit);
+        for op in unit {
+            self.emit(op.db, &op.argv);
+        }
+    }
+
+    /// Emits the finished execution unit, wrapped when it holds several
+    /// commands (the MULTI takes the first command's database, the EXEC the
+    /// last one's, so no extra SELECT appears between them).
+    fn emit_unit(&mut self) {
+        let unit = std::mem::take(&mut self.prop.unit);
+        if unit.is_empty() {
+            return;
+        }
+        let wrap = unit.len() > 1 && !self.prop.no_wrap;
+        if wrap {
+            self.emit(unit[0].db, &[words::MULTI]);
+        }
+        for op in &unit {
+            self.emit(op.db, &op.argv);
+        }
+        if wrap {
+            self.emit(unit[unit.len() - 1].db, &[words::EXEC]);
+        }
+    }
+
+    /// Feeds one command to every sink.
+    fn emit(&mut self, db: usize, argv: &[Bytes]) {
+        self.repl_feed(db, argv);
+    }
+}

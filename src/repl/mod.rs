@@ -1,0 +1,134 @@
+//! Replication, master side: the stream replicas receive.
+//!
+//! Owns the replication identity (replid, offset), the backlog (a ring of the
+//! most recent stream bytes, created when the first replica attaches, sized
+//! by `repl-backlog-size`), the list of attached replicas and the database the
+//! stream last SELECTed. [`Server::repl_feed`] is the sink `crate::propagate`
+//! emits into: it renders each command once as a RESP multibulk, SELECTs
+//! first when the database changes, appends the bytes to the backlog and to
+//! every replica's output.
+//!
+//! Full synchronisation (SYNC, PSYNC answered with FULLRESYNC) sends an RDB
+//! snapshot produced in-line: the snapshot is built from the live keyspace in
+//! one go, so no write can slip between it and the stream that follows.
+//! Partial resynchronisation, the replica side, WAIT and FAILOVER are later
+//! work (replication issue); this module must stay free of socket handling,
+//! which belongs to the reactor.
+//!
+//! Mirrors Redis 7.0's `replicationFeedSlaves` (SELECT re-emission, backlog
+//! accounting) and the wire format of `syncCommand` for full syncs.
+
+pub mod backlog;
+
+use bytes::Bytes;
+
+use crate::client::reply::{CmdResult, ReplyError};
+use crate::client::Client;
+use crate::propagate::words;
+use crate::server::Server;
+
+use backlog::Backlog;
+
+/// Master-side replication state.
+#[derive(Debug)]
+pub struct Master {
+    /// This server's replication id (40 hex characters).
+    pub replid: String,
+    /// Bytes of stream produced so far (`master_repl_offset`).
+    pub offset: i64,
+    /// Recent stream bytes, for partial resyncs; None until a replica attaches.
+    pub backlog: Option<Backlog>,
+    /// Slab keys of replicas receiving the stream.
+    pub replicas: Vec<usize>,
+    /// The database the stream's last SELECT chose; None forces a SELECT.
+    pub seldb: Option<usize>,
+    /// Full syncs served (INFO `sync_full`).
+    pub stat_sync_full: u64,
+}
+
+impl Master {
+    /// A fresh identity with an empty stream.
+    pub fn new() -> Master {
+        Master {
+            replid: crate::server::random_hex(40),
+            offset: 0,
+            backlog: None,
+            replicas: Vec::new(),
+            seldb: None,
+            stat_sync_full: 0,
+        }
+    }
+}
+
+impl Default for Master {
+    fn default() -> Self {
+        Master::new()
+    }
+}
+
+/// Appends `argv` as a RESP multibulk to `out`.
+pub fn encode_command(out: &mut Vec<u8>, argv: &[Bytes]) {
+    use crate::client::reply::push_int;
+    out.push(b'*');
+    push_int(out, argv.len() as i64);
+    out.extend_from_slice(b"\r\n");
+    for a in argv {
+        out.push(b'$');
+        push_int(out, a.len() as i64);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+impl Server {
+    /// Feeds one propagated command to the backlog and every replica,
+    /// preceded by a SELECT when the stream's database changes. Does nothing
+    /// (not even offset accounting) while there is no backlog, as Redis.
+    pub fn repl_feed(&mut self, db: usize, argv: &[Bytes]) {
+        if self.repl.backlog.is_none() && self.repl.replicas.is_empty() {
+            return;
+        }
+        let mut bytes = Vec::with_capacity(64);
+        if self.repl.seldb != Some(db) {
+            encode_command(&mut bytes, &[words::SELECT, Bytes::from(db.to_string())]);
+            self.repl.seldb = Some(db);
+        }
+        encode_command(&mut bytes, argv);
+        self.repl_feed_raw(&bytes);
+    }
+
+    /// Appends already-encoded stream bytes to the backlog and replicas.
+    fn repl_feed_raw(&mut self, bytes: &[u8]) {
+        self.repl.offset += bytes.len() as i64;
+        if let Some(b) = self.repl.backlog.as_mut() {
+            b.append(bytes);
+        }
+        for key in self.repl.replicas.clone() {
+            self.with_client(key, None, |r| r.reply.unmuted(|out| out.raw(bytes)));
+        }
+    }
+
+    /// Forgets a replica that disconnected.
+    pub fn repl_forget(&mut self, key: usize) {
+        self.repl.replicas.retain(|&k| k != key);
+    }
+}
+
+/// REPLCONF option value ...: the options a replica announces
+/// (listening-port, ip-address, capa) are accepted; ACK/GETACK are silent.
+pub fn replconf(_srv: &mut Server, c: &mut Client) -> CmdResult {
+    if c.argc() % 2 == 0 {
+        // COMPAT: the generic syntax error Redis answers.
+        return Err(ReplyError::Syntax);
+    }
+    let opt = c.arg(1).to_ascii_lowercase();
+    match opt.as_slice() {
+        b"ack" | b"getack" => Ok(()),
+        b"listening-port" | b"ip-address" | b"capa" | b"rdb-only" => {
+            c.reply.ok();
+            Ok(())
+        }
+        _ => Err(ReplyError::err(format!("Unrecognized REPLCONF option: {}", String::from_utf8_lossy(c.arg(1))))),
+    }
+}
