@@ -1,7 +1,13 @@
 //! DEBUG: the subcommands operators and the Redis test suite use for what
 //! exists so far (SLEEP, OBJECT, SET-ACTIVE-EXPIRE, DIGEST, DIGEST-VALUE, LOG,
-//! JMAP, POPULATE, PAUSE-CRON stand-ins). Gated by `enable-debug-command` in
-//! `server::execute`'s caller (see `gate`).
+//! HTSTATS, HTSTATS-KEY, LISTPACK, QUICKLIST, MALLCTL, MALLCTL-STR,
+//! STRINGMATCH-TEST, CHANGE-REPL-ID, JMAP, POPULATE, PAUSE-CRON stand-ins).
+//! Gated by `enable-debug-command` in `server::execute`'s caller (see `gate`).
+//!
+//! MALLCTL reads and writes jemalloc controls through the safe accessors of
+//! `tikv_jemalloc_ctl`: integers of 64, 32 bits or booleans, strings only for
+//! the names jemalloc documents as strings. Void controls (such as
+//! `thread.tcache.flush`) need a raw call and are refused.
 //!
 //! DIGEST follows Redis's idea: an order-independent XOR of per-key SHA1
 //! digests mixing key, value and expire, so two servers holding the same data
@@ -45,16 +51,34 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
                     "    Output a hex signature representing the current DB content.",
                     "DIGEST-VALUE <key> [<key> ...]",
                     "    Output a hex signature of the values of all the specified keys.",
+                    "CHANGE-REPL-ID",
+                    "    Change the replication IDs of the instance.",
+                    "    Dangerous: should be used only for testing the replication subsystem.",
+                    "HTSTATS <dbid>",
+                    "    Return hash table statistics of the specified Redis database.",
+                    "HTSTATS-KEY <key>",
+                    "    Like HTSTATS but for the hash table stored at <key>'s value.",
+                    "LISTPACK <key>",
+                    "    Show low level info about the listpack encoding of <key>.",
                     "LOG <message>",
                     "    Write <message> to the server log.",
+                    "MALLCTL <key> [<val>]",
+                    "    Get or set a malloc tuning integer.",
+                    "MALLCTL-STR <key> [<val>]",
+                    "    Get or set a malloc tuning string.",
                     "OBJECT <key>",
                     "    Show low level info about the <key> and associated value.",
                     "POPULATE <count> [<prefix>] [<size>]",
                     "    Create <count> string keys named key:<num>.",
+                    "QUICKLIST <key> [<0|1>]",
+                    "    Show low level info about the quicklist encoding of <key>.",
+                    "    The optional argument (0 by default) sets the level of detail",
                     "SET-ACTIVE-EXPIRE <0|1>",
                     "    Setting it to 0 disables expiring keys in background when they are not accessed.",
                     "SLEEP <seconds>",
                     "    Stop the server for <seconds>. Decimals allowed.",
+                    "STRINGMATCH-TEST",
+                    "    Run a fuzz tester against the stringmatchlen() function.",
                 ],
             );
         }
@@ -133,6 +157,73 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
             }
         }
         ("protocol", 3) => protocol(c)?,
+        ("htstats", 3) => {
+            let dbid = args::int(c.arg(2))?;
+            if dbid < 0 || dbid as usize >= srv.ks.dbs.len() {
+                // COMPAT: Redis's text.
+                return Err(ReplyError::err("Out of range database"));
+            }
+            let db = &srv.ks.dbs[dbid as usize];
+            let text = format!("[Dictionary HT]\n{}[Expires HT]\n{}", db.dict.stats(), db.expires.stats());
+            c.reply.verbatim(text.as_bytes(), "txt");
+        }
+        ("htstats-key", 3) => {
+            let key = c.argv[2].clone();
+            let Some(obj) = srv.ks.peek(c.db, &key) else { return Err(ReplyError::NoSuchKey) };
+            match table_stats(&obj.value) {
+                Some(text) => c.reply.verbatim(text.as_bytes(), "txt"),
+                // COMPAT: Redis's text.
+                None => {
+                    return Err(ReplyError::err(
+                        "The value stored at the specified key is not represented using an hash table",
+                    ))
+                }
+            }
+        }
+        ("listpack", 3) => {
+            let key = c.argv[2].clone();
+            let Some(obj) = srv.ks.peek(c.db, &key) else { return Err(ReplyError::NoSuchKey) };
+            if obj.value.encoding() != "listpack" {
+                // COMPAT: Redis's text.
+                return Err(ReplyError::err("Not a listpack encoded object."));
+            }
+            println!("{}", listpack_repr(&obj.value));
+            c.reply.simple("Listpack structure printed on stdout");
+        }
+        ("quicklist", 3 | 4) => {
+            let key = c.argv[2].clone();
+            let Some(obj) = srv.ks.peek(c.db, &key) else { return Err(ReplyError::NoSuchKey) };
+            let Value::List(l) = &obj.value else {
+                // COMPAT: Redis's text.
+                return Err(ReplyError::err("Not a quicklist encoded object."));
+            };
+            println!(
+                "{{quicklist}} count: {} nodes: {} fill: {} compress: {}",
+                l.len(),
+                l.node_count(),
+                l.fill(),
+                l.compress_depth()
+            );
+            for (i, (entries, bytes, plain)) in l.node_shapes().into_iter().enumerate() {
+                println!(
+                    "{{node {i}}} entries: {entries} bytes: {bytes} container: {}",
+                    if plain { "PLAIN" } else { "PACKED" }
+                );
+            }
+            c.reply.simple("Quicklist structure printed on stdout");
+        }
+        ("stringmatch-test", 2) => {
+            stringmatch_fuzz();
+            c.reply.simple("Apparently Redis did not crash: test passed");
+        }
+        ("change-repl-id", 2) => {
+            // Replication IDs arrive with replication (issue 6); until then
+            // there is nothing to change.
+            log::warn!("Changing replication IDs after receiving DEBUG change-repl-id");
+            c.reply.ok();
+        }
+        ("mallctl", 3 | 4) => mallctl_int(c)?,
+        ("mallctl-str", 3 | 4) => mallctl_str(c)?,
         ("quicklist-packed-threshold", 3) => {
             match crate::config::memtoull(c.arg(2)) {
                 Some(sz) if super::list::set_packed_threshold(sz) => c.reply.ok(),
@@ -225,6 +316,103 @@ fn protocol(c: &mut Client) -> CmdResult {
         "false" => r.boolean(false),
         "verbatim" => r.verbatim(b"This is a verbatim\nstring", "txt"),
         _ => return Err(ReplyError::err("Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")),
+    }
+    Ok(())
+}
+
+/// The DEBUG HTSTATS text of a value stored in a hash table (a hashtable
+/// set or hash, a skiplist sorted set's member table); None otherwise.
+fn table_stats(v: &Value) -> Option<String> {
+    match v {
+        Value::Set(s) => match &**s {
+            crate::types::set::Set::Hash(d) => Some(d.stats()),
+            crate::types::set::Set::Int(_) => None,
+        },
+        Value::Hash(h) => h.table().map(|d| d.stats()),
+        Value::ZSet(z) => z.table().map(|d| d.stats()),
+        Value::Str(_) | Value::List(_) | Value::Stream(_) => None,
+    }
+}
+
+/// A readable dump of a listpack-encoded hash or sorted set (DEBUG LISTPACK).
+fn listpack_repr(v: &Value) -> String {
+    let mut out = String::new();
+    let mut n = 0usize;
+    let mut entry = |b: &[u8]| {
+        out.push_str(&format!("{{entry {n}}} {}\n", String::from_utf8_lossy(b)));
+        n += 1;
+    };
+    match v {
+        Value::Hash(h) => h.for_each(|f, v| {
+            f.with_bytes(&mut entry);
+            v.with_bytes(&mut entry);
+        }),
+        Value::ZSet(z) => {
+            for (m, s) in z.iter() {
+                entry(m);
+                entry(&crate::util::num::format_double(s));
+            }
+        }
+        _ => {}
+    }
+    format!("{{total entries}} {n}\n{out}")
+}
+
+/// Matches random patterns against random strings (DEBUG STRINGMATCH-TEST):
+/// the glob matcher must not panic or run away on any input.
+fn stringmatch_fuzz() {
+    let mut rng = crate::util::rand::Rng::from_entropy();
+    const ALPHABET: &[u8] = b"*?[]^-\\ab";
+    let bytes = |rng: &mut crate::util::rand::Rng| -> Vec<u8> {
+        let n = rng.below(32) as usize;
+        (0..n).map(|_| ALPHABET[rng.below(ALPHABET.len() as u64) as usize]).collect()
+    };
+    for _ in 0..100_000 {
+        let (p, s) = (bytes(&mut rng), bytes(&mut rng));
+        let _ = crate::util::glob::string_match(&p, &s, rng.below(2) == 0);
+    }
+}
+
+/// DEBUG MALLCTL <name> [<value>]: reads (or writes, replying with the old
+/// value) a jemalloc integer control, trying 64 bits, then 32, then a bool,
+/// as Redis tries the widest size first.
+fn mallctl_int(c: &mut Client) -> CmdResult {
+    use tikv_jemalloc_ctl::{Access, AsName};
+    let new = if c.argc() == 4 { Some(args::int(c.arg(3))?) } else { None };
+    let mut buf = c.arg(2).to_vec();
+    buf.push(0);
+    let name = buf.as_slice().name();
+    let res = match new {
+        None => Access::<u64>::read(name)
+            .map(|v| v as i64)
+            .or_else(|_| Access::<u32>::read(name).map(i64::from))
+            .or_else(|_| Access::<bool>::read(name).map(i64::from)),
+        Some(v) => Access::<u64>::update(name, v as u64)
+            .map(|old| old as i64)
+            .or_else(|_| Access::<u32>::update(name, v as u32).map(i64::from))
+            .or_else(|_| Access::<bool>::update(name, v != 0).map(i64::from)),
+    };
+    match res {
+        Ok(v) => c.reply.int(v),
+        Err(e) => return Err(ReplyError::err(e)),
+    }
+    Ok(())
+}
+
+/// DEBUG MALLCTL-STR <name> [<value>]: reads a jemalloc string control;
+/// writing one, or running a void control (`VOID`), is refused: it needs a
+/// raw mallctl call, which Viator does not make.
+fn mallctl_str(c: &mut Client) -> CmdResult {
+    use tikv_jemalloc_ctl::{Access, AsName};
+    let mut buf = c.arg(2).to_vec();
+    buf.push(0);
+    let name = buf.as_slice().name();
+    if c.argc() == 4 || !name.value_type_str() {
+        return Err(ReplyError::err("Operation not permitted"));
+    }
+    match Access::<&'static [u8]>::read(name) {
+        Ok(v) => c.reply.bulk(v),
+        Err(e) => return Err(ReplyError::err(e)),
     }
     Ok(())
 }
@@ -338,4 +526,38 @@ fn dataset_digest(srv: &Server) -> [u8; 20] {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::hash::{Hash, HashLimits};
+    use crate::types::set::Set;
+
+    #[test]
+    fn htstats_only_for_hash_tables() {
+        let mut small = Set::new_for(b"1");
+        small.add(b"2", 512);
+        assert_eq!(table_stats(&Value::Set(Box::new(small))), None);
+        let mut big = Set::new_for(b"a");
+        big.add(b"a", 512);
+        big.add(b"b", 512);
+        let text = table_stats(&Value::Set(Box::new(big))).expect("a hashtable set has stats");
+        assert!(text.starts_with("Hash table 0 stats (main hash table):\n table size: "), "{text}");
+        assert!(text.contains(" number of elements: 2\n"), "{text}");
+        assert_eq!(table_stats(&Value::Str(Str::from_bytes(b"x"))), None);
+    }
+
+    #[test]
+    fn listpack_repr_lists_every_entry() {
+        let mut h = Hash::new();
+        h.set(b"f", b"v", HashLimits { max_entries: 128, max_value: 64 });
+        let text = listpack_repr(&Value::Hash(Box::new(h)));
+        assert_eq!(text, "{total entries} 2\n{entry 0} f\n{entry 1} v\n");
+    }
+
+    #[test]
+    fn stringmatch_fuzz_survives() {
+        stringmatch_fuzz();
+    }
 }

@@ -228,13 +228,28 @@ pub fn keys(srv: &mut Server, c: &mut Client) -> CmdResult {
     Ok(())
 }
 
-/// Parses a SCAN cursor: an unsigned decimal (`ERR invalid cursor`).
+/// Parses a SCAN cursor as Redis does with C `strtoul` (`ERR invalid
+/// cursor`): the text up to the first NUL, an optional sign (a negative
+/// cursor wraps around 2^64), decimal digits, nothing else; no leading white
+/// space; the empty string is cursor 0; more than 64 bits is refused.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, ReplyError> {
-    let s = std::str::from_utf8(arg).map_err(|_| ReplyError::err("invalid cursor"))?;
-    if s.is_empty() || s.starts_with(|ch: char| ch.is_whitespace() || ch == '+' || ch == '-') {
-        return Err(ReplyError::err("invalid cursor"));
+    // COMPAT: Redis's text.
+    let invalid = || ReplyError::err("invalid cursor");
+    let text = arg.split(|&b| b == 0).next().unwrap_or(arg);
+    let Some(&first) = text.first() else { return Ok(0) };
+    let (negative, digits) = match first {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
     }
-    s.parse::<u64>().map_err(|_| ReplyError::err("invalid cursor"))
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10).and_then(|v| v.checked_add(u64::from(d - b'0'))).ok_or_else(invalid)?;
+    }
+    Ok(if negative { v.wrapping_neg() } else { v })
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type].
@@ -600,4 +615,35 @@ pub fn object_help(_srv: &mut Server, c: &mut Client) -> CmdResult {
         ],
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_parse_like_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Ok(0));
+        assert_eq!(parse_cursor(b"123"), Ok(123));
+        assert_eq!(parse_cursor(b""), Ok(0));
+        assert_eq!(parse_cursor(b"+5"), Ok(5));
+        assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(parse_cursor(b"7\0junk"), Ok(7));
+        for bad in [&b" 1"[..], b"1a", b"+", b"-", b"0x10", b"18446744073709551616", b"1 "] {
+            assert!(parse_cursor(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    /// Random bytes never panic the cursor parser.
+    #[test]
+    fn random_cursors_never_panic() {
+        let mut rng = crate::util::rand::Rng::with_seed(0xc0_75e1);
+        for _ in 0..20_000 {
+            let n = rng.below(24) as usize;
+            const ALPHABET: &[u8] = b"0123456789+- \0x";
+            let b: Vec<u8> = (0..n).map(|_| ALPHABET[rng.below(ALPHABET.len() as u64) as usize]).collect();
+            let _ = parse_cursor(&b);
+        }
+    }
 }

@@ -42,12 +42,13 @@ pub fn set_packed_threshold(sz: u64) -> bool {
     true
 }
 
-fn thresh() -> usize {
+/// The element size from which quicklist nodes are plain (see `set_packed_threshold`).
+pub(crate) fn thresh() -> usize {
     PACKED_THRESHOLD.load(Ordering::Relaxed)
 }
 
 /// An empty list with the configured node size and compress depth.
-fn new_list(srv: &Server) -> List {
+pub(crate) fn new_list(srv: &Server) -> List {
     List::new(srv.config.list_max_listpack_size, srv.config.list_compress_depth)
 }
 

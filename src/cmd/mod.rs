@@ -18,6 +18,7 @@ pub mod multi;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod spec;
 #[rustfmt::skip]
 pub mod specs;
@@ -81,6 +82,8 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("expiretime", keys::expiretime),
     ("pexpiretime", keys::pexpiretime),
     ("persist", keys::persist),
+    ("sort", sort::sort),
+    ("sort_ro", sort::sort_ro),
     ("object|encoding", keys::object_encoding),
     ("object|refcount", keys::object_refcount),
     ("object|idletime", keys::object_idletime),

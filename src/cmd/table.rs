@@ -221,6 +221,11 @@ impl Command {
     /// Key positions with the flags of the key spec that found each one
     /// (COMMAND GETKEYSANDFLAGS), sorted and deduplicated by position.
     pub fn keys_with_flags(&self, argv: &[bytes::Bytes]) -> Vec<(usize, &'static [&'static str])> {
+        // Commands whose keys the specs cannot find (Redis's getkeys_proc).
+        match self.fullname {
+            "sort" | "sort_ro" => return super::sort::getkeys(argv, self.fullname == "sort_ro"),
+            _ => {}
+        }
         let argc = argv.len() as i64;
         let mut out: Vec<(usize, &'static [&'static str])> = Vec::new();
         for ks in self.spec.key_specs {

@@ -249,6 +249,15 @@ impl ZSet {
         }
     }
 
+    /// The member table of the skiplist encoding (DEBUG HTSTATS-KEY); None
+    /// for a listpack.
+    pub fn table(&self) -> Option<&Dict<Sds, f64>> {
+        match self {
+            ZSet::Listpack(_) => None,
+            ZSet::Skiplist(b) => Some(&b.dict),
+        }
+    }
+
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
         match self {
