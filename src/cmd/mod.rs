@@ -12,12 +12,14 @@ pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;
+pub mod latency;
 pub mod list;
 pub mod memory;
 pub mod multi;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod slowlog;
 pub mod spec;
 #[rustfmt::skip]
 pub mod specs;
@@ -293,6 +295,17 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("memory|malloc-stats", memory::malloc_stats),
     ("memory|purge", memory::purge),
     ("memory|help", memory::help),
+    ("slowlog|get", slowlog::get),
+    ("slowlog|len", slowlog::len),
+    ("slowlog|reset", slowlog::reset),
+    ("slowlog|help", slowlog::help),
+    ("latency|latest", latency::latest),
+    ("latency|history", latency::history),
+    ("latency|reset", latency::reset),
+    ("latency|graph", latency::graph),
+    ("latency|doctor", latency::doctor),
+    ("latency|histogram", latency::histogram),
+    ("latency|help", latency::help),
 ];
 
 /// Replies to `<CMD> HELP` in Redis's layout: a header line, the given lines,
