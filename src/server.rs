@@ -74,9 +74,9 @@ pub struct Stats {
     pub peak_memory: u64,
     /// Allocator figure once start-up finished (INFO `used_memory_startup`).
     pub startup_memory: u64,
-    /// Socket reads that returned data or end-of-stream.
+    /// Socket reads that returned data (INFO `total_reads_processed`).
     pub total_reads_processed: u64,
-    /// Flushes of client output.
+    /// Attempts to flush a client's output (INFO `total_writes_processed`).
     pub total_writes_processed: u64,
     /// Time spent in active expiry cycles, in microseconds.
     pub expire_cycle_us: u64,

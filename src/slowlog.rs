@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn random_argv_never_panics() {
-        let mut rng = Rng::with_seed(0x51_0e_10_9);
+        let mut rng = Rng::with_seed(0x510e_1009);
         let names = ["auth", "hello", "migrate", "config|set", "acl|setuser", "get"];
         let words = ["auth", "AUTH2", "keys", "setname", "masterauth", "x", ""];
         let mut log = SlowLog::default();
