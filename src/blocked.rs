@@ -142,6 +142,9 @@ impl Server {
     /// its pending input if it did not block again.
     fn rerun_blocked(&mut self, c: &mut Client) {
         self.execute(c);
+        // The kept deadline belonged to that command only, not to the ones
+        // pipelined after it.
+        c.reblock_deadline = None;
         if c.blocked.is_none() {
             c.argv.clear();
             c.command_ready = false;
@@ -173,7 +176,9 @@ impl Server {
             self.unblock_client(&mut c);
             if with_error {
                 // COMPAT: Redis's error for CLIENT UNBLOCK ... ERROR.
-                c.reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                let e = crate::client::reply::ReplyError::other("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                self.reply_error(&mut c, &e);
+                crate::latency::unblocked_with_error(self, &c);
             } else {
                 c.reply.null_array();
             }

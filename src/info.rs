@@ -1,11 +1,20 @@
-//! INFO: renders the sections from `&Server` without mutating anything.
-//! Field names and section headers are byte-exact with Redis 7.0 because
-//! Sentinel, cluster tools, exporters and tests parse them.
+//! INFO: renders the sections from `&Server` without mutating anything, and
+//! owns the counters' life cycle around it: what CONFIG RESETSTAT clears
+//! ([`reset_stats`]) and the memory peak the cron samples
+//! ([`sample_memory`]).
+//!
+//! Field names, their order and section headers are byte-exact with Redis
+//! 7.0's INFO, because Sentinel, cluster tools, exporters and tests parse
+//! them. Section selection follows 7.0 too: several names per call, `default`,
+//! `all` (every section), `everything` (all plus module sections), names
+//! matched case-insensitively, unknown names ignored, and sections always
+//! printed in the fixed order below whatever order they were asked in.
 
-use std::fmt::Write as _;
+use std::fmt::{Display, Write as _};
 
 use crate::client::Client;
-use crate::server::Server;
+use crate::cmd::table::CommandTable;
+use crate::server::{Server, Stats};
 
 /// Sections shown by `INFO` / `INFO default`.
 const DEFAULT: &[&str] = &[
@@ -21,11 +30,27 @@ const DEFAULT: &[&str] = &[
     "cluster",
     "keyspace",
 ];
-/// Sections `all` adds (`everything` adds module-generated ones too).
-const EXTRA: &[&str] = &["commandstats", "latencystats"];
+
+/// Every section in the order INFO prints them.
+const ORDER: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+];
 
 /// The INFO text for the requested `sections` (lowercase; empty = default).
 pub fn render(srv: &Server, c: &Client, sections: &[String]) -> String {
+    let mut all = false;
     let mut want: Vec<&str> = Vec::new();
     if sections.is_empty() {
         want.extend(DEFAULT);
@@ -33,77 +58,108 @@ pub fn render(srv: &Server, c: &Client, sections: &[String]) -> String {
     for s in sections {
         match s.as_str() {
             "default" => want.extend(DEFAULT),
-            "all" | "everything" => {
-                want.extend(DEFAULT);
-                want.extend(EXTRA);
-            }
-            other => {
-                if let Some(known) = DEFAULT.iter().chain(EXTRA).find(|k| **k == other) {
-                    want.push(known);
-                }
-            }
+            "all" | "everything" => all = true,
+            // COMPAT: the default list names the modules section "module_list".
+            "module_list" => want.push("modules"),
+            other => want.extend(ORDER.iter().find(|k| **k == other)),
         }
     }
     let mut out = String::new();
-    let order = DEFAULT.iter().chain(EXTRA);
-    for sec in order {
-        if !want.contains(sec) {
-            continue;
-        }
+    for sec in ORDER.iter().copied().filter(|s| all || want.contains(s)) {
         if !out.is_empty() {
             out.push_str("\r\n");
         }
-        match *sec {
-            "server" => server(srv, &mut out),
-            "clients" => clients(srv, c, &mut out),
-            "memory" => memory(srv, &mut out),
-            "persistence" => persistence(srv, &mut out),
-            "stats" => stats(srv, &mut out),
-            "replication" => replication(&mut out),
-            "cpu" => cpu(&mut out),
-            "modules" => out.push_str("# Modules\r\n"),
-            "errorstats" => errorstats(srv, &mut out),
+        let mut w = Section(&mut out);
+        match sec {
+            "server" => server(srv, &mut w),
+            "clients" => clients(srv, c, &mut w),
+            "memory" => memory(srv, c, &mut w),
+            "persistence" => persistence(srv, &mut w),
+            "stats" => stats(srv, &mut w),
+            "replication" => replication(&mut w),
+            "cpu" => cpu(&mut w),
+            "modules" => w.header("Modules"),
+            "commandstats" => commandstats(srv, &mut w),
+            "errorstats" => errorstats(srv, &mut w),
+            "latencystats" => latencystats(srv, &mut w),
             "cluster" => {
-                let _ = write!(out, "# Cluster\r\ncluster_enabled:{}\r\n", srv.config.cluster_enabled as u8);
+                w.header("Cluster");
+                w.kv("cluster_enabled", srv.config.cluster_enabled as u8);
             }
-            "keyspace" => keyspace(srv, &mut out),
-            "commandstats" => commandstats(srv, &mut out),
-            "latencystats" => out.push_str("# Latencystats\r\n"),
+            "keyspace" => keyspace(srv, &mut w),
             _ => {}
         }
     }
     out
 }
 
-fn server(srv: &Server, out: &mut String) {
+/// Appends `name:value` lines to the INFO text.
+struct Section<'a>(&'a mut String);
+
+impl Section<'_> {
+    fn header(&mut self, title: &str) {
+        let _ = write!(self.0, "# {title}\r\n");
+    }
+
+    fn kv(&mut self, name: &str, value: impl Display) {
+        let _ = write!(self.0, "{name}:{value}\r\n");
+    }
+}
+
+/// A name made safe for an INFO line: `#`, `:`, CR and LF become `_`.
+fn safe_name(s: &str) -> String {
+    s.chars().map(|ch| if matches!(ch, '#' | ':' | '\r' | '\n') { '_' } else { ch }).collect()
+}
+
+/// Command-table indexes in the order INFO and LATENCY HISTOGRAM list them:
+/// each top-level command followed by its subcommands by name.
+pub fn table_order(t: &CommandTable) -> Vec<usize> {
+    let mut out = Vec::with_capacity(t.cmds.len());
+    for (i, cmd) in t.cmds.iter().enumerate().filter(|(_, c)| c.parent.is_none()) {
+        out.push(i);
+        let mut subs: Vec<(&str, usize)> = cmd.subs.iter().map(|(n, &s)| (*n, s)).collect();
+        subs.sort_unstable();
+        out.extend(subs.into_iter().map(|(_, s)| s));
+    }
+    out
+}
+
+fn server(srv: &Server, w: &mut Section) {
     let now_us = crate::util::clock::unix_us();
     let uptime = srv.start_instant.elapsed().as_secs();
-    let uname = uname();
-    let _ = write!(
-        out,
-        "# Server\r\nredis_version:{}\r\nviator_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:{}\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
-        crate::REDIS_VERSION,
-        crate::VIATOR_VERSION,
-        if srv.sentinel_mode {
-            "sentinel"
-        } else if srv.config.cluster_enabled {
-            "cluster"
-        } else {
-            "standalone"
-        },
-        uname,
-        std::process::id(),
-        srv.run_id,
-        srv.tcp_port,
-        now_us,
-        uptime,
-        uptime / 86400,
-        srv.config.hz,
-        srv.config.hz,
-        (now_us / 1_000_000) & ((1 << 24) - 1),
-        srv.executable,
-        srv.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-    );
+    w.header("Server");
+    w.kv("redis_version", crate::REDIS_VERSION);
+    w.kv("viator_version", crate::VIATOR_VERSION);
+    w.kv("redis_git_sha1", "00000000");
+    w.kv("redis_git_dirty", 0);
+    w.kv("redis_build_id", 0);
+    let mode = if srv.config.cluster_enabled {
+        "cluster"
+    } else if srv.sentinel_mode {
+        "sentinel"
+    } else {
+        "standalone"
+    };
+    w.kv("redis_mode", mode);
+    w.kv("os", uname());
+    w.kv("arch_bits", usize::BITS);
+    w.kv("monotonic_clock", "POSIX clock_gettime");
+    w.kv("multiplexing_api", "epoll");
+    w.kv("atomicvar_api", "c11-builtin");
+    w.kv("gcc_version", "0.0.0");
+    w.kv("process_id", std::process::id());
+    w.kv("process_supervised", "no");
+    w.kv("run_id", &srv.run_id);
+    w.kv("tcp_port", srv.tcp_port);
+    w.kv("server_time_usec", now_us);
+    w.kv("uptime_in_seconds", uptime);
+    w.kv("uptime_in_days", uptime / 86400);
+    w.kv("hz", srv.config.hz);
+    w.kv("configured_hz", srv.config.hz);
+    w.kv("lru_clock", (now_us / 1_000_000) & ((1 << 24) - 1));
+    w.kv("executable", &srv.executable);
+    w.kv("config_file", srv.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+    w.kv("io_threads_active", 0);
 }
 
 fn uname() -> String {
@@ -111,24 +167,28 @@ fn uname() -> String {
     format!("Linux {} {}", read("/proc/sys/kernel/osrelease"), std::env::consts::ARCH)
 }
 
-fn clients(srv: &Server, c: &Client, out: &mut String) {
-    let mut max_in = c.query.len();
-    let mut max_out = c.reply.len();
-    for (_, slot) in srv.clients.iter() {
-        if let Some(o) = slot {
-            max_in = max_in.max(o.query.len());
-            max_out = max_out.max(o.reply.len());
-        }
+/// Every client: the resting ones in the slab and `current` (out of its slot
+/// while it runs INFO).
+fn all_clients<'a>(srv: &'a Server, current: &'a Client) -> impl Iterator<Item = &'a Client> {
+    srv.clients.iter().filter_map(|(_, slot)| slot.as_deref()).chain(std::iter::once(current))
+}
+
+fn clients(srv: &Server, c: &Client, w: &mut Section) {
+    let (mut max_in, mut max_out, mut in_timeout) = (0, 0, 0);
+    for o in all_clients(srv, c) {
+        max_in = max_in.max(o.query.len());
+        max_out = max_out.max(o.reply.len());
+        in_timeout += o.blocked.as_ref().is_some_and(|b| b.deadline_ms.is_some()) as u64;
     }
-    let _ = write!(
-        out,
-        "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-        srv.clients.len(),
-        srv.config.maxclients,
-        max_in,
-        max_out,
-        srv.stats.blocked_clients
-    );
+    w.header("Clients");
+    w.kv("connected_clients", srv.clients.len());
+    w.kv("cluster_connections", 0);
+    w.kv("maxclients", srv.config.maxclients);
+    w.kv("client_recent_max_input_buffer", max_in);
+    w.kv("client_recent_max_output_buffer", max_out);
+    w.kv("blocked_clients", srv.stats.blocked_clients);
+    w.kv("tracking_clients", 0);
+    w.kv("clients_in_timeout_table", in_timeout);
 }
 
 /// Bytes allocated by the allocator (jemalloc when it is the global one).
@@ -148,125 +208,355 @@ pub fn rss_bytes() -> u64 {
 
 /// Redis's human-readable byte format (`1.50M`).
 pub fn human_bytes(n: u64) -> String {
-    let n = n as f64;
-    if n < 1024.0 {
-        format!("{}B", n as u64)
-    } else if n < 1024.0 * 1024.0 {
-        format!("{:.2}K", n / 1024.0)
-    } else if n < 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.2}M", n / (1024.0 * 1024.0))
-    } else if n < 1024.0f64.powi(4) {
-        format!("{:.2}G", n / 1024.0f64.powi(3))
+    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    let mut scale = 1024.0f64;
+    for unit in UNITS {
+        if (n as f64) < scale * 1024.0 {
+            return format!("{:.2}{unit}", n as f64 / scale);
+        }
+        scale *= 1024.0;
+    }
+    format!("{n}B")
+}
+
+/// Records the allocator's current figure into the peak (cron, INFO).
+pub fn sample_memory(srv: &mut Server) {
+    srv.stats.peak_memory = srv.stats.peak_memory.max(used_memory());
+}
+
+/// `part / whole` as a ratio, 0 when `whole` is 0.
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
     } else {
-        format!("{:.2}T", n / 1024.0f64.powi(4))
+        part as f64 / whole as f64
     }
 }
 
-fn memory(srv: &Server, out: &mut String) {
+fn memory(srv: &Server, c: &Client, w: &mut Section) {
+    use tikv_jemalloc_ctl::stats as je;
     let used = used_memory();
+    let (allocated, active, resident) = (
+        je::allocated::read().unwrap_or(0) as u64,
+        je::active::read().unwrap_or(0) as u64,
+        je::resident::read().unwrap_or(0) as u64,
+    );
     let rss = rss_bytes();
+    let peak = srv.stats.peak_memory.max(used);
     let total = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok())))
         .map(|kb| kb * 1024)
         .unwrap_or(0);
-    let ratio = if used > 0 { rss as f64 / used as f64 } else { 0.0 };
-    let _ = write!(
-        out,
-        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:100.00%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{used}\r\nused_memory_dataset_perc:100.00%\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:31744\r\nused_memory_scripts:0\r\nnumber_of_cached_scripts:0\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{ratio:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:0\r\nmem_aof_buffer:0\r\nmem_allocator:jemalloc-5.3.0\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
-        human_bytes(used),
-        human_bytes(rss),
-        human_bytes(used),
-        human_bytes(total),
-        srv.config.maxmemory,
-        human_bytes(srv.config.maxmemory as u64),
-        rss as i64 - used as i64,
-    );
+    // What is not the dataset: start-up memory, client buffers, and the
+    // keyspace tables' own entries (an estimate: one table entry per key,
+    // one more per key with a TTL).
+    let clients_normal: u64 =
+        all_clients(srv, c).map(|o| (o.query.capacity() + o.reply.len() + std::mem::size_of::<Client>()) as u64).sum();
+    let table_entries: u64 = srv.ks.dbs.iter().map(|d| (d.dict.len() + d.expires.len()) as u64).sum();
+    let startup = srv.stats.startup_memory.min(used);
+    let overhead = (startup + clients_normal + table_entries * TABLE_ENTRY_BYTES).min(used);
+    let dataset = used - overhead;
+    let maxmemory = srv.config.maxmemory.max(0) as u64;
+    w.header("Memory");
+    w.kv("used_memory", used);
+    w.kv("used_memory_human", human_bytes(used));
+    w.kv("used_memory_rss", rss);
+    w.kv("used_memory_rss_human", human_bytes(rss));
+    w.kv("used_memory_peak", peak);
+    w.kv("used_memory_peak_human", human_bytes(peak));
+    w.kv("used_memory_peak_perc", format_args!("{:.2}%", ratio(used, peak) * 100.0));
+    w.kv("used_memory_overhead", overhead);
+    w.kv("used_memory_startup", startup);
+    w.kv("used_memory_dataset", dataset);
+    w.kv("used_memory_dataset_perc", format_args!("{:.2}%", ratio(dataset, used - startup) * 100.0));
+    w.kv("allocator_allocated", allocated);
+    w.kv("allocator_active", active);
+    w.kv("allocator_resident", resident);
+    w.kv("total_system_memory", total);
+    w.kv("total_system_memory_human", human_bytes(total));
+    // No scripting engine yet: the script and function figures are zero.
+    w.kv("used_memory_lua", 0);
+    w.kv("used_memory_vm_eval", 0);
+    w.kv("used_memory_lua_human", human_bytes(0));
+    w.kv("used_memory_scripts_eval", 0);
+    w.kv("number_of_cached_scripts", 0);
+    w.kv("number_of_functions", 0);
+    w.kv("number_of_libraries", 0);
+    w.kv("used_memory_vm_functions", 0);
+    w.kv("used_memory_vm_total", 0);
+    w.kv("used_memory_vm_total_human", human_bytes(0));
+    w.kv("used_memory_functions", 0);
+    w.kv("used_memory_scripts", 0);
+    w.kv("used_memory_scripts_human", human_bytes(0));
+    w.kv("maxmemory", maxmemory);
+    w.kv("maxmemory_human", human_bytes(maxmemory));
+    w.kv("maxmemory_policy", srv.config.get_one(b"maxmemory-policy").unwrap_or_default());
+    w.kv("allocator_frag_ratio", format_args!("{:.2}", ratio(active, allocated)));
+    w.kv("allocator_frag_bytes", active as i64 - allocated as i64);
+    w.kv("allocator_rss_ratio", format_args!("{:.2}", ratio(resident, active)));
+    w.kv("allocator_rss_bytes", resident as i64 - active as i64);
+    w.kv("rss_overhead_ratio", format_args!("{:.2}", ratio(rss, resident)));
+    w.kv("rss_overhead_bytes", rss as i64 - resident as i64);
+    w.kv("mem_fragmentation_ratio", format_args!("{:.2}", ratio(rss, used)));
+    w.kv("mem_fragmentation_bytes", rss as i64 - used as i64);
+    w.kv("mem_not_counted_for_evict", 0);
+    w.kv("mem_replication_backlog", 0);
+    w.kv("mem_total_replication_buffers", 0);
+    w.kv("mem_clients_slaves", 0);
+    w.kv("mem_clients_normal", clients_normal);
+    w.kv("mem_cluster_links", 0);
+    w.kv("mem_aof_buffer", 0);
+    w.kv("mem_allocator", "jemalloc-5.3.0");
+    w.kv("active_defrag_running", 0);
+    w.kv("lazyfree_pending_objects", 0);
+    w.kv("lazyfreed_objects", 0);
 }
 
-fn persistence(srv: &Server, out: &mut String) {
-    let _ = write!(
-        out,
-        "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
-        srv.ks.dirty,
-        srv.lastsave_secs,
-        srv.config.appendonly as u8,
-    );
+/// Estimated bytes of keyspace table bookkeeping per entry (entry plus its
+/// share of the bucket array).
+const TABLE_ENTRY_BYTES: u64 = 32;
+
+fn persistence(srv: &Server, w: &mut Section) {
+    w.header("Persistence");
+    w.kv("loading", 0);
+    w.kv("async_loading", 0);
+    w.kv("current_cow_peak", 0);
+    w.kv("current_cow_size", 0);
+    w.kv("current_cow_size_age", 0);
+    w.kv("current_fork_perc", "0.00");
+    w.kv("current_save_keys_processed", 0);
+    w.kv("current_save_keys_total", 0);
+    w.kv("rdb_changes_since_last_save", srv.ks.dirty);
+    w.kv("rdb_bgsave_in_progress", 0);
+    w.kv("rdb_last_save_time", srv.lastsave_secs);
+    w.kv("rdb_last_bgsave_status", "ok");
+    w.kv("rdb_last_bgsave_time_sec", -1);
+    w.kv("rdb_current_bgsave_time_sec", -1);
+    w.kv("rdb_saves", 0);
+    w.kv("rdb_last_cow_size", 0);
+    w.kv("rdb_last_load_keys_expired", 0);
+    w.kv("rdb_last_load_keys_loaded", 0);
+    w.kv("aof_enabled", srv.config.appendonly as u8);
+    w.kv("aof_rewrite_in_progress", 0);
+    w.kv("aof_rewrite_scheduled", 0);
+    w.kv("aof_last_rewrite_time_sec", -1);
+    w.kv("aof_current_rewrite_time_sec", -1);
+    w.kv("aof_last_bgrewrite_status", "ok");
+    w.kv("aof_rewrites", 0);
+    w.kv("aof_rewrites_consecutive_failures", 0);
+    w.kv("aof_last_write_status", "ok");
+    w.kv("aof_last_cow_size", 0);
+    w.kv("module_fork_in_progress", 0);
+    w.kv("module_fork_last_cow_size", 0);
 }
 
-fn stats(srv: &Server, out: &mut String) {
+fn stats(srv: &Server, w: &mut Section) {
     let st = &srv.stats;
-    let kbps = |v: &[(i64, u64)]| Server::instantaneous(v) / 1024.0;
-    let _ = write!(
-        out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
-        st.total_connections_received,
-        st.total_commands_processed,
-        Server::instantaneous(&st.ops_samples) as u64,
-        st.net_input_bytes,
-        st.net_output_bytes,
-        kbps(&st.in_samples),
-        kbps(&st.out_samples),
-        st.rejected_connections,
-        srv.ks.stat_expired_keys,
-        srv.ks.stat_hits,
-        srv.ks.stat_misses,
-        srv.pubsub.channels.len(),
-        srv.pubsub.patterns.len(),
-        st.unexpected_error_replies,
-        st.total_error_replies,
-    );
+    let kbps = |v: &[(i64, u64)]| format!("{:.2}", Server::instantaneous(v) / 1024.0);
+    w.header("Stats");
+    w.kv("total_connections_received", st.total_connections_received);
+    w.kv("total_commands_processed", st.total_commands_processed);
+    w.kv("instantaneous_ops_per_sec", Server::instantaneous(&st.ops_samples) as u64);
+    w.kv("total_net_input_bytes", st.net_input_bytes);
+    w.kv("total_net_output_bytes", st.net_output_bytes);
+    w.kv("total_net_repl_input_bytes", 0);
+    w.kv("total_net_repl_output_bytes", 0);
+    w.kv("instantaneous_input_kbps", kbps(&st.in_samples));
+    w.kv("instantaneous_output_kbps", kbps(&st.out_samples));
+    w.kv("instantaneous_input_repl_kbps", "0.00");
+    w.kv("instantaneous_output_repl_kbps", "0.00");
+    w.kv("rejected_connections", st.rejected_connections);
+    w.kv("sync_full", 0);
+    w.kv("sync_partial_ok", 0);
+    w.kv("sync_partial_err", 0);
+    w.kv("expired_keys", srv.ks.stat_expired_keys);
+    w.kv("expired_stale_perc", "0.00");
+    w.kv("expired_time_cap_reached_count", 0);
+    w.kv("expire_cycle_cpu_milliseconds", st.expire_cycle_us / 1000);
+    w.kv("evicted_keys", 0);
+    w.kv("evicted_clients", 0);
+    w.kv("total_eviction_exceeded_time", 0);
+    w.kv("current_eviction_exceeded_time", 0);
+    w.kv("keyspace_hits", srv.ks.stat_hits);
+    w.kv("keyspace_misses", srv.ks.stat_misses);
+    w.kv("pubsub_channels", srv.pubsub.channels.len());
+    w.kv("pubsub_patterns", srv.pubsub.patterns.len());
+    w.kv("pubsubshard_channels", 0);
+    w.kv("latest_fork_usec", 0);
+    w.kv("total_forks", 0);
+    w.kv("migrate_cached_sockets", 0);
+    w.kv("slave_expires_tracked_keys", 0);
+    w.kv("active_defrag_hits", 0);
+    w.kv("active_defrag_misses", 0);
+    w.kv("active_defrag_key_hits", 0);
+    w.kv("active_defrag_key_misses", 0);
+    w.kv("total_active_defrag_time", 0);
+    w.kv("current_active_defrag_time", 0);
+    w.kv("tracking_total_keys", 0);
+    w.kv("tracking_total_items", 0);
+    w.kv("tracking_total_prefixes", 0);
+    w.kv("unexpected_error_replies", st.unexpected_error_replies);
+    w.kv("total_error_replies", st.total_error_replies);
+    w.kv("dump_payload_sanitizations", 0);
+    w.kv("total_reads_processed", st.total_reads_processed);
+    w.kv("total_writes_processed", st.total_writes_processed);
+    w.kv("io_threaded_reads_processed", 0);
+    w.kv("io_threaded_writes_processed", 0);
+    w.kv("reply_buffer_shrinks", 0);
+    w.kv("reply_buffer_expands", 0);
 }
 
-fn replication(out: &mut String) {
-    out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:0000000000000000000000000000000000000000\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n");
+fn replication(w: &mut Section) {
+    // Replication arrives with issue 6: a lone primary until then.
+    w.header("Replication");
+    w.kv("role", "master");
+    w.kv("connected_slaves", 0);
+    w.kv("master_failover_state", "no-failover");
+    w.kv("master_replid", "0".repeat(40));
+    w.kv("master_replid2", "0".repeat(40));
+    w.kv("master_repl_offset", 0);
+    w.kv("second_repl_offset", -1);
+    w.kv("repl_backlog_active", 0);
+    w.kv("repl_backlog_size", 1048576);
+    w.kv("repl_backlog_first_byte_offset", 0);
+    w.kv("repl_backlog_histlen", 0);
 }
 
-fn cpu(out: &mut String) {
-    // utime and stime (fields 14 and 15 of /proc/self/stat) in clock ticks.
+fn cpu(w: &mut Section) {
+    // utime, stime, cutime, cstime: fields 14-17 of /proc/self/stat, in
+    // clock ticks (100 per second on Linux).
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
-    let (user, sys) = (tick(11), tick(12));
-    let (cuser, csys) = (tick(13), tick(14));
-    let _ = write!(
-        out,
-        "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:{csys:.6}\r\nused_cpu_user_children:{cuser:.6}\r\nused_cpu_sys_main_thread:{sys:.6}\r\nused_cpu_user_main_thread:{user:.6}\r\n"
-    );
+    let secs = |i: usize| {
+        let ticks = f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        format!("{}.{:06}", ticks / 100, ticks % 100 * 10_000)
+    };
+    let (user, sys, cuser, csys) = (secs(11), secs(12), secs(13), secs(14));
+    w.header("CPU");
+    w.kv("used_cpu_sys", &sys);
+    w.kv("used_cpu_user", &user);
+    w.kv("used_cpu_sys_children", csys);
+    w.kv("used_cpu_user_children", cuser);
+    // One thread: the main thread's figures are the process's.
+    w.kv("used_cpu_sys_main_thread", sys);
+    w.kv("used_cpu_user_main_thread", user);
 }
 
-fn errorstats(srv: &Server, out: &mut String) {
-    out.push_str("# Errorstats\r\n");
-    let mut codes: Vec<(&String, &u64)> = srv.stats.errors.iter().collect();
-    codes.sort();
-    for (code, n) in codes {
-        let _ = write!(out, "errorstat_{code}:count={n}\r\n");
-    }
-}
-
-fn commandstats(srv: &Server, out: &mut String) {
-    out.push_str("# Commandstats\r\n");
-    for cmd in &srv.commands.cmds {
+fn commandstats(srv: &Server, w: &mut Section) {
+    w.header("Commandstats");
+    for idx in table_order(&srv.commands) {
+        let cmd = &srv.commands.cmds[idx];
         let s = &cmd.stats;
         if s.calls == 0 && s.rejected_calls == 0 && s.failed_calls == 0 {
             continue;
         }
-        let per = if s.calls > 0 { s.usec as f64 / s.calls as f64 } else { 0.0 };
-        let _ = write!(
-            out,
-            "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
-            cmd.fullname, s.calls, s.usec, per, s.rejected_calls, s.failed_calls
+        // COMPAT: Redis divides in single precision.
+        let per = if s.calls > 0 { s.usec as f32 / s.calls as f32 } else { 0.0 };
+        w.kv(
+            &format!("cmdstat_{}", safe_name(cmd.fullname)),
+            format_args!(
+                "calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}",
+                s.calls, s.usec, per, s.rejected_calls, s.failed_calls
+            ),
         );
     }
 }
 
-fn keyspace(srv: &Server, out: &mut String) {
-    out.push_str("# Keyspace\r\n");
+fn errorstats(srv: &Server, w: &mut Section) {
+    w.header("Errorstats");
+    let mut codes: Vec<(&String, &u64)> = srv.stats.errors.iter().collect();
+    codes.sort();
+    for (code, n) in codes {
+        w.kv(&format!("errorstat_{}", safe_name(code)), format_args!("count={n}"));
+    }
+}
+
+fn latencystats(srv: &Server, w: &mut Section) {
+    w.header("Latencystats");
+    if !srv.config.latency_tracking {
+        return;
+    }
+    let percentiles = &srv.config.latency_tracking_info_percentiles;
+    for idx in table_order(&srv.commands) {
+        let Some(h) = srv.latency.histogram(idx) else { continue };
+        w.kv(
+            &format!("latency_percentiles_usec_{}", safe_name(srv.commands.cmds[idx].fullname)),
+            crate::latency::percentiles_line(h, percentiles),
+        );
+    }
+}
+
+fn keyspace(srv: &Server, w: &mut Section) {
+    w.header("Keyspace");
     for (i, db) in srv.ks.dbs.iter().enumerate() {
-        if db.dict.is_empty() {
+        if db.dict.is_empty() && db.expires.is_empty() {
             continue;
         }
-        let _ = write!(out, "db{i}:keys={},expires={},avg_ttl={}\r\n", db.dict.len(), db.expires.len(), db.avg_ttl_ms);
+        w.kv(
+            &format!("db{i}"),
+            format_args!("keys={},expires={},avg_ttl={}", db.dict.len(), db.expires.len(), db.avg_ttl_ms),
+        );
+    }
+}
+
+/// CONFIG RESETSTAT: clears what Redis 7.0 clears (server counters,
+/// instantaneous metrics, per-command statistics and latency histograms,
+/// error statistics, keyspace hits/misses/expired). Gauges (blocked
+/// clients) and the memory figures are kept; the slow log and the latency
+/// monitor have their own RESET.
+pub fn reset_stats(srv: &mut Server) {
+    let st = &srv.stats;
+    srv.stats = Stats {
+        blocked_clients: st.blocked_clients,
+        expired_clients: st.expired_clients,
+        peak_memory: st.peak_memory,
+        startup_memory: st.startup_memory,
+        ..Stats::default()
+    };
+    srv.ks.stat_hits = 0;
+    srv.ks.stat_misses = 0;
+    srv.ks.stat_expired_keys = 0;
+    for cmd in &mut srv.commands.cmds {
+        cmd.stats = Default::default();
+    }
+    srv.latency.reset_histograms();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_bytes_matches_redis() {
+        assert_eq!(human_bytes(0), "0B");
+        assert_eq!(human_bytes(1023), "1023B");
+        assert_eq!(human_bytes(1024), "1.00K");
+        assert_eq!(human_bytes(941032), "918.98K");
+        assert_eq!(human_bytes(12447744), "11.87M");
+        assert_eq!(human_bytes(25276502016), "23.54G");
+        assert_eq!(human_bytes(1 << 40), "1.00T");
+        assert_eq!(human_bytes(1 << 50), "1.00P");
+        assert_eq!(human_bytes(u64::MAX), format!("{}B", u64::MAX));
+    }
+
+    #[test]
+    fn unsafe_characters_are_replaced() {
+        assert_eq!(safe_name("a:b#c\r\nd"), "a_b_c__d");
+        assert_eq!(safe_name("config|set"), "config|set");
+    }
+
+    #[test]
+    fn table_order_puts_subcommands_after_their_container() {
+        let t = CommandTable::new(crate::cmd::BINDINGS);
+        let order = table_order(&t);
+        assert_eq!(order.len(), t.cmds.len());
+        let pos = |name: &str| order.iter().position(|&i| t.cmds[i].fullname == name).unwrap();
+        assert!(pos("config") < pos("config|get"));
+        assert!(pos("config|get") < pos("config|set"));
     }
 }

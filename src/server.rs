@@ -70,6 +70,16 @@ pub struct Stats {
     pub expired_clients: u64,
     /// Unexpected read errors / protocol errors (`total_... `).
     pub unexpected_error_replies: u64,
+    /// Highest allocator figure seen (INFO `used_memory_peak`).
+    pub peak_memory: u64,
+    /// Allocator figure once start-up finished (INFO `used_memory_startup`).
+    pub startup_memory: u64,
+    /// Socket reads that returned data (INFO `total_reads_processed`).
+    pub total_reads_processed: u64,
+    /// Attempts to flush a client's output (INFO `total_writes_processed`).
+    pub total_writes_processed: u64,
+    /// Time spent in active expiry cycles, in microseconds.
+    pub expire_cycle_us: u64,
 }
 
 /// CLIENT PAUSE state.
@@ -156,6 +166,10 @@ pub struct Server {
     pub prop: crate::propagate::Propagation,
     /// Replication, master side: stream identity, backlog, replicas.
     pub repl: crate::repl::Master,
+    /// SLOWLOG entries.
+    pub slowlog: crate::slowlog::SlowLog,
+    /// Latency monitor events and per-command latency histograms.
+    pub latency: crate::latency::Latency,
 }
 
 impl Server {
@@ -200,11 +214,14 @@ impl Server {
             pubsub: Default::default(),
             blocking_keys: HashMap::new(),
             ready_keys: Vec::new(),
+            slowlog: Default::default(),
+            latency: Default::default(),
             clock,
             config,
             config_file,
         };
         srv.open_listeners()?;
+        srv.stats.startup_memory = crate::info::used_memory();
         let hz = srv.config.hz.clamp(1, 500);
         srv.timers.add(srv.clock.now_ms + 1000 / hz, Timer::Cron);
         Ok(srv)
@@ -427,6 +444,7 @@ impl Server {
                     break;
                 }
                 Ok(n) => {
+                    self.stats.total_reads_processed += 1;
                     c.query.extend_from_slice(&self.read_buf[..n]);
                     self.stats.net_input_bytes += n as u64;
                     let drained = n < self.read_buf.len() && !hup;
@@ -605,6 +623,9 @@ impl Server {
         self.ks.now_ms = self.clock.now_ms;
         // Modified keys matter only to WATCHers and blocked clients.
         self.ks.track_modified = !self.watched_keys.is_empty() || !self.blocking_keys.is_empty();
+        // A blocked command runs again once served: that run adds its time,
+        // not another call.
+        let rerun = c.reblock_deadline.is_some();
         let t0 = self.clock.now_us;
         // SCAN and RANDOMKEY (Redis's "touches arbitrary keys" commands)
         // may expire many keys; their deletions are never wrapped.
@@ -614,12 +635,10 @@ impl Server {
         let is_exec = self.commands.cmds[idx].name == "exec";
         self.end_call(&c.argv, c.db, is_exec, mark);
         let us = (crate::util::clock::unix_us() - t0).max(0) as u64;
-        // A command that blocked is counted when it is finally served.
-        if c.blocked.is_none() {
-            let st = &mut self.commands.cmds[idx].stats;
-            st.calls += 1;
-            st.usec += us;
-        }
+        let st = &mut self.commands.cmds[idx].stats;
+        st.calls += u64::from(!rerun);
+        st.usec += us;
+        crate::latency::after_call(self, c, idx, us);
         if let Err(e) = r {
             self.commands.cmds[idx].stats.failed_calls += 1;
             self.reply_error(c, &e);
@@ -630,8 +649,10 @@ impl Server {
     /// Renders an error reply and counts it (INFO errorstats).
     pub fn reply_error(&mut self, c: &mut Client, e: &ReplyError) {
         let text = e.to_string();
-        let code = text.split(' ').next().unwrap_or("ERR").to_string();
-        *self.stats.errors.entry(code).or_default() += 1;
+        // COMPAT: the code is the first word if a space comes within 31
+        // bytes, otherwise "ERR".
+        let code = text.as_bytes()[..text.len().min(31)].iter().position(|&b| b == b' ').map_or("ERR", |n| &text[..n]);
+        *self.stats.errors.entry(code.to_string()).or_default() += 1;
         self.stats.total_error_replies += 1;
         c.reply.error(&text);
     }
@@ -810,6 +831,7 @@ impl Server {
     /// Writes as much of the client's reply as the socket takes. Returns false
     /// if the client must be closed.
     fn flush_client(&mut self, c: &mut Client) -> bool {
+        self.stats.total_writes_processed += 1;
         while !c.reply.is_empty() {
             match c.stream.write(c.reply.pending()) {
                 Ok(0) => return false,
@@ -938,10 +960,13 @@ impl Server {
             let effort = self.config.active_expire_effort.clamp(1, 10) as u64;
             let budget_us = 1_000_000 / hz * (25 + 2 * (effort - 1)) / 100;
             self.ks.track_modified = !self.watched_keys.is_empty() || !self.blocking_keys.is_empty();
+            let t0 = Instant::now();
             self.ks.active_expire_cycle(budget_us, effort);
+            crate::latency::expire_cycle_done(self, t0.elapsed());
             self.after_command(None);
         }
         self.clients_cron();
+        crate::info::sample_memory(self);
         self.check_pause_expired();
         self.track_metrics();
         for db in &mut self.ks.dbs {

@@ -195,8 +195,13 @@ pub fn geoadd(srv: &mut Server, c: &mut Client) -> CmdResult {
         argv.push(Bytes::from(crate::util::num::ll2string(score as i64)));
         argv.push(c.argv[at + 2].clone());
     }
-    c.argv = argv;
-    super::zset::zadd(srv, c)
+    // Run as ZADD, then give the client its own arguments back: the slow log
+    // (and later MONITOR) show the command as it was sent, while replicas
+    // get the ZADD it became.
+    let sent = std::mem::replace(&mut c.argv, argv);
+    let r = super::zset::zadd(srv, c);
+    srv.propagate_as(std::mem::replace(&mut c.argv, sent));
+    r
 }
 
 // ------------------------------------------------------------------ reads

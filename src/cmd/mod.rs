@@ -12,6 +12,7 @@ pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;
+pub mod latency;
 pub mod list;
 pub mod memory;
 pub mod multi;
@@ -19,6 +20,7 @@ pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;
+pub mod slowlog;
 pub mod spec;
 #[rustfmt::skip]
 pub mod specs;
@@ -298,6 +300,17 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("memory|help", memory::help),
     // replication
     ("replconf", crate::repl::replconf),
+    ("slowlog|get", slowlog::get),
+    ("slowlog|len", slowlog::len),
+    ("slowlog|reset", slowlog::reset),
+    ("slowlog|help", slowlog::help),
+    ("latency|latest", latency::latest),
+    ("latency|history", latency::history),
+    ("latency|reset", latency::reset),
+    ("latency|graph", latency::graph),
+    ("latency|doctor", latency::doctor),
+    ("latency|histogram", latency::histogram),
+    ("latency|help", latency::help),
 ];
 
 /// Replies to `<CMD> HELP` in Redis's layout: a header line, the given lines,

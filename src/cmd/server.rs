@@ -151,13 +151,7 @@ pub fn config_rewrite(srv: &mut Server, c: &mut Client) -> CmdResult {
 
 /// CONFIG RESETSTAT.
 pub fn config_resetstat(srv: &mut Server, c: &mut Client) -> CmdResult {
-    srv.stats = Default::default();
-    srv.ks.stat_hits = 0;
-    srv.ks.stat_misses = 0;
-    srv.ks.stat_expired_keys = 0;
-    for cmd in &mut srv.commands.cmds {
-        cmd.stats = Default::default();
-    }
+    crate::info::reset_stats(srv);
     c.reply.ok();
     Ok(())
 }

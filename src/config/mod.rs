@@ -38,6 +38,7 @@ pub use parse::split_args;
 pub use rewrite::{RewriteHooks, RewriteState};
 pub use table::{Directive, DirectiveFlags, Kind, NumFormat, Special, TABLE};
 pub use types::*;
+pub(crate) use value::format_percentile;
 pub use value::{memtoull, repr};
 
 use table::lookup;

@@ -287,7 +287,7 @@ pub static TABLE: &[Directive] = &[
     boolean!("disable-thp", None, [IMMUTABLE], disable_thp, true),
     boolean!("cluster-allow-replica-migration", None, [], cluster_allow_replica_migration, true),
     boolean!("replica-announced", None, [], replica_announced, true),
-    boolean!("latency-tracking", None, [], latency_tracking, true),
+    boolean!("latency-tracking", None, [IMPLEMENTED], latency_tracking, true),
     boolean!("aof-disable-auto-gc", None, [], aof_disable_auto_gc, false),
     boolean!("replica-ignore-disk-write-errors", None, [], replica_ignore_disk_write_errors, false),
     // strings
@@ -421,13 +421,13 @@ pub static TABLE: &[Directive] = &[
     num!(unsigned "socket-mark-id", None, [IMMUTABLE], 0, UINT_MAX, socket_mark_id, 0, Integer),
     // unsigned long (bounds checked as signed, as Redis does)
     num!("active-defrag-max-scan-fields", None, [], 1, LONG_MAX, active_defrag_max_scan_fields, 1000, Integer),
-    num!("slowlog-max-len", None, [], 0, LONG_MAX, slowlog_max_len, 128, Integer),
+    num!("slowlog-max-len", None, [IMPLEMENTED], 0, LONG_MAX, slowlog_max_len, 128, Integer),
     num!("acllog-max-len", None, [], 0, LONG_MAX, acllog_max_len, 128, Integer),
     // long long
     num!("busy-reply-threshold", Some("lua-time-limit"), [], 0, LONG_MAX, busy_reply_threshold, 5000, Integer),
     num!("cluster-node-timeout", None, [], 0, LONG_MAX, cluster_node_timeout, 15000, Integer),
-    num!("slowlog-log-slower-than", None, [], -1, LONG_MAX, slowlog_log_slower_than, 10000, Integer),
-    num!("latency-monitor-threshold", None, [], 0, LONG_MAX, latency_monitor_threshold, 0, Integer),
+    num!("slowlog-log-slower-than", None, [IMPLEMENTED], -1, LONG_MAX, slowlog_log_slower_than, 10000, Integer),
+    num!("latency-monitor-threshold", None, [IMPLEMENTED], 0, LONG_MAX, latency_monitor_threshold, 0, Integer),
     num!("proto-max-bulk-len", None, [DEBUG | IMPLEMENTED], MB, LONG_MAX, proto_max_bulk_len, 512 * MB, Memory),
     num!("stream-node-max-entries", None, [], 0, LONG_MAX, stream_node_max_entries, 100, Integer),
     num!("repl-backlog-size", None, [], 1, LONG_MAX, repl_backlog_size, MB, Memory),
@@ -493,7 +493,7 @@ pub static TABLE: &[Directive] = &[
     special!("notify-keyspace-events", None, [IMPLEMENTED], NotifyKeyspaceEvents),
     special!("bind", None, [MULTI_ARG | IMPLEMENTED], Bind),
     special!("replicaof", Some("slaveof"), [IMMUTABLE | MULTI_ARG], ReplicaOf),
-    special!("latency-tracking-info-percentiles", None, [MULTI_ARG], LatencyTrackingInfoPercentiles),
+    special!("latency-tracking-info-percentiles", None, [MULTI_ARG | IMPLEMENTED], LatencyTrackingInfoPercentiles),
 ];
 
 /// Directives Redis 7.0 still accepts and ignores (with exactly this many words,
