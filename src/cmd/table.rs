@@ -327,7 +327,7 @@ fn legacy_range(spec: &RawSpec) -> (i32, i32, i32, bool) {
 
 /// ACL categories: explicit ones, then those implied by flags (Redis's
 /// setImplicitACLCategories order).
-fn acl_categories(spec: &RawSpec, flags: CmdFlags) -> Vec<&'static str> {
+pub(crate) fn acl_categories(spec: &RawSpec, flags: CmdFlags) -> Vec<&'static str> {
     let mut cats: Vec<&'static str> = Vec::new();
     let add = |c: &'static str, cats: &mut Vec<&'static str>| {
         if !cats.contains(&c) {

@@ -38,6 +38,7 @@ pub use parse::split_args;
 pub use rewrite::{RewriteHooks, RewriteState};
 pub use table::{Directive, DirectiveFlags, Kind, NumFormat, Special, TABLE};
 pub use types::*;
+pub(crate) use value::strerror;
 pub use value::{memtoull, repr};
 
 use table::lookup;
@@ -499,7 +500,7 @@ impl Config {
 
     /// Directives given in the config file or on the command line that Viator's
     /// server does not act on yet (canonical names, table order), followed by
-    /// `rename-command`, `user` and `loadmodule` when such lines were given. The
+    /// `rename-command` and `loadmodule` when such lines were given. The
     /// server logs each once at start-up.
     pub fn unimplemented_in_use(&self) -> Vec<&'static str> {
         let mut out: Vec<&'static str> = TABLE
@@ -508,11 +509,9 @@ impl Config {
             .filter(|(row, given)| **given && !row.has(DirectiveFlags::IMPLEMENTED))
             .map(|(row, _)| row.name)
             .collect();
-        for (present, name) in [
-            (!self.rename_commands.is_empty(), "rename-command"),
-            (!self.users.is_empty(), "user"),
-            (!self.loadmodules.is_empty(), "loadmodule"),
-        ] {
+        for (present, name) in
+            [(!self.rename_commands.is_empty(), "rename-command"), (!self.loadmodules.is_empty(), "loadmodule")]
+        {
             if present {
                 out.push(name);
             }
