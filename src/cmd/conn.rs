@@ -317,6 +317,10 @@ pub fn client_kill(srv: &mut Server, c: &mut Client) -> CmdResult {
             } else if args::is(o, "laddr") {
                 laddr = Some(v);
             } else if args::is(o, "user") {
+                if srv.acl.lookup(c.arg(i + 1)).is_none() {
+                    // COMPAT: clientKillCommand's text.
+                    return Err(ReplyError::err(format!("No such user '{v}'")));
+                }
                 user = Some(v);
             } else if args::is(o, "type") {
                 let t = v.to_lowercase();
