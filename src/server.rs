@@ -165,7 +165,10 @@ impl Server {
         let clock = Clock::new();
         let mut ks = Keyspace::new(config.databases.max(1) as usize);
         ks.notify_flags = config.notify_keyspace_events;
-        let commands = CommandTable::new(crate::cmd::BINDINGS);
+        let mut commands = CommandTable::new(crate::cmd::BINDINGS);
+        for (old, new) in &config.rename_commands {
+            commands.rename(old, new).map_err(|e| format!("rename-command {old} {new:?}: {e}"))?;
+        }
         let mut srv = Server {
             acl: crate::acl::Acl::new(&commands),
             commands,

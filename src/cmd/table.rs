@@ -146,6 +146,22 @@ impl CommandTable {
         self.cmds[idx].subs.get(sub.as_str()).copied()
     }
 
+    /// `rename-command old new`: the command answers to `new` instead of
+    /// `old`, or to nothing when `new` is empty. Its metadata keeps the
+    /// original name (COMMAND, ACL rules), as in Redis.
+    pub fn rename(&mut self, old: &str, new: &str) -> Result<(), &'static str> {
+        // COMPAT: the config-file errors Redis gives.
+        let idx = self.top.remove(old.to_ascii_lowercase().as_str()).ok_or("No such command in rename-command")?;
+        if !new.is_empty() {
+            let new = new.to_ascii_lowercase();
+            if self.top.contains_key(new.as_str()) {
+                return Err("Target command name already exists");
+            }
+            self.top.insert(Box::leak(new.into_boxed_str()), idx);
+        }
+        Ok(())
+    }
+
     /// Top-level commands, in table order.
     pub fn top_level(&self) -> impl Iterator<Item = &Command> {
         self.cmds.iter().filter(|c| c.parent.is_none())
