@@ -351,7 +351,7 @@ fn fallback(kind: Fallback, argv: &[Bytes]) -> Vec<KeyRef> {
             }
             let Some(s) = streams else { return Vec::new() };
             let num = argc - s - 1;
-            if num == 0 || num % 2 != 0 {
+            if num == 0 || !num.is_multiple_of(2) {
                 return Vec::new();
             }
             (s + 1..s + 1 + num / 2).map(|p| key(p, 0)).collect()

@@ -306,11 +306,13 @@ pub fn check_queued(srv: &mut Server, c: &Client, idx: usize) -> Result<(), Repl
     }
 }
 
-/// Whether `c` may run table command `idx` with its argv and also has
-/// `access` (`keys::READ` / `keys::WRITE`) to every key through the same
-/// selector. SORT asks this before following BY / GET patterns.
-pub fn unrestricted_key_access(srv: &Server, c: &Client, idx: usize, access: u8) -> bool {
-    let (Some(u), Some(id)) = (srv.acl.user(c.acl_user), srv.acl.catalog_id(idx)) else { return true };
+/// Whether `c` may run the command in its argv and also has `access`
+/// (`keys::READ` / `keys::WRITE`) to every key through the same selector.
+/// SORT asks this before following BY / GET patterns, which name keys the
+/// permission check could not see.
+pub fn unrestricted_key_access(srv: &Server, c: &Client, access: u8) -> bool {
+    let Some(u) = srv.acl.user(c.acl_user) else { return false };
+    let Some(id) = catalog().resolve(&c.argv) else { return false };
     let mut cache = KeyCache::default();
     u.selectors.iter().any(|s| s.check(id, &c.argv, &mut cache).is_ok() && s.unrestricted_keys(access))
 }

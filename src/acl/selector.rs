@@ -350,8 +350,8 @@ impl Selector {
         loop {
             let mut best: Option<usize> = None;
             let (mut min_diff, mut max_same) = (usize::MAX, 0usize);
-            for j in 0..ACL_ORDER.len() {
-                if applied[j] {
+            for (j, done) in applied.iter().enumerate().take(ACL_ORDER.len()) {
+                if *done {
                     continue;
                 }
                 let (on, off) = rest.count_category(cat, 1 << j);
@@ -525,6 +525,11 @@ mod tests {
         let s = sel(&["%R~foo1", "%W~bar1", "~baz1"]);
         assert_eq!(s.keys_text(), "%R~foo1 %W~bar1 ~baz1");
         assert_eq!(s.describe(), "%R~foo1 %W~bar1 ~baz1 resetchannels -@all");
+        // SORT BY / GET need read access to every key.
+        assert!(sel(&["%R~*"]).unrestricted_keys(READ));
+        assert!(!sel(&["%W~*"]).unrestricted_keys(READ));
+        assert!(!sel(&["~v*"]).unrestricted_keys(READ));
+        assert!(sel(&["allkeys"]).unrestricted_keys(READ | WRITE));
     }
 
     #[test]
