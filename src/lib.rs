@@ -28,6 +28,7 @@ pub const REDIS_VERSION: &str = "7.0.15";
 /// Viator's own version (INFO `viator_version`).
 pub const VIATOR_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+pub mod acl;
 pub mod blocked;
 pub mod client;
 pub mod cmd;

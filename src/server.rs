@@ -155,6 +155,8 @@ pub struct Server {
     pub ready_keys: Vec<(usize, crate::types::sds::Sds)>,
     /// Channel and pattern subscriptions.
     pub pubsub: crate::cmd::pubsub::PubSub,
+    /// ACL users and the ACL LOG.
+    pub acl: crate::acl::Acl,
     /// Scratch buffer every socket read lands in before being appended to a
     /// client's query buffer.
     read_buf: Box<[u8]>,
@@ -181,8 +183,13 @@ impl Server {
         let clock = Clock::new();
         let mut ks = Keyspace::new(config.databases.max(1) as usize);
         ks.notify_flags = config.notify_keyspace_events;
+        let mut commands = CommandTable::new(crate::cmd::BINDINGS);
+        for (old, new) in &config.rename_commands {
+            commands.rename(old, new).map_err(|e| format!("rename-command {old} {new:?}: {e}"))?;
+        }
         let mut srv = Server {
-            commands: CommandTable::new(crate::cmd::BINDINGS),
+            acl: crate::acl::Acl::new(&commands),
+            commands,
             ks,
             clients: Slab::with_capacity(1024),
             listeners: Vec::new(),
@@ -220,6 +227,7 @@ impl Server {
             config,
             config_file,
         };
+        crate::acl::load_at_startup(&mut srv)?;
         srv.open_listeners()?;
         srv.stats.startup_memory = crate::info::used_memory();
         let hz = srv.config.hz.clamp(1, 500);
@@ -335,11 +343,7 @@ impl Server {
             self.stats.rejected_connections += 1;
             return;
         }
-        if self.config.protected_mode
-            && self.config.requirepass.is_empty()
-            && !stream.is_local()
-            && self.bind_is_default()
-        {
+        if self.config.protected_mode && self.acl.default_nopass() && !stream.is_local() && self.bind_is_default() {
             let _ = stream.write(PROTECTED_MODE_ERR.as_bytes());
             self.stats.rejected_connections += 1;
             return;
@@ -349,7 +353,7 @@ impl Server {
         let key = entry.key();
         let mut c = Box::new(Client::new(self.next_client_id, key, stream, self.clock.now_ms, unix_path));
         self.next_client_id += 1;
-        c.authenticated = self.config.requirepass.is_empty();
+        c.authenticated = !self.acl.auth_required();
         if let Err(e) = self.reactor.register(&mut c.stream, TokenKind::Client.token(key), Interest::READABLE) {
             log::warn!("Error registering fd event for the new client: {e}");
             return;
@@ -590,10 +594,12 @@ impl Server {
             }
         };
         let flags = self.commands.cmds[idx].flags;
-        let reject = if !c.authenticated && !flags.has(CmdFlags::NO_AUTH) {
+        let reject = if !c.authenticated && !flags.has(CmdFlags::NO_AUTH) && self.acl.auth_required() {
             Some(ReplyError::NoAuth)
         } else if c.flags.multi && flags.has(CmdFlags::NO_MULTI) {
             Some(ReplyError::err("Command not allowed inside a transaction"))
+        } else if let Err(e) = crate::acl::check_command(self, c, idx) {
+            Some(e)
         } else if c.reply.resp == 2 && c.subs.count() > 0 && !allowed_while_subscribed(self.commands.cmds[idx].name) {
             // COMPAT: Redis's subscriber-context error.
             Some(ReplyError::err(format!(

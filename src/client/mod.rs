@@ -70,8 +70,10 @@ pub struct Client {
     pub name: Option<Bytes>,
     /// Authenticated as a user.
     pub authenticated: bool,
-    /// The user name (`default` until ACLs arrive).
+    /// The name of the ACL user (CLIENT LIST `user=`).
     pub user: String,
+    /// The ACL user the client runs as.
+    pub acl_user: crate::acl::UserId,
     /// Flags.
     pub flags: Flags,
     /// CLIENT REPLY state.
@@ -133,6 +135,7 @@ impl Client {
             name: None,
             authenticated: false,
             user: "default".to_string(),
+            acl_user: crate::acl::DEFAULT_USER,
             flags: Flags { unix_socket: unix, ..Flags::default() },
             reply_mode: ReplyMode::On,
             created_ms: now_ms,

@@ -1,6 +1,6 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, AUTH, HELLO and CLIENT.
 //!
-//! Authentication covers the default user and `requirepass` until ACLs land.
+//! Authentication goes through the ACL users (`crate::acl`).
 //! Mirrors Redis 7.0's replies and error texts, including HELLO's map and the
 //! CLIENT LIST line layout.
 
@@ -52,16 +52,10 @@ pub fn reset(srv: &mut Server, c: &mut Client) -> CmdResult {
     c.reply_mode = ReplyMode::On;
     c.flags.no_evict = false;
     super::multi::discard_transaction(srv, c);
-    c.authenticated = srv.config.requirepass.is_empty();
-    c.user = "default".into();
+    crate::acl::reset_client_user(srv, c);
     super::pubsub::forget_client(srv, c);
     c.reply.simple("RESET");
     Ok(())
-}
-
-/// Checks a user/password pair against the default user.
-fn check_password(srv: &Server, user: &[u8], pass: &[u8]) -> bool {
-    user == b"default" && (srv.config.requirepass.is_empty() || srv.config.requirepass.as_bytes() == pass)
 }
 
 /// AUTH [username] password.
@@ -69,21 +63,20 @@ pub fn auth(srv: &mut Server, c: &mut Client) -> CmdResult {
     if c.argc() > 3 {
         return Err(ReplyError::Syntax);
     }
-    let (user, pass) = if c.argc() == 2 { (&b"default"[..], c.arg(1)) } else { (c.arg(1), c.arg(2)) };
-    if c.argc() == 2 && srv.config.requirepass.is_empty() {
+    let (user, pass) = if c.argc() == 2 {
+        (bytes::Bytes::from_static(b"default"), c.argv[1].clone())
+    } else {
+        (c.argv[1].clone(), c.argv[2].clone())
+    };
+    if c.argc() == 2 && srv.acl.default_nopass() {
         // COMPAT: Redis's hint when AUTH is used without any password set.
         return Err(ReplyError::err(
             "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
     }
-    if check_password(srv, user, pass) {
-        c.authenticated = true;
-        c.user = "default".into();
-        c.reply.ok();
-        Ok(())
-    } else {
-        Err(ReplyError::WrongPass)
-    }
+    crate::acl::authenticate(srv, c, &user, &pass)?;
+    c.reply.ok();
+    Ok(())
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]].
@@ -119,10 +112,7 @@ pub fn hello(srv: &mut Server, c: &mut Client) -> CmdResult {
         }
     }
     if let Some((u, p)) = auth {
-        if !check_password(srv, &u, &p) {
-            return Err(ReplyError::WrongPass);
-        }
-        c.authenticated = true;
+        crate::acl::authenticate(srv, c, &u, &p)?;
     }
     if !c.authenticated {
         return Err(ReplyError::other("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
@@ -327,6 +317,10 @@ pub fn client_kill(srv: &mut Server, c: &mut Client) -> CmdResult {
             } else if args::is(o, "laddr") {
                 laddr = Some(v);
             } else if args::is(o, "user") {
+                if srv.acl.lookup(c.arg(i + 1)).is_none() {
+                    // COMPAT: clientKillCommand's text.
+                    return Err(ReplyError::err(format!("No such user '{v}'")));
+                }
                 user = Some(v);
             } else if args::is(o, "type") {
                 let t = v.to_lowercase();

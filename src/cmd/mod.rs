@@ -4,6 +4,7 @@
 //! the keyspace, and write replies. They never touch sockets, the AOF or
 //! replicas: `server::execute` does everything around them.
 
+pub mod acl;
 pub mod args;
 pub mod bitops;
 pub mod conn;
@@ -58,6 +59,19 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("client|no-evict", conn::client_no_evict),
     ("client|unblock", conn::client_unblock),
     ("client|help", conn::client_help),
+    ("acl|setuser", acl::setuser),
+    ("acl|getuser", acl::getuser),
+    ("acl|deluser", acl::deluser),
+    ("acl|list", acl::list),
+    ("acl|users", acl::users),
+    ("acl|whoami", acl::whoami),
+    ("acl|cat", acl::cat),
+    ("acl|log", acl::log),
+    ("acl|genpass", acl::genpass),
+    ("acl|dryrun", acl::dryrun),
+    ("acl|load", acl::load),
+    ("acl|save", acl::save),
+    ("acl|help", acl::help),
     // keyspace
     ("del", keys::del),
     ("unlink", keys::unlink),

@@ -72,6 +72,11 @@ pub fn exec(srv: &mut Server, c: &mut Client) -> CmdResult {
     c.in_exec = true;
     for (idx, argv) in queue {
         c.argv = argv;
+        // Rules may have changed since the command was queued.
+        if let Err(e) = crate::acl::check_queued(srv, c, idx) {
+            srv.reply_error(c, &e);
+            continue;
+        }
         srv.call(c, idx);
     }
     c.in_exec = false;

@@ -103,6 +103,7 @@ fn apply_config(srv: &mut Server, changed: &[&'static str]) -> CmdResult {
         match *name {
             "loglevel" | "logfile" => crate::logging::configure(srv.config.loglevel, &srv.config.logfile),
             "notify-keyspace-events" => srv.ks.notify_flags = srv.config.notify_keyspace_events,
+            "requirepass" => crate::acl::requirepass_changed(srv),
             "port" | "bind" => {
                 if let Err(e) = srv.rebind_tcp() {
                     log::warn!("Failed to rebind: {e}");
@@ -136,7 +137,9 @@ pub fn config_rewrite(srv: &mut Server, c: &mut Client) -> CmdResult {
     let Some(path) = srv.config_file.clone() else {
         return Err(ReplyError::err("The server is running without a config file"));
     };
-    match srv.config.rewrite(&path) {
+    let users = srv.acl.describe_all();
+    let hooks = crate::config::RewriteHooks { users: Some(&users), ..Default::default() };
+    match srv.config.rewrite_with(&path, hooks) {
         Ok(()) => {
             log::info!("CONFIG REWRITE executed with success.");
             c.reply.ok();

@@ -146,6 +146,22 @@ impl CommandTable {
         self.cmds[idx].subs.get(sub.as_str()).copied()
     }
 
+    /// `rename-command old new`: the command answers to `new` instead of
+    /// `old`, or to nothing when `new` is empty. Its metadata keeps the
+    /// original name (COMMAND, ACL rules), as in Redis.
+    pub fn rename(&mut self, old: &str, new: &str) -> Result<(), &'static str> {
+        // COMPAT: the config-file errors Redis gives.
+        let idx = self.top.remove(old.to_ascii_lowercase().as_str()).ok_or("No such command in rename-command")?;
+        if !new.is_empty() {
+            let new = new.to_ascii_lowercase();
+            if self.top.contains_key(new.as_str()) {
+                return Err("Target command name already exists");
+            }
+            self.top.insert(Box::leak(new.into_boxed_str()), idx);
+        }
+        Ok(())
+    }
+
     /// Top-level commands, in table order.
     pub fn top_level(&self) -> impl Iterator<Item = &Command> {
         self.cmds.iter().filter(|c| c.parent.is_none())
@@ -332,7 +348,7 @@ fn legacy_range(spec: &RawSpec) -> (i32, i32, i32, bool) {
 
 /// ACL categories: explicit ones, then those implied by flags (Redis's
 /// setImplicitACLCategories order).
-fn acl_categories(spec: &RawSpec, flags: CmdFlags) -> Vec<&'static str> {
+pub(crate) fn acl_categories(spec: &RawSpec, flags: CmdFlags) -> Vec<&'static str> {
     let mut cats: Vec<&'static str> = Vec::new();
     let add = |c: &'static str, cats: &mut Vec<&'static str>| {
         if !cats.contains(&c) {

@@ -9,9 +9,10 @@
 //! if applying fails. Subsystems read typed fields and never parse strings.
 //!
 //! Mirrors Redis 7.0 `config.c` (directive table, file loading, CONFIG commands),
-//! `sds.c` `sdssplitargs` (line syntax) and `server.c` `main()` (arguments). Lines
-//! that Viator stores but does not act on yet (`rename-command`, `user`,
-//! `loadmodule`, most tuning knobs) are kept so CONFIG GET and REWRITE show them,
+//! `sds.c` `sdssplitargs` (line syntax) and `server.c` `main()` (arguments).
+//! `rename-command` and `user` lines are kept as given and applied by the server
+//! (command table, ACL). Lines that Viator stores but does not act on yet
+//! (`loadmodule`, most tuning knobs) are kept so CONFIG GET and REWRITE show them,
 //! and [`Config::unimplemented_in_use`] lists them for a start-up note.
 //!
 //! ```text
@@ -39,6 +40,7 @@ pub use rewrite::{RewriteHooks, RewriteState};
 pub use table::{Directive, DirectiveFlags, Kind, NumFormat, Special, TABLE};
 pub use types::*;
 pub(crate) use value::format_percentile;
+pub(crate) use value::strerror;
 pub use value::{memtoull, repr};
 
 use table::lookup;
@@ -500,7 +502,7 @@ impl Config {
 
     /// Directives given in the config file or on the command line that Viator's
     /// server does not act on yet (canonical names, table order), followed by
-    /// `rename-command`, `user` and `loadmodule` when such lines were given. The
+    /// `loadmodule` when such lines were given. The
     /// server logs each once at start-up.
     pub fn unimplemented_in_use(&self) -> Vec<&'static str> {
         let mut out: Vec<&'static str> = TABLE
@@ -509,14 +511,8 @@ impl Config {
             .filter(|(row, given)| **given && !row.has(DirectiveFlags::IMPLEMENTED))
             .map(|(row, _)| row.name)
             .collect();
-        for (present, name) in [
-            (!self.rename_commands.is_empty(), "rename-command"),
-            (!self.users.is_empty(), "user"),
-            (!self.loadmodules.is_empty(), "loadmodule"),
-        ] {
-            if present {
-                out.push(name);
-            }
+        if !self.loadmodules.is_empty() {
+            out.push("loadmodule");
         }
         out
     }

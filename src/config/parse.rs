@@ -139,7 +139,12 @@ impl Loader {
                 self.include(&pattern).map_err(LineError::Nested)?;
             }
             b"rename-command" if argc == 3 => self.config.rename_commands.push((word(1), word(2))),
-            b"user" if argc >= 2 => self.config.users.push((1..argc).map(word).collect()),
+            b"user" if argc >= 2 => {
+                let all_channels = self.config.acl_pubsub_default == super::AclPubsubDefault::Allchannels;
+                crate::acl::validate_user_directive(&argv[1..], &self.config.users, all_channels)
+                    .map_err(LineError::Reason)?;
+                self.config.users.push((1..argc).map(word).collect())
+            }
             b"loadmodule" if argc >= 2 => self.config.loadmodules.push((1..argc).map(word).collect()),
             _ if name.contains(&b'.') => {
                 if argc < 2 {
