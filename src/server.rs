@@ -152,6 +152,10 @@ pub struct Server {
     ready_events: Vec<(mio::Token, bool, bool, bool)>,
     /// WATCHed keys: (db, key) to the slab keys of the clients watching.
     pub watched_keys: HashMap<(usize, crate::types::sds::Sds), Vec<usize>>,
+    /// `maxmemory` eviction state and statistics.
+    pub evict: crate::evict::Evictor,
+    /// The OOM-killer score Viator set, if any (`oom-score-adj`).
+    pub oom_score: crate::oom::OomScore,
 }
 
 impl Server {
@@ -194,11 +198,17 @@ impl Server {
             pubsub: Default::default(),
             blocking_keys: HashMap::new(),
             ready_keys: Vec::new(),
+            evict: Default::default(),
+            oom_score: Default::default(),
             clock,
             config,
             config_file,
         };
         srv.open_listeners()?;
+        crate::evict::apply_config(&mut srv, "");
+        if let Err(e) = srv.oom_score.apply(&srv.config, crate::oom::Class::Primary) {
+            log::warn!("{e}");
+        }
         let hz = srv.config.hz.clamp(1, 500);
         srv.timers.add(srv.clock.now_ms + 1000 / hz, Timer::Cron);
         Ok(srv)
@@ -234,7 +244,8 @@ impl Server {
         loop {
             let now = crate::util::clock::unix_ms();
             let next = self.timers.next_deadline().unwrap_or(now + 100);
-            let wait = (next - now).clamp(0, 1000) as u64;
+            // Unfinished eviction or lazy-free work: look at sockets, don't sleep.
+            let wait = if crate::evict::has_pending_work(self) { 0 } else { (next - now).clamp(0, 1000) as u64 };
             if let Err(e) = self.reactor.poll(Duration::from_millis(wait)) {
                 log::warn!("poll failed: {e}");
             }
@@ -555,7 +566,7 @@ impl Server {
 
     /// Redis's processCommand checks: the command exists with a valid arity,
     /// the client may run it. Rejections count as `rejected_calls`.
-    fn check_command(&mut self, c: &Client) -> Result<usize, ReplyError> {
+    fn check_command(&mut self, c: &mut Client) -> Result<usize, ReplyError> {
         let idx = match self.commands.resolve(&c.argv) {
             Ok(i) => i,
             Err(e) => {
@@ -570,6 +581,11 @@ impl Server {
             Some(ReplyError::NoAuth)
         } else if c.flags.multi && flags.has(CmdFlags::NO_MULTI) {
             Some(ReplyError::err("Command not allowed inside a transaction"))
+        } else if let Some(e) =
+            if self.config.maxmemory != 0 { crate::evict::before_command(self, c, idx) } else { None }
+        {
+            // Redis's maxmemory step: evict, then refuse what may grow memory.
+            Some(e)
         } else if c.reply.resp == 2 && c.subs.count() > 0 && !allowed_while_subscribed(self.commands.cmds[idx].name) {
             // COMPAT: Redis's subscriber-context error.
             Some(ReplyError::err(format!(
@@ -628,7 +644,7 @@ impl Server {
     /// their watchers dirty. Propagation and notifications plug in here as
     /// those features land. `current` is the client running the command (it
     /// is out of the slab meanwhile).
-    fn after_command(&mut self, mut current: Option<&mut Client>) {
+    pub(crate) fn after_command(&mut self, mut current: Option<&mut Client>) {
         if !self.blocking_keys.is_empty() {
             let modified = std::mem::take(&mut self.ks.modified);
             for (db, key) in &modified {
@@ -846,6 +862,9 @@ impl Server {
         //    made ready, so their replies leave in the same flush.
         self.serve_ready_keys();
         // 2. Fast active expiry would go here; the cron's slow cycle covers it.
+        //    An eviction cycle cut short by its time limit continues here, so
+        //    its `evicted` events leave with this iteration's replies.
+        crate::evict::before_sleep(self);
         // 3. Flush replies: one write per client per iteration, whatever the
         //    number of pipelined commands that produced them.
         let pending = std::mem::take(&mut self.pending_writes);
@@ -857,7 +876,10 @@ impl Server {
             }
             self.put_client(c);
         }
-        // 4. Free closed clients last, so no event of this batch can still
+        // 4. Lazy free, after the replies have gone: about a millisecond of
+        //    it per iteration (the loop does not sleep while some is left).
+        self.ks.lazyfree.drain(Duration::from_millis(1));
+        // 5. Free closed clients last, so no event of this batch can still
         //    refer to a reused slab key.
         let closing = std::mem::take(&mut self.to_close);
         for key in closing {

@@ -103,6 +103,13 @@ fn apply_config(srv: &mut Server, changed: &[&'static str]) -> CmdResult {
         match *name {
             "loglevel" | "logfile" => crate::logging::configure(srv.config.loglevel, &srv.config.logfile),
             "notify-keyspace-events" => srv.ks.notify_flags = srv.config.notify_keyspace_events,
+            "maxmemory" | "maxmemory-policy" | "lfu-log-factor" | "lfu-decay-time" | "lazyfree-lazy-expire"
+            | "lazyfree-lazy-server-del" => crate::evict::apply_config(srv, name),
+            "oom-score-adj" | "oom-score-adj-values" => {
+                srv.oom_score.apply(&srv.config, crate::oom::Class::Primary).map_err(|why| {
+                    ReplyError::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {why}"))
+                })?
+            }
             "port" | "bind" => {
                 if let Err(e) = srv.rebind_tcp() {
                     log::warn!("Failed to rebind: {e}");
@@ -155,6 +162,8 @@ pub fn config_resetstat(srv: &mut Server, c: &mut Client) -> CmdResult {
     srv.ks.stat_hits = 0;
     srv.ks.stat_misses = 0;
     srv.ks.stat_expired_keys = 0;
+    srv.evict.reset_stats();
+    srv.ks.lazyfree.reset_stats();
     for cmd in &mut srv.commands.cmds {
         cmd.stats = Default::default();
     }
