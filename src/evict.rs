@@ -584,6 +584,7 @@ pub fn has_pending_work(srv: &Server) -> bool {
 /// Redis's warning when the limit is below current use.
 pub fn apply_config(srv: &mut Server, name: &str) {
     srv.ks.access = AccessPolicy::from_config(&srv.config);
+    srv.ks.maxmemory = srv.config.maxmemory as u64;
     srv.ks.lazyfree.lazy_expire = srv.config.lazyfree_lazy_expire;
     srv.ks.lazyfree.lazy_server_del = srv.config.lazyfree_lazy_server_del;
     if name == "maxmemory" && srv.config.maxmemory != 0 {

@@ -511,6 +511,11 @@ impl Server {
                 break;
             }
             c.argv.clear();
+            if c.argv.capacity() > 1024 {
+                // A huge multibulk leaves a huge argument array behind: give
+                // the memory back (Redis frees argv after every command).
+                c.argv = Vec::new();
+            }
             c.command_ready = false;
         }
     }
