@@ -124,3 +124,26 @@ fn unlink_frees_a_large_value_after_replying() {
     assert_eq!(q::<i64>(&mut con, &["DBSIZE"]), 0);
     assert!(wait_for(Duration::from_secs(5), || info_field(&mut con, "lazyfreed_objects") == 2));
 }
+
+#[test]
+fn an_evicted_key_touches_its_watchers_and_fires_evicted() {
+    let srv = Server::start();
+    let mut watcher = srv.client();
+    let mut admin = srv.client();
+    q::<()>(&mut admin, &["SET", "k", "v"]);
+    q::<()>(&mut admin, &["CONFIG", "SET", "notify-keyspace-events", "Ee"]);
+    let mut sub = srv.raw();
+    sub.send(&support::resp(&[b"SUBSCRIBE", b"__keyevent@0__:evicted"]));
+    let _ = sub.read_reply();
+    q::<()>(&mut watcher, &["WATCH", "k"]);
+    q::<()>(&mut admin, &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+    q::<()>(&mut admin, &["CONFIG", "SET", "maxmemory", "1"]);
+    assert!(wait_for(Duration::from_secs(5), || q::<i64>(&mut admin, &["DBSIZE"]) == 0));
+    q::<()>(&mut admin, &["CONFIG", "SET", "maxmemory", "0"]);
+    assert_eq!(info_field(&mut admin, "evicted_keys"), 1);
+    let msg = sub.read_reply();
+    assert!(support::show(&msg).contains("evicted"), "{}", support::show(&msg));
+    q::<()>(&mut watcher, &["MULTI"]);
+    q::<()>(&mut watcher, &["PING"]);
+    assert_eq!(q::<Value>(&mut watcher, &["EXEC"]), Value::Nil);
+}
