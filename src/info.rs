@@ -191,10 +191,10 @@ fn clients(srv: &Server, c: &Client, w: &mut Section) {
     w.kv("clients_in_timeout_table", in_timeout);
 }
 
-/// Bytes allocated by the allocator (jemalloc when it is the global one).
+/// Bytes allocated through the allocator (jemalloc when it is the global
+/// one): the gauge `maxmemory` is enforced against.
 pub fn used_memory() -> u64 {
-    let _ = tikv_jemalloc_ctl::epoch::advance();
-    tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64
+    crate::evict::used_memory()
 }
 
 /// Resident set size from /proc.
@@ -294,7 +294,7 @@ fn memory(srv: &Server, c: &Client, w: &mut Section) {
     w.kv("used_memory_scripts_human", human_bytes(0));
     w.kv("maxmemory", maxmemory);
     w.kv("maxmemory_human", human_bytes(maxmemory));
-    w.kv("maxmemory_policy", srv.config.get_one(b"maxmemory-policy").unwrap_or_default());
+    w.kv("maxmemory_policy", srv.config.maxmemory_policy.name());
     w.kv("allocator_frag_ratio", format_args!("{:.2}", ratio(active, allocated)));
     w.kv("allocator_frag_bytes", active as i64 - allocated as i64);
     w.kv("allocator_rss_ratio", format_args!("{:.2}", ratio(resident, active)));
@@ -303,7 +303,7 @@ fn memory(srv: &Server, c: &Client, w: &mut Section) {
     w.kv("rss_overhead_bytes", rss as i64 - resident as i64);
     w.kv("mem_fragmentation_ratio", format_args!("{:.2}", ratio(rss, used)));
     w.kv("mem_fragmentation_bytes", rss as i64 - used as i64);
-    w.kv("mem_not_counted_for_evict", 0);
+    w.kv("mem_not_counted_for_evict", crate::evict::not_counted_memory(srv));
     w.kv("mem_replication_backlog", 0);
     w.kv("mem_total_replication_buffers", 0);
     w.kv("mem_clients_slaves", 0);
@@ -312,8 +312,8 @@ fn memory(srv: &Server, c: &Client, w: &mut Section) {
     w.kv("mem_aof_buffer", 0);
     w.kv("mem_allocator", "jemalloc-5.3.0");
     w.kv("active_defrag_running", 0);
-    w.kv("lazyfree_pending_objects", 0);
-    w.kv("lazyfreed_objects", 0);
+    w.kv("lazyfree_pending_objects", srv.ks.lazyfree.pending());
+    w.kv("lazyfreed_objects", srv.ks.lazyfree.freed());
 }
 
 /// Estimated bytes of keyspace table bookkeeping per entry (entry plus its
@@ -377,10 +377,10 @@ fn stats(srv: &Server, w: &mut Section) {
     w.kv("expired_stale_perc", "0.00");
     w.kv("expired_time_cap_reached_count", 0);
     w.kv("expire_cycle_cpu_milliseconds", st.expire_cycle_us / 1000);
-    w.kv("evicted_keys", 0);
+    w.kv("evicted_keys", srv.evict.evicted_keys);
     w.kv("evicted_clients", 0);
-    w.kv("total_eviction_exceeded_time", 0);
-    w.kv("current_eviction_exceeded_time", 0);
+    w.kv("total_eviction_exceeded_time", srv.evict.total_exceeded_ms());
+    w.kv("current_eviction_exceeded_time", srv.evict.current_exceeded_ms());
     w.kv("keyspace_hits", srv.ks.stat_hits);
     w.kv("keyspace_misses", srv.ks.stat_misses);
     w.kv("pubsub_channels", srv.pubsub.channels.len());

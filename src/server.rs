@@ -172,6 +172,10 @@ pub struct Server {
     pub slowlog: crate::slowlog::SlowLog,
     /// Latency monitor events and per-command latency histograms.
     pub latency: crate::latency::Latency,
+    /// `maxmemory` eviction state and statistics.
+    pub evict: crate::evict::Evictor,
+    /// The OOM-killer score Viator set, if any (`oom-score-adj`).
+    pub oom_score: crate::oom::OomScore,
 }
 
 impl Server {
@@ -223,6 +227,8 @@ impl Server {
             ready_keys: Vec::new(),
             slowlog: Default::default(),
             latency: Default::default(),
+            evict: Default::default(),
+            oom_score: Default::default(),
             clock,
             config,
             config_file,
@@ -230,6 +236,10 @@ impl Server {
         crate::acl::load_at_startup(&mut srv)?;
         srv.open_listeners()?;
         srv.stats.startup_memory = crate::info::used_memory();
+        crate::evict::apply_config(&mut srv, "");
+        if let Err(e) = srv.oom_score.apply(&srv.config, crate::oom::Class::Primary) {
+            log::warn!("{e}");
+        }
         let hz = srv.config.hz.clamp(1, 500);
         srv.timers.add(srv.clock.now_ms + 1000 / hz, Timer::Cron);
         Ok(srv)
@@ -265,7 +275,8 @@ impl Server {
         loop {
             let now = crate::util::clock::unix_ms();
             let next = self.timers.next_deadline().unwrap_or(now + 100);
-            let wait = (next - now).clamp(0, 1000) as u64;
+            // Unfinished eviction or lazy-free work: look at sockets, don't sleep.
+            let wait = if crate::evict::has_pending_work(self) { 0 } else { (next - now).clamp(0, 1000) as u64 };
             if let Err(e) = self.reactor.poll(Duration::from_millis(wait)) {
                 log::warn!("poll failed: {e}");
             }
@@ -528,6 +539,11 @@ impl Server {
                 break;
             }
             c.argv.clear();
+            if c.argv.capacity() > 1024 {
+                // A huge multibulk leaves a huge argument array behind: give
+                // the memory back (Redis frees argv after every command).
+                c.argv = Vec::new();
+            }
             c.command_ready = false;
         }
     }
@@ -583,7 +599,7 @@ impl Server {
 
     /// Redis's processCommand checks: the command exists with a valid arity,
     /// the client may run it. Rejections count as `rejected_calls`.
-    fn check_command(&mut self, c: &Client) -> Result<usize, ReplyError> {
+    fn check_command(&mut self, c: &mut Client) -> Result<usize, ReplyError> {
         let idx = match self.commands.resolve(&c.argv) {
             Ok(i) => i,
             Err(e) => {
@@ -599,6 +615,11 @@ impl Server {
         } else if c.flags.multi && flags.has(CmdFlags::NO_MULTI) {
             Some(ReplyError::err("Command not allowed inside a transaction"))
         } else if let Err(e) = crate::acl::check_command(self, c, idx) {
+            Some(e)
+        } else if let Some(e) =
+            if self.config.maxmemory != 0 { crate::evict::before_command(self, c, idx) } else { None }
+        {
+            // Redis's maxmemory step: evict, then refuse what may grow memory.
             Some(e)
         } else if c.reply.resp == 2 && c.subs.count() > 0 && !allowed_while_subscribed(self.commands.cmds[idx].name) {
             // COMPAT: Redis's subscriber-context error.
@@ -667,7 +688,7 @@ impl Server {
     /// their watchers dirty. Propagation and notifications plug in here as
     /// those features land. `current` is the client running the command (it
     /// is out of the slab meanwhile).
-    fn after_command(&mut self, mut current: Option<&mut Client>) {
+    pub(crate) fn after_command(&mut self, mut current: Option<&mut Client>) {
         if !self.blocking_keys.is_empty() {
             let modified = std::mem::take(&mut self.ks.modified);
             for (db, key) in &modified {
@@ -888,6 +909,9 @@ impl Server {
         //    made ready, so their replies leave in the same flush.
         self.serve_ready_keys();
         // 2. Fast active expiry would go here; the cron's slow cycle covers it.
+        //    An eviction cycle cut short by its time limit continues here, so
+        //    its `evicted` events leave with this iteration's replies.
+        crate::evict::before_sleep(self);
         // 3. Flush replies: one write per client per iteration, whatever the
         //    number of pipelined commands that produced them.
         let pending = std::mem::take(&mut self.pending_writes);
@@ -899,7 +923,10 @@ impl Server {
             }
             self.put_client(c);
         }
-        // 4. Free closed clients last, so no event of this batch can still
+        // 4. Lazy free, after the replies have gone: about a millisecond of
+        //    it per iteration (the loop does not sleep while some is left).
+        self.ks.lazyfree.drain(Duration::from_millis(1));
+        // 5. Free closed clients last, so no event of this batch can still
         //    refer to a reused slab key.
         let closing = std::mem::take(&mut self.to_close);
         for key in closing {

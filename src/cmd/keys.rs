@@ -18,11 +18,12 @@ use crate::types::value::{Str, Value};
 /// COMPAT: Redis's shared "same object" error.
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 
-fn del_generic(srv: &mut Server, c: &mut Client) -> CmdResult {
+/// DEL and UNLINK; `lazy` frees costly values after the reply.
+fn del_generic(srv: &mut Server, c: &mut Client, lazy: bool) -> CmdResult {
     let db = c.db;
     let mut n = 0;
     for i in 1..c.argc() {
-        if srv.ks.delete(db, &c.argv[i]) {
+        if srv.ks.delete_with(db, &c.argv[i], lazy) {
             srv.ks.touch_write(db, &c.argv[i]);
             srv.ks.notify(notify::GENERIC, "del", db, &c.argv[i]);
             n += 1;
@@ -32,14 +33,16 @@ fn del_generic(srv: &mut Server, c: &mut Client) -> CmdResult {
     Ok(())
 }
 
-/// DEL key [key ...]: the number of keys removed.
+/// DEL key [key ...]: the number of keys removed (freed lazily under
+/// `lazyfree-lazy-user-del`).
 pub fn del(srv: &mut Server, c: &mut Client) -> CmdResult {
-    del_generic(srv, c)
+    let lazy = srv.config.lazyfree_lazy_user_del;
+    del_generic(srv, c, lazy)
 }
 
-/// UNLINK key [key ...]: as DEL (values are freed in place for now).
+/// UNLINK key [key ...]: as DEL, but costly values are freed after the reply.
 pub fn unlink(srv: &mut Server, c: &mut Client) -> CmdResult {
-    del_generic(srv, c)
+    del_generic(srv, c, true)
 }
 
 /// EXISTS key [key ...]: counts repeated keys repeatedly, as Redis does.
@@ -367,21 +370,32 @@ pub fn swapdb(srv: &mut Server, c: &mut Client) -> CmdResult {
     Ok(())
 }
 
-/// Parses FLUSHDB/FLUSHALL's optional ASYNC|SYNC.
-fn flush_mode(c: &Client) -> CmdResult {
+/// Parses FLUSHDB/FLUSHALL's optional ASYNC|SYNC: whether to free lazily
+/// (without either, `lazyfree-lazy-user-flush` decides).
+fn flush_mode(srv: &Server, c: &Client) -> Result<bool, ReplyError> {
     match c.argc() {
-        1 => Ok(()),
-        2 if args::is(c.arg(1), "async") || args::is(c.arg(1), "sync") => Ok(()),
+        1 => Ok(srv.config.lazyfree_lazy_user_flush),
+        2 if args::is(c.arg(1), "async") => Ok(true),
+        2 if args::is(c.arg(1), "sync") => Ok(false),
         _ => Err(ReplyError::Syntax),
+    }
+}
+
+/// Empties `db`, lazily or at once.
+fn flush_one(srv: &mut Server, db: usize, lazy: bool) -> usize {
+    if lazy {
+        srv.ks.flush_db_async(db)
+    } else {
+        srv.ks.flush_db(db)
     }
 }
 
 /// FLUSHDB [ASYNC|SYNC].
 pub fn flushdb(srv: &mut Server, c: &mut Client) -> CmdResult {
-    flush_mode(c)?;
+    let lazy = flush_mode(srv, c)?;
     let db = c.db;
     srv.touch_watched_in_db(c, db, None);
-    let n = srv.ks.flush_db(db);
+    let n = flush_one(srv, db, lazy);
     srv.signal_db_ready(db);
     srv.ks.dirty += n as u64 + 1;
     c.reply.ok();
@@ -390,11 +404,11 @@ pub fn flushdb(srv: &mut Server, c: &mut Client) -> CmdResult {
 
 /// FLUSHALL [ASYNC|SYNC].
 pub fn flushall(srv: &mut Server, c: &mut Client) -> CmdResult {
-    flush_mode(c)?;
+    let lazy = flush_mode(srv, c)?;
     let mut n = 0;
     for db in 0..srv.ks.dbs.len() {
         srv.touch_watched_in_db(c, db, None);
-        n += srv.ks.flush_db(db);
+        n += flush_one(srv, db, lazy);
         srv.signal_db_ready(db);
     }
     srv.ks.dirty += n as u64 + 1;
@@ -559,39 +573,57 @@ pub fn object_encoding(srv: &mut Server, c: &mut Client) -> CmdResult {
 }
 
 /// OBJECT REFCOUNT key: shared small integers report INT_MAX, as Redis's
-/// shared integer objects do.
+/// shared integer objects do (Redis stops sharing them under a `maxmemory`
+/// LRU/LFU policy, where each key needs its own access field).
 pub fn object_refcount(srv: &mut Server, c: &mut Client) -> CmdResult {
     let key = c.argv[2].clone();
+    let shared = !crate::evict::integers_unshared(&srv.config);
     match srv.ks.peek(c.db, &key).map(|o| &o.value) {
-        Some(Value::Str(Str::Int(n))) if (0..10000).contains(n) => c.reply.int(i32::MAX as i64),
+        Some(Value::Str(Str::Int(n))) if shared && (0..10000).contains(n) => c.reply.int(i32::MAX as i64),
         Some(_) => c.reply.int(1),
         None => c.reply.null(),
     }
     Ok(())
 }
 
-/// OBJECT IDLETIME key: seconds since the key was last read or written.
+/// OBJECT IDLETIME key: seconds since the key was last read or written;
+/// an error under an LFU policy, where no access time is kept.
 pub fn object_idletime(srv: &mut Server, c: &mut Client) -> CmdResult {
     let key = c.argv[2].clone();
     let now = srv.ks.now_ms;
-    match srv.ks.peek(c.db, &key) {
-        Some(o) => c.reply.int(o.idle_ms(now) / 1000),
-        None => c.reply.null(),
+    let lfu = srv.ks.access.lfu;
+    let Some(o) = srv.ks.peek(c.db, &key) else {
+        c.reply.null();
+        return Ok(());
+    };
+    if lfu {
+        // COMPAT: Redis's text.
+        return Err(ReplyError::err(
+            "An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
     }
+    c.reply.int(o.idle_ms(now) / 1000);
     Ok(())
 }
 
-/// OBJECT FREQ key: access frequency needs an LFU `maxmemory-policy`, which
-/// arrives with eviction; until then Redis's "not LFU" error.
+/// OBJECT FREQ key: the decayed LFU counter; an error unless an LFU
+/// `maxmemory-policy` is selected.
 pub fn object_freq(srv: &mut Server, c: &mut Client) -> CmdResult {
     let key = c.argv[2].clone();
-    if srv.ks.peek(c.db, &key).is_none() {
+    let now = srv.ks.now_ms;
+    let access = srv.ks.access;
+    let Some(o) = srv.ks.peek(c.db, &key) else {
         c.reply.null();
         return Ok(());
+    };
+    if !access.lfu {
+        // COMPAT: Redis's text.
+        return Err(ReplyError::err(
+            "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
     }
-    Err(ReplyError::err(
-        "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-    ))
+    c.reply.int(crate::evict::lfu_decayed(o.lru, access.decay_time, now) as i64);
+    Ok(())
 }
 
 /// OBJECT HELP.

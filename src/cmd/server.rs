@@ -104,6 +104,13 @@ fn apply_config(srv: &mut Server, changed: &[&'static str]) -> CmdResult {
             "loglevel" | "logfile" => crate::logging::configure(srv.config.loglevel, &srv.config.logfile),
             "notify-keyspace-events" => srv.ks.notify_flags = srv.config.notify_keyspace_events,
             "requirepass" => crate::acl::requirepass_changed(srv),
+            "maxmemory" | "maxmemory-policy" | "lfu-log-factor" | "lfu-decay-time" | "lazyfree-lazy-expire"
+            | "lazyfree-lazy-server-del" => crate::evict::apply_config(srv, name),
+            "oom-score-adj" | "oom-score-adj-values" => {
+                srv.oom_score.apply(&srv.config, crate::oom::Class::Primary).map_err(|why| {
+                    ReplyError::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {why}"))
+                })?
+            }
             "port" | "bind" => {
                 if let Err(e) = srv.rebind_tcp() {
                     log::warn!("Failed to rebind: {e}");
@@ -155,6 +162,8 @@ pub fn config_rewrite(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// CONFIG RESETSTAT.
 pub fn config_resetstat(srv: &mut Server, c: &mut Client) -> CmdResult {
     crate::info::reset_stats(srv);
+    srv.evict.reset_stats();
+    srv.ks.lazyfree.reset_stats();
     c.reply.ok();
     Ok(())
 }

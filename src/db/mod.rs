@@ -105,6 +105,13 @@ pub struct Keyspace {
     pub track_modified: bool,
     /// Random state for sampling (and seeds for commands that need one).
     rng: crate::util::rand::Rng,
+    /// What the per-key access field holds (LRU clock or LFU counter), from
+    /// `maxmemory-policy` and the `lfu-*` settings.
+    pub access: crate::evict::AccessPolicy,
+    /// Deferred frees (UNLINK, FLUSHALL ASYNC, `lazyfree-lazy-*`).
+    pub lazyfree: crate::lazyfree::LazyFree,
+    /// `maxmemory` (0: none), so table growth can be held back at the limit.
+    pub maxmemory: u64,
 }
 
 impl Keyspace {
@@ -124,6 +131,9 @@ impl Keyspace {
             modified: Vec::new(),
             track_modified: false,
             rng: crate::util::rand::Rng::from_entropy(),
+            access: Default::default(),
+            lazyfree: Default::default(),
+            maxmemory: 0,
         }
     }
 
@@ -164,7 +174,8 @@ impl Keyspace {
     fn delete_expired(&mut self, db: usize, key: &[u8]) {
         let d = &mut self.dbs[db];
         d.expires.remove(key);
-        if let Some((k, _)) = d.dict.remove(key) {
+        if let Some((k, o)) = d.dict.remove(key) {
+            self.lazyfree.dispose(o.value, self.lazyfree.lazy_expire);
             self.stat_expired_keys += 1;
             self.notify(notify::EXPIRED, "expired", db, &k);
             if self.track_modified {
@@ -178,11 +189,10 @@ impl Keyspace {
     /// statistics are counted and the access clock is updated.
     pub fn get(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
         self.expire_if_needed(db, key);
-        let lru = lru_clock(self.now_ms);
         match self.dbs[db].dict.get_mut(key) {
             Some(o) => {
                 self.stat_hits += 1;
-                o.lru = lru;
+                self.access.touch(&mut o.lru, self.now_ms, &mut self.rng);
                 Some(&o.value)
             }
             None => {
@@ -203,9 +213,10 @@ impl Keyspace {
     /// access clock.
     pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
         self.expire_if_needed(db, key);
-        let lru = lru_clock(self.now_ms);
+        let (access, now) = (self.access, self.now_ms);
+        let rng = &mut self.rng;
         self.dbs[db].dict.get_mut(key).map(|o| {
-            o.lru = lru;
+            access.touch(&mut o.lru, now, rng);
             &mut o.value
         })
     }
@@ -220,9 +231,27 @@ impl Keyspace {
     /// (SET KEEPTTL); otherwise it is cleared, as a plain SET clears it.
     pub fn set(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) {
         self.expire_if_needed(db, key);
-        let obj = Obj::new(val, self.now_ms);
+        let mut obj = Obj { value: val, lru: self.access.initial(self.now_ms) };
         let d = &mut self.dbs[db];
-        if d.dict.insert(Sds::from(key), obj).is_some() {
+        if self.access.lfu {
+            // An overwritten key keeps its access frequency.
+            if let Some(old) = d.dict.get(key) {
+                obj.lru = old.lru;
+            }
+        }
+        // At `maxmemory`, a table doubling that would cross the limit waits
+        // (up to the forced load factor), so a resize alone cannot evict.
+        let hold = self.maxmemory != 0 && growth_would_exceed(&d.dict, self.maxmemory);
+        let resize_allowed = d.dict.resize_allowed();
+        if hold {
+            d.dict.set_resize_allowed(false);
+        }
+        let old = d.dict.insert(Sds::from(key), obj);
+        if hold {
+            d.dict.set_resize_allowed(resize_allowed);
+        }
+        if let Some(old) = old {
+            self.lazyfree.dispose(old.value, self.lazyfree.lazy_server_del);
             if !keep_ttl {
                 d.expires.remove(key);
             }
@@ -231,14 +260,34 @@ impl Keyspace {
         }
     }
 
-    /// Deletes `key`; true if it existed (an expired key does not count).
+    /// Deletes `key` as a side effect of a command; true if it existed (an
+    /// expired key does not count). The value is freed lazily under
+    /// `lazyfree-lazy-server-del`.
     pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
+        self.delete_with(db, key, self.lazyfree.lazy_server_del)
+    }
+
+    /// Deletes `key`, freeing a costly value after the reply when `lazy`
+    /// (UNLINK, DEL under `lazyfree-lazy-user-del`); true if it existed.
+    pub fn delete_with(&mut self, db: usize, key: &[u8], lazy: bool) -> bool {
         if self.expire_if_needed(db, key) {
             return false;
         }
+        match self.unlink_entry(db, key) {
+            Some(o) => {
+                self.lazyfree.dispose(o.value, lazy);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes `key` and its TTL without looking at its expire time and
+    /// without notifying (eviction); returns the removed object.
+    pub fn unlink_entry(&mut self, db: usize, key: &[u8]) -> Option<Obj> {
         let d = &mut self.dbs[db];
         d.expires.remove(key);
-        d.dict.remove(key).is_some()
+        d.dict.remove(key).map(|(_, o)| o)
     }
 
     /// Removes and returns the value of `key` together with its expire time.
@@ -283,6 +332,18 @@ impl Keyspace {
         d.dict = Dict::new();
         d.expires = Dict::new();
         d.avg_ttl_ms = 0;
+        n
+    }
+
+    /// Empties one database, handing its tables to the lazy-free queue
+    /// (FLUSHDB/FLUSHALL ASYNC); returns how many keys it held.
+    pub fn flush_db_async(&mut self, db: usize) -> usize {
+        let d = &mut self.dbs[db];
+        let n = d.dict.len();
+        let dict = std::mem::take(&mut d.dict);
+        let expires = std::mem::take(&mut d.expires);
+        d.avg_ttl_ms = 0;
+        self.lazyfree.dispose_db(dict, expires);
         n
     }
 
@@ -353,6 +414,17 @@ impl Keyspace {
         }
         total
     }
+}
+
+/// True when the next insertion would double `dict` past `maxmemory` while
+/// its load factor is still below 1.618 (Redis's `dictExpandAllowed`).
+fn growth_would_exceed(dict: &Dict<Sds, Obj>, maxmemory: u64) -> bool {
+    let (n, size) = (dict.len(), dict.buckets());
+    if size == 0 || n < size || dict.is_rehashing() || n * 1000 > size * 1618 {
+        return false;
+    }
+    let more = (size * 2 * std::mem::size_of::<usize>()) as u64;
+    !crate::evict::growth_allowed(maxmemory, more)
 }
 
 #[cfg(test)]
