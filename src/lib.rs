@@ -35,6 +35,7 @@ pub mod config;
 pub mod db;
 pub mod info;
 pub mod logging;
+pub mod rdb;
 pub mod reactor;
 pub mod resp;
 pub mod server;
