@@ -152,6 +152,8 @@ pub struct Server {
     ready_events: Vec<(mio::Token, bool, bool, bool)>,
     /// WATCHed keys: (db, key) to the slab keys of the clients watching.
     pub watched_keys: HashMap<(usize, crate::types::sds::Sds), Vec<usize>>,
+    /// MIGRATE's cached connections to targets.
+    pub migrate_sockets: crate::cmd::dump::MigrateCache,
 }
 
 impl Server {
@@ -189,6 +191,7 @@ impl Server {
             sentinel_mode: false,
             noted_noop: Vec::new(),
             watched_keys: HashMap::new(),
+            migrate_sockets: Default::default(),
             read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             ready_events: Vec::with_capacity(1024),
             pubsub: Default::default(),
@@ -925,6 +928,7 @@ impl Server {
             self.after_command(None);
         }
         self.clients_cron();
+        self.migrate_sockets.close_idle(self.clock.now_ms / 1000);
         self.check_pause_expired();
         self.track_metrics();
         for db in &mut self.ks.dbs {

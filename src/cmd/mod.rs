@@ -8,6 +8,7 @@ pub mod args;
 pub mod bitops;
 pub mod conn;
 pub mod debug;
+pub mod dump;
 pub mod geo;
 pub mod hash;
 pub mod hll;
@@ -86,6 +87,9 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("object|idletime", keys::object_idletime),
     ("object|freq", keys::object_freq),
     ("object|help", keys::object_help),
+    ("dump", dump::dump),
+    ("restore", dump::restore),
+    ("migrate", dump::migrate),
     // strings
     ("get", string::get),
     ("set", string::set),
