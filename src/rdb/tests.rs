@@ -346,3 +346,57 @@ fn fuzz_decoder_never_panics() {
         }
     }
 }
+
+/// A file saved by a real Redis 7.0.15 (strings in every form, an LZF
+/// string, lists, intset and hashtable sets, listpack and hashtable hashes,
+/// listpack and skiplist zsets, a stream with a group, a TTL, a second db).
+/// Set VIATOR_RDB_OUT to a path to also get our rewrite of it, for checking
+/// with redis-check-rdb or by loading it into redis-server.
+#[test]
+fn loads_a_file_written_by_redis_7() {
+    let data = include_bytes!("testdata/redis-7.0.15.rdb");
+    let opts = LoadOptions { databases: 16, skip_expired_before_ms: None, verify_checksum: true };
+    let mut ks = Keyspace::new(16);
+    let info = read_rdb(&mut &data[..], &lim(), opts, |k| {
+        ks.set(k.db, &k.key, k.value, false);
+        if let Some(at) = k.expire_at_ms {
+            ks.set_expire(k.db, &k.key, at);
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(info.keys_loaded, 15);
+    assert!(info.checksummed);
+    assert!(info.aux.iter().any(|(k, v)| k == b"redis-ver" && v == b"7.0.15"));
+    let get = |ks: &mut Keyspace, db: usize, k: &[u8]| ks.get(db, k).cloned().unwrap();
+    assert_eq!(get(&mut ks, 0, b"str"), sv(b"hello"));
+    assert_eq!(get(&mut ks, 0, b"big"), sv(b"9223372036854775807"));
+    assert_eq!(get(&mut ks, 0, b"long"), sv(&[b'a'; 200]));
+    assert_eq!(get(&mut ks, 3, b"db3"), sv(b"yes"));
+    assert!(ks.expire_at(0, b"ttl").is_some());
+    for (k, enc) in [
+        (&b"iset"[..], "intset"),
+        (b"hset", "hashtable"),
+        (b"h", "listpack"),
+        // Saved big, but small enough for the default limits: Redis converts too.
+        (b"hbig", "listpack"),
+        (b"z", "listpack"),
+        (b"zbig", "listpack"),
+        (b"list", "quicklist"),
+        (b"s", "stream"),
+    ] {
+        assert_eq!(get(&mut ks, 0, k).encoding(), enc, "{}", String::from_utf8_lossy(k));
+    }
+    let Value::List(l) = get(&mut ks, 0, b"biglist") else { panic!() };
+    assert_eq!(l.len(), 50);
+    let Value::ZSet(z) = get(&mut ks, 0, b"z") else { panic!() };
+    assert_eq!(z.score(b"b"), Some(2.5));
+    let Value::Stream(st) = get(&mut ks, 0, b"s") else { panic!() };
+    assert_eq!(st.entries.length, 2);
+    assert_eq!(st.groups[&b"g"[..]].consumers[&b"alice"[..]].pel.len(), 1);
+    if let Ok(path) = std::env::var("VIATOR_RDB_OUT") {
+        let mut f = std::fs::File::create(path).unwrap();
+        let aux = [("redis-ver", "7.0.15".to_string()), ("redis-bits", "64".to_string())];
+        write_rdb(&mut f, &ks, &aux, SaveOptions::default()).unwrap();
+    }
+}
