@@ -207,9 +207,14 @@ fn migrate_socket<'a>(
         let addr = (host, port_n).to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(fail)?;
         let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|_| fail())?;
         let _ = stream.set_nodelay(true);
-        cache.sockets.insert(name.clone(), Cached { conn: BufReader::new(stream), last_db: None, last_use_secs: now_secs });
+        cache
+            .sockets
+            .insert(name.clone(), Cached { conn: BufReader::new(stream), last_db: None, last_use_secs: now_secs });
     }
-    let cs = cache.sockets.get_mut(&name).ok_or_else(|| ReplyError::other("IOERR error or timeout connecting to the client"))?;
+    let cs = cache
+        .sockets
+        .get_mut(&name)
+        .ok_or_else(|| ReplyError::other("IOERR error or timeout connecting to the client"))?;
     cs.last_use_secs = now_secs;
     let _ = cs.conn.get_ref().set_read_timeout(Some(timeout));
     let _ = cs.conn.get_ref().set_write_timeout(Some(timeout));

@@ -124,14 +124,14 @@ impl<'a> Reader<'a> {
 
     /// An RDB length (an encoding marker reads as its 6-bit value, as
     /// Redis's rdbLoadLen without the flag does).
-    pub fn len(&mut self) -> Res<u64> {
+    pub fn length(&mut self) -> Res<u64> {
         Ok(self.len_or_enc()?.0)
     }
 
     /// A count of items that each take at least one byte: larger than what
     /// is left means corruption, which stops huge allocations early.
     fn count(&mut self) -> Res<usize> {
-        let n = self.len()?;
+        let n = self.length()?;
         if n > self.remaining() as u64 {
             return Err(self.short());
         }
@@ -156,8 +156,8 @@ impl<'a> Reader<'a> {
                 Ok(RdbStr::Int(i32::from_le_bytes([s[0], s[1], s[2], s[3]]) as i64))
             }
             3 => {
-                let clen = self.len()?;
-                let plain = self.len()?;
+                let clen = self.length()?;
+                let plain = self.length()?;
                 let clen = usize::try_from(clen).map_err(|_| self.short())?;
                 let data = self.take(clen)?;
                 let plain = usize::try_from(plain).map_err(|_| self.corrupt("Invalid LZF compressed string"))?;
@@ -352,7 +352,7 @@ fn read_quicklist(r: &mut Reader<'_>, t: u8, lim: &LoadLimits) -> Res<Value> {
     let n = r.count()?;
     let mut l = new_list(lim);
     for _ in 0..n {
-        let container = if t == TYPE_LIST_QUICKLIST_2 { r.len()? } else { QUICKLIST_PACKED };
+        let container = if t == TYPE_LIST_QUICKLIST_2 { r.length()? } else { QUICKLIST_PACKED };
         if container != QUICKLIST_PACKED && container != QUICKLIST_PLAIN {
             return Err(r.corrupt("Quicklist integrity check failed."));
         }
@@ -638,12 +638,12 @@ fn read_stream(r: &mut Reader<'_>, t: u8) -> Res<Value> {
         st.entries.insert_raw_node(master, lp.as_bytes().to_vec());
     }
     let e = &mut st.entries;
-    e.length = r.len()?;
-    e.last_id = StreamId::new(r.len()?, r.len()?);
+    e.length = r.length()?;
+    e.last_id = StreamId::new(r.length()?, r.length()?);
     if t == TYPE_STREAM_LISTPACKS_2 {
-        e.first_id = StreamId::new(r.len()?, r.len()?);
-        e.max_deleted_entry_id = StreamId::new(r.len()?, r.len()?);
-        e.entries_added = r.len()?;
+        e.first_id = StreamId::new(r.length()?, r.length()?);
+        e.max_deleted_entry_id = StreamId::new(r.length()?, r.length()?);
+        e.entries_added = r.length()?;
     } else {
         e.max_deleted_entry_id = StreamId::MIN;
         e.entries_added = e.length;
@@ -658,9 +658,9 @@ fn read_stream(r: &mut Reader<'_>, t: u8) -> Res<Value> {
     let groups = r.count()?;
     for _ in 0..groups {
         let name = Sds::from(&r.bytes()?[..]);
-        let last_id = StreamId::new(r.len()?, r.len()?);
+        let last_id = StreamId::new(r.length()?, r.length()?);
         let entries_read = if t == TYPE_STREAM_LISTPACKS_2 {
-            r.len()? as i64
+            r.length()? as i64
         } else {
             st.entries.estimate_distance(last_id).map_or(-1, |d| d as i64)
         };
@@ -673,7 +673,7 @@ fn read_stream(r: &mut Reader<'_>, t: u8) -> Res<Value> {
         for _ in 0..pel {
             let id = r.stream_id_raw()?;
             let delivery_time_ms = r.millis()?;
-            let delivery_count = r.len()?;
+            let delivery_count = r.length()?;
             if g.pel.insert(id, Nack { delivery_time_ms, delivery_count, consumer: Sds::new() }).is_some() {
                 return Err(r.corrupt("Duplicated global PEL entry loading stream consumer group"));
             }

@@ -50,11 +50,14 @@ pub struct SaveOptions {
     pub compress: bool,
     /// `rdbchecksum`: write the CRC-64 (zero otherwise, meaning "none").
     pub checksum: bool,
+    /// With an LRU `maxmemory-policy`, the time (Unix ms) against which each
+    /// key's idle seconds are written (IDLE opcode), as Redis does.
+    pub lru_now_ms: Option<i64>,
 }
 
 impl Default for SaveOptions {
     fn default() -> SaveOptions {
-        SaveOptions { compress: true, checksum: true }
+        SaveOptions { compress: true, checksum: true, lru_now_ms: None }
     }
 }
 
@@ -83,6 +86,10 @@ pub fn write_rdb(out: &mut impl Write, ks: &Keyspace, aux: &[(&str, String)], op
             if let Some(&at) = db.expires.get(&key[..]) {
                 s.buf.push(OP_EXPIRETIME_MS);
                 encode::put_millis(&mut s.buf, at);
+            }
+            if let Some(now) = opts.lru_now_ms {
+                s.buf.push(OP_IDLE);
+                encode::put_len(&mut s.buf, (obj.idle_ms(now) / 1000) as u64);
             }
             s.buf.push(encode::object_type(&obj.value));
             encode::put_string(&mut s.buf, key, opts.compress);
@@ -166,7 +173,7 @@ pub fn read_rdb(
         });
     }
     let version = std::str::from_utf8(&magic[5..]).ok().and_then(|v| v.parse::<u16>().ok()).unwrap_or(0);
-    if version < 1 || version > RDB_VERSION {
+    if !(1..=RDB_VERSION).contains(&version) {
         return Err(RdbError {
             offset: 5,
             kind: RdbErrorKind::Corrupt,
@@ -182,10 +189,10 @@ pub fn read_rdb(
             OP_EXPIRETIME => expire = Some(r.secs()? as i64 * 1000),
             OP_EXPIRETIME_MS => expire = Some(r.millis()?),
             OP_FREQ => freq = Some(r.byte()?),
-            OP_IDLE => idle = Some(r.len()?),
+            OP_IDLE => idle = Some(r.length()?),
             OP_EOF => break,
             OP_SELECTDB => {
-                let n = r.len()?;
+                let n = r.length()?;
                 if n >= opts.databases as u64 {
                     return Err(r.corrupt(format!(
                         "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting\n",
@@ -195,8 +202,8 @@ pub fn read_rdb(
                 db = n as usize;
             }
             OP_RESIZEDB => {
-                r.len()?;
-                r.len()?;
+                r.length()?;
+                r.length()?;
             }
             OP_AUX => {
                 let k = r.bytes()?.into_owned();

@@ -283,6 +283,16 @@ fn whole_files_round_trip() {
     write_rdb(&mut file, &ks, &aux, SaveOptions::default()).unwrap();
     assert_eq!(&file[..9], b"REDIS0010");
     let opts = LoadOptions { databases: 4, skip_expired_before_ms: Some(1_000_000), verify_checksum: true };
+    // With LRU information, the idle time comes back.
+    let mut with_idle = Vec::new();
+    ks.now_ms += 7_000;
+    write_rdb(&mut with_idle, &ks, &aux, SaveOptions { lru_now_ms: Some(ks.now_ms), ..SaveOptions::default() })
+        .unwrap();
+    read_rdb(&mut &with_idle[..], &lim(), LoadOptions { skip_expired_before_ms: None, ..opts }, |k| {
+        assert_eq!(k.idle_secs, Some(7));
+        Ok(())
+    })
+    .unwrap();
     let mut got = Vec::new();
     let info = read_rdb(&mut &file[..], &lim(), opts, |k| {
         got.push(k);
