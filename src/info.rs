@@ -388,7 +388,7 @@ fn stats(srv: &Server, w: &mut Section) {
     w.kv("pubsubshard_channels", 0);
     w.kv("latest_fork_usec", 0);
     w.kv("total_forks", 0);
-    w.kv("migrate_cached_sockets", 0);
+    w.kv("migrate_cached_sockets", srv.migrate_sockets.len());
     w.kv("slave_expires_tracked_keys", 0);
     w.kv("active_defrag_hits", 0);
     w.kv("active_defrag_misses", 0);

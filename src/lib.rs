@@ -41,6 +41,7 @@ pub mod lazyfree;
 pub mod logging;
 pub mod oom;
 pub mod propagate;
+pub mod rdb;
 pub mod reactor;
 pub mod repl;
 pub mod resp;

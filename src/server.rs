@@ -176,6 +176,8 @@ pub struct Server {
     pub evict: crate::evict::Evictor,
     /// The OOM-killer score Viator set, if any (`oom-score-adj`).
     pub oom_score: crate::oom::OomScore,
+    /// MIGRATE's cached connections to targets.
+    pub migrate_sockets: crate::cmd::dump::MigrateCache,
 }
 
 impl Server {
@@ -220,6 +222,7 @@ impl Server {
             watched_keys: HashMap::new(),
             prop: Default::default(),
             repl: Default::default(),
+            migrate_sockets: Default::default(),
             read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             ready_events: Vec::with_capacity(1024),
             pubsub: Default::default(),
@@ -1000,6 +1003,7 @@ impl Server {
         }
         self.clients_cron();
         crate::info::sample_memory(self);
+        self.migrate_sockets.close_idle(self.clock.now_ms / 1000);
         self.check_pause_expired();
         self.track_metrics();
         for db in &mut self.ks.dbs {

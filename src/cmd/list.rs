@@ -47,6 +47,11 @@ pub(crate) fn thresh() -> usize {
     PACKED_THRESHOLD.load(Ordering::Relaxed)
 }
 
+/// The packed threshold in force (RDB loading builds lists with it).
+pub fn packed_threshold() -> usize {
+    thresh()
+}
+
 /// An empty list with the configured node size and compress depth.
 pub(crate) fn new_list(srv: &Server) -> List {
     List::new(srv.config.list_max_listpack_size, srv.config.list_compress_depth)

@@ -9,6 +9,7 @@ pub mod args;
 pub mod bitops;
 pub mod conn;
 pub mod debug;
+pub mod dump;
 pub mod geo;
 pub mod hash;
 pub mod hll;
@@ -105,6 +106,9 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("object|idletime", keys::object_idletime),
     ("object|freq", keys::object_freq),
     ("object|help", keys::object_help),
+    ("dump", dump::dump),
+    ("restore", dump::restore),
+    ("migrate", dump::migrate),
     // strings
     ("get", string::get),
     ("set", string::set),
@@ -314,6 +318,8 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("memory|help", memory::help),
     // replication
     ("replconf", crate::repl::replconf),
+    ("sync", crate::repl::sync),
+    ("psync", crate::repl::psync),
     ("slowlog|get", slowlog::get),
     ("slowlog|len", slowlog::len),
     ("slowlog|reset", slowlog::reset),

@@ -113,6 +113,80 @@ impl Server {
     pub fn repl_forget(&mut self, key: usize) {
         self.repl.replicas.retain(|&k| k != key);
     }
+
+    /// Attaches `c` as a replica with a full synchronisation: the optional
+    /// FULLRESYNC line, then the RDB snapshot as `$<len>\r\n<bytes>` (no
+    /// trailing CRLF), then the live stream starting with a SELECT.
+    fn full_sync(&mut self, c: &mut Client, psync: bool) -> Result<(), ReplyError> {
+        if self.repl.backlog.is_none() {
+            let size = self.config.repl_backlog_size.max(16 * 1024) as usize;
+            self.repl.backlog = Some(Backlog::new(size, self.repl.offset + 1));
+            // A new backlog starts a new history: replicas of the old one
+            // cannot continue from it.
+            self.repl.replid = crate::server::random_hex(40);
+        }
+        let mut snapshot = Vec::new();
+        crate::rdb::write_rdb(&mut snapshot, &self.ks, &self.rdb_aux_fields(), self.rdb_save_options())
+            .map_err(|e| ReplyError::err(format!("snapshot failed: {e}")))?;
+        let offset = self.repl.offset;
+        c.reply.unmuted(|out| {
+            if psync {
+                out.raw(format!("+FULLRESYNC {} {}\r\n", self.repl.replid, offset).as_bytes());
+            }
+            out.raw(format!("${}\r\n", snapshot.len()).as_bytes());
+            out.raw(&snapshot);
+        });
+        c.flags.replica = true;
+        self.repl.seldb = None;
+        self.repl.replicas.push(c.key);
+        self.repl.stat_sync_full += 1;
+        log::info!("Replica {} asks for synchronization", c.addr);
+        log::info!("Synchronization with replica {} succeeded", c.addr);
+        Ok(())
+    }
+
+    /// How an RDB written now is encoded (`rdbcompression`, `rdbchecksum`).
+    pub fn rdb_save_options(&self) -> crate::rdb::SaveOptions {
+        crate::rdb::SaveOptions {
+            compress: self.config.rdbcompression,
+            checksum: self.config.rdbchecksum,
+            lru_now_ms: None,
+        }
+    }
+
+    /// The AUX fields an RDB written now carries.
+    pub fn rdb_aux_fields(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("redis-ver", crate::REDIS_VERSION.to_string()),
+            ("redis-bits", (usize::BITS).to_string()),
+            ("ctime", (crate::util::clock::unix_ms() / 1000).to_string()),
+            ("used-mem", crate::info::used_memory().to_string()),
+            ("repl-stream-db", "0".to_string()),
+            ("repl-id", self.repl.replid.clone()),
+            ("repl-offset", self.repl.offset.to_string()),
+            ("aof-base", "0".to_string()),
+        ]
+    }
+}
+
+/// SYNC: full synchronisation without the PSYNC handshake line.
+pub fn sync(srv: &mut Server, c: &mut Client) -> CmdResult {
+    if c.flags.replica {
+        return Ok(());
+    }
+    if c.flags.multi {
+        return Err(ReplyError::err("Command is not allowed inside a transaction"));
+    }
+    srv.full_sync(c, false)
+}
+
+/// PSYNC replid offset: partial resynchronisation is not offered yet, so
+/// every request is answered with a full one.
+pub fn psync(srv: &mut Server, c: &mut Client) -> CmdResult {
+    if c.flags.replica {
+        return Ok(());
+    }
+    srv.full_sync(c, true)
 }
 
 /// REPLCONF option value ...: the options a replica announces

@@ -59,6 +59,15 @@ impl Node {
     }
 }
 
+/// One node as RDB sees it: a listpack of entries, or one plain element.
+#[derive(Debug, Clone, Copy)]
+pub enum NodeView<'a> {
+    /// A packed node.
+    Packed(&'a Listpack),
+    /// A plain node.
+    Plain(&'a [u8]),
+}
+
 /// A place in the list: node index and byte offset inside a packed node
 /// (0 for a plain node). Valid until the next mutation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -526,6 +535,29 @@ impl List {
     /// Elements as owned vectors (tests, debugging).
     pub fn to_vecs(&self) -> Vec<Vec<u8>> {
         self.iter().map(|v| v.to_vec()).collect()
+    }
+
+    /// The nodes from head to tail (RDB save writes them as they are).
+    pub fn nodes(&self) -> impl Iterator<Item = NodeView<'_>> + '_ {
+        self.nodes.iter().map(|n| match n {
+            Node::Packed(lp) => NodeView::Packed(lp),
+            Node::Plain(v) => NodeView::Plain(v),
+        })
+    }
+
+    /// Appends a whole packed node as is (RDB load, like Redis's
+    /// quicklistAppendListpack); empty listpacks are ignored.
+    pub fn append_packed_node(&mut self, lp: Listpack) {
+        if !lp.is_empty() {
+            self.len += lp.len();
+            self.nodes.push_back(Node::Packed(lp));
+        }
+    }
+
+    /// Appends a plain node holding `ele` (RDB load, quicklistAppendPlainNode).
+    pub fn append_plain_node(&mut self, ele: Vec<u8>) {
+        self.len += 1;
+        self.nodes.push_back(Node::Plain(ele));
     }
 
     /// Node sizes as (entries, bytes, plain) triples (tests, DEBUG).

@@ -172,6 +172,12 @@ impl Listpack {
         lp
     }
 
+    /// Adopts bytes already validated as a listpack (RDB load checks them
+    /// with `types::listpack::Listpack::from_bytes` first).
+    pub fn from_validated(buf: Vec<u8>) -> Listpack {
+        Listpack { buf }
+    }
+
     /// Total size in bytes, as `lpBytes` reports it.
     pub fn bytes(&self) -> usize {
         self.buf.len()

@@ -308,6 +308,21 @@ impl<'a> Iterator for Range<'a> {
 }
 
 impl Entries {
+    /// Every node as (master ID, listpack bytes), in ID order (RDB save).
+    pub fn raw_nodes(&self) -> impl Iterator<Item = (StreamId, &[u8])> + '_ {
+        self.nodes.iter().map(|(k, n)| (*k, n.lp.as_slice()))
+    }
+
+    /// Files a node under `master` from listpack bytes the caller validated
+    /// (RDB load). False, and nothing stored, if that key is taken.
+    pub fn insert_raw_node(&mut self, master: StreamId, lp: Vec<u8>) -> bool {
+        if self.nodes.contains_key(&master) {
+            return false;
+        }
+        self.nodes.insert(master, Node { lp: lp::Listpack::from_validated(lp) });
+        true
+    }
+
     /// Number of nodes (XINFO `radix-tree-keys`).
     pub fn node_count(&self) -> usize {
         self.nodes.len()
