@@ -152,6 +152,10 @@ pub struct Server {
     ready_events: Vec<(mio::Token, bool, bool, bool)>,
     /// WATCHed keys: (db, key) to the slab keys of the clients watching.
     pub watched_keys: HashMap<(usize, crate::types::sds::Sds), Vec<usize>>,
+    /// Client memory sums, eviction and reply-buffer settings.
+    pub client_mem: crate::client::mem::ClientsMem,
+    /// Slab keys of the MONITOR clients.
+    pub monitors: Vec<usize>,
 }
 
 impl Server {
@@ -189,6 +193,8 @@ impl Server {
             sentinel_mode: false,
             noted_noop: Vec::new(),
             watched_keys: HashMap::new(),
+            client_mem: Default::default(),
+            monitors: Vec::new(),
             read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             ready_events: Vec::with_capacity(1024),
             pubsub: Default::default(),
@@ -410,6 +416,7 @@ impl Server {
             return;
         }
         let mut closed = false;
+        crate::client::mem::before_read(&mut c);
         loop {
             // Read into the shared scratch buffer and append: one copy of the
             // bytes that arrived, instead of zero-filling spare capacity of
@@ -426,10 +433,9 @@ impl Server {
                     let drained = n < self.read_buf.len() && !hup;
                     if c.query.len() as i64 > self.config.client_query_buffer_limit {
                         log::warn!(
-                            "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
-                            c.id,
-                            c.addr,
-                            String::from_utf8_lossy(&c.query[..c.query.len().min(64)])
+                            "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
+                            crate::client::mem::info_line(&c, self.clock.now_ms),
+                            crate::config::repr(&c.query[..c.query.len().min(64)])
                         );
                         closed = true;
                         break;
@@ -447,7 +453,7 @@ impl Server {
                 }
             }
         }
-        c.query_peak = c.query_peak.max(c.query.len());
+        crate::client::mem::after_read(&mut c);
         c.last_interaction_ms = self.clock.now_ms;
         self.process_input(&mut c);
         if closed {
@@ -468,7 +474,10 @@ impl Server {
                     authenticated: c.authenticated,
                     from_primary: false,
                 };
-                match c.parser.parse(&mut c.query, &mut c.argv, limits) {
+                let before = c.query.len();
+                let parsed = c.parser.parse(&mut c.query, &mut c.argv, limits);
+                crate::client::mem::parsed(c, before - c.query.len());
+                match parsed {
                     Ok(Parsed::Command) => {}
                     Ok(Parsed::Incomplete) => break,
                     Err(e) => {
@@ -502,6 +511,7 @@ impl Server {
             c.argv.clear();
             c.command_ready = false;
         }
+        crate::client::mem::after_batch(self, c);
     }
 
     fn must_wait_for_pause(&self, c: &Client) -> bool {
@@ -527,6 +537,9 @@ impl Server {
             c.reply_mode = ReplyMode::Skip;
         }
         c.reply.muted = c.replies_muted();
+        if crate::client::mem::before_command(self, c) {
+            return;
+        }
         match self.check_command(c) {
             Err(e) => {
                 if c.flags.multi {
@@ -551,6 +564,7 @@ impl Server {
             c.reply_mode = ReplyMode::On;
         }
         c.reply.muted = false;
+        crate::client::mem::after_command(self, c);
     }
 
     /// Redis's processCommand checks: the command exists with a valid arity,
@@ -611,6 +625,10 @@ impl Server {
         if let Err(e) = r {
             self.commands.cmds[idx].stats.failed_calls += 1;
             self.reply_error(c, &e);
+        }
+        // A served blocked command was shown when it first ran.
+        if !self.monitors.is_empty() && c.reblock_deadline.is_none() {
+            crate::cmd::client::feed_monitors(self, c, idx);
         }
         self.after_command(Some(c));
     }
@@ -701,7 +719,9 @@ impl Server {
             _ => {
                 if let Some(Some(c)) = self.clients.get_mut(key) {
                     f(c);
-                    if !c.queued_write && !c.want_write {
+                    // Queued even while the socket pushes back: before-sleep
+                    // applies the output limits to it.
+                    if !c.queued_write {
                         c.queued_write = true;
                         self.pending_writes.push(key);
                     }
@@ -834,7 +854,10 @@ impl Server {
 
     fn write_to(&mut self, key: usize) {
         let Some(mut c) = self.take_client(key) else { return };
-        self.flush_or_close(&mut c);
+        if !c.flags.close_asap {
+            self.flush_or_close(&mut c);
+            crate::client::mem::after_write(self, &mut c);
+        }
         self.put_client(c);
     }
 
@@ -852,8 +875,10 @@ impl Server {
         for key in pending {
             let Some(mut c) = self.take_client(key) else { continue };
             c.queued_write = false;
+            crate::client::mem::enforce_output_limit(self, &mut c, true);
             if !c.flags.close_asap {
                 self.flush_or_close(&mut c);
+                crate::client::mem::after_write(self, &mut c);
             }
             self.put_client(c);
         }
@@ -863,6 +888,9 @@ impl Server {
         for key in closing {
             self.free_client(key);
         }
+        // 5. Client eviction, once the clients closed above gave their
+        //    memory back.
+        crate::client::mem::evict_clients(self, None);
     }
 
     /// Closes a client now and frees its slot.
@@ -875,6 +903,8 @@ impl Server {
             self.unwatch_all(&mut c);
             self.unblock_client(&mut c);
             crate::cmd::pubsub::forget_client(self, &mut c);
+            self.client_mem.forget(&mut c);
+            crate::cmd::client::forget_monitor(self, &c);
             self.paused_clients.retain(|&k| k != key);
             log::trace!("Client closed connection id={} addr={}", c.id, c.addr);
         }
@@ -942,16 +972,21 @@ impl Server {
             if timeout_ms > 0 && now - c.last_interaction_ms > timeout_ms && !c.flags.close_asap {
                 idle.push(key);
             }
-            // Give back memory of an idle, oversized query buffer.
-            if c.query.is_empty() && c.query.capacity() > 32 * 1024 && c.query_peak < 4 * 1024 {
-                c.query = bytes::BytesMut::with_capacity(READ_CHUNK);
-            }
-            c.query_peak = c.query.len();
         }
         for key in idle {
             log::debug!("Closing idle client");
             self.stats.expired_clients += 1;
             self.kill_client(key);
+        }
+        // Buffers, memory figures and output limits.
+        crate::client::mem::cron_start(self);
+        let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            let Some(mut c) = self.take_client(key) else { continue };
+            if !c.flags.close_asap {
+                crate::client::mem::cron_client(self, &mut c);
+            }
+            self.put_client(c);
         }
     }
 
