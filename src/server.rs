@@ -416,12 +416,15 @@ impl Server {
             return;
         }
         let mut closed = false;
-        crate::client::mem::before_read(&mut c);
         loop {
             // Read into the shared scratch buffer and append: one copy of the
             // bytes that arrived, instead of zero-filling spare capacity of
-            // every client's query buffer before each read.
-            let r = c.stream.read(&mut self.read_buf[..]);
+            // every client's query buffer before each read. While a big
+            // argument arrives, reads stop at its end, so its buffer (sized
+            // by the parser) never has to grow.
+            crate::client::mem::before_read(&mut c);
+            let limit = crate::client::mem::read_len(&c, self.read_buf.len());
+            let r = c.stream.read(&mut self.read_buf[..limit]);
             match r {
                 Ok(0) => {
                     closed = true;
@@ -430,7 +433,7 @@ impl Server {
                 Ok(n) => {
                     c.query.extend_from_slice(&self.read_buf[..n]);
                     self.stats.net_input_bytes += n as u64;
-                    let drained = n < self.read_buf.len() && !hup;
+                    let drained = n < limit && !hup;
                     if c.query.len() as i64 > self.config.client_query_buffer_limit {
                         log::warn!(
                             "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
@@ -440,7 +443,12 @@ impl Server {
                         closed = true;
                         break;
                     }
-                    if drained {
+                    crate::client::mem::after_read(&mut c);
+                    c.last_interaction_ms = self.clock.now_ms;
+                    // What arrived runs before we read on, as in Redis: the
+                    // parser learns a big argument's length from its header.
+                    self.process_input(&mut c);
+                    if drained || c.flags.close_asap {
                         break;
                     }
                 }
@@ -453,12 +461,11 @@ impl Server {
                 }
             }
         }
-        crate::client::mem::after_read(&mut c);
-        c.last_interaction_ms = self.clock.now_ms;
-        self.process_input(&mut c);
         if closed {
             c.flags.close_asap = true;
             self.to_close.push(key);
+            // Its memory no longer counts against maxmemory-clients.
+            self.client_mem.update(&mut c);
         }
         self.queue_write(&mut c);
         self.put_client(c);
@@ -916,6 +923,7 @@ impl Server {
             if !c.flags.close_asap {
                 c.flags.close_asap = true;
                 self.to_close.push(key);
+                self.client_mem.update(c);
             }
         }
     }

@@ -37,6 +37,8 @@ const REPLY_CHUNK: usize = 16 * 1024;
 const REPLY_MIN: usize = 1024;
 /// A query buffer bigger than this may be trimmed to its recent peak.
 const RESIZE_THRESHOLD: usize = 32 * 1024;
+/// Arguments this big get a query buffer of their own size.
+const BIG_ARG: usize = 32 * 1024;
 /// Bookkeeping per reply block (a list node plus the block header).
 const BLOCK_OVERHEAD: usize = 40;
 /// Default interval between reply-buffer peak resets.
@@ -301,6 +303,9 @@ pub struct ClientMem {
     /// Capacity of the query buffer when the batch started; restored when
     /// the batch leaves the buffer empty, as an sds keeps its allocation.
     batch_alloc: usize,
+    /// Biggest single parse of the batch when it took a big argument (0:
+    /// none); Redis then gives the client a fresh buffer of that size.
+    big_arg: usize,
     /// Total memory last added to the server-wide sums.
     last_mem: usize,
     /// The class those bytes were added under.
@@ -524,6 +529,18 @@ pub fn before_read(c: &mut Client) {
     c.mem.batch_alloc = c.query.capacity();
 }
 
+/// How many bytes the next read may take: up to `max`, but no further than
+/// the end of a big argument being received.
+pub fn read_len(c: &Client, max: usize) -> usize {
+    match c.parser.pending_bulk_len() {
+        Some(bulk) if bulk >= BIG_ARG => match (bulk + 2).saturating_sub(c.query.len()) {
+            0 => max,
+            left => left.min(max),
+        },
+        _ => max,
+    }
+}
+
 /// After a read: remembers the query buffer's peak.
 pub fn after_read(c: &mut Client) {
     c.query_peak = c.query_peak.max(c.query.len());
@@ -535,7 +552,12 @@ pub fn after_read(c: &mut Client) {
 /// nothing else holds it), and the client's memory is re-read.
 pub fn after_batch(srv: &mut Server, c: &mut Client) {
     c.mem.qb_pos = 0;
-    let want = c.mem.batch_alloc;
+    // After a big argument Redis holds a buffer of that argument's size; our
+    // buffer may have doubled to take the bytes that followed it.
+    let want = match std::mem::take(&mut c.mem.big_arg) {
+        0 => c.mem.batch_alloc,
+        big => big.max(PROTO_IOBUF_LEN),
+    };
     if c.query.capacity() < want {
         c.query.reserve(want - c.query.len());
     }
@@ -545,6 +567,9 @@ pub fn after_batch(srv: &mut Server, c: &mut Client) {
 /// Counts bytes the parser consumed from the query buffer this batch.
 pub fn parsed(c: &mut Client, bytes: usize) {
     c.mem.qb_pos += bytes;
+    if bytes >= BIG_ARG {
+        c.mem.big_arg = c.mem.big_arg.max(bytes);
+    }
 }
 
 /// Before a command: refreshes the hard limit handlers consult, and evicts
