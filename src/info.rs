@@ -174,12 +174,9 @@ fn all_clients<'a>(srv: &'a Server, current: &'a Client) -> impl Iterator<Item =
 }
 
 fn clients(srv: &Server, c: &Client, w: &mut Section) {
-    let (mut max_in, mut max_out, mut in_timeout) = (0, 0, 0);
-    for o in all_clients(srv, c) {
-        max_in = max_in.max(o.query.len());
-        max_out = max_out.max(o.reply.len());
-        in_timeout += o.blocked.as_ref().is_some_and(|b| b.deadline_ms.is_some()) as u64;
-    }
+    let (max_in, max_out) = srv.client_mem.recent_max();
+    let in_timeout: u64 =
+        all_clients(srv, c).map(|o| o.blocked.as_ref().is_some_and(|b| b.deadline_ms.is_some()) as u64).sum();
     w.header("Clients");
     w.kv("connected_clients", srv.clients.len());
     w.kv("cluster_connections", 0);
@@ -236,7 +233,7 @@ fn ratio(part: u64, whole: u64) -> f64 {
     }
 }
 
-fn memory(srv: &Server, c: &Client, w: &mut Section) {
+fn memory(srv: &Server, _c: &Client, w: &mut Section) {
     use tikv_jemalloc_ctl::stats as je;
     let used = used_memory();
     let (allocated, active, resident) = (
@@ -254,8 +251,7 @@ fn memory(srv: &Server, c: &Client, w: &mut Section) {
     // What is not the dataset: start-up memory, client buffers, and the
     // keyspace tables' own entries (an estimate: one table entry per key,
     // one more per key with a TTL).
-    let clients_normal: u64 =
-        all_clients(srv, c).map(|o| (o.query.capacity() + o.reply.len() + std::mem::size_of::<Client>()) as u64).sum();
+    let clients_normal = srv.client_mem.normal() as u64;
     let table_entries: u64 = srv.ks.dbs.iter().map(|d| (d.dict.len() + d.expires.len()) as u64).sum();
     let startup = srv.stats.startup_memory.min(used);
     let overhead = (startup + clients_normal + table_entries * TABLE_ENTRY_BYTES).min(used);
@@ -307,7 +303,7 @@ fn memory(srv: &Server, c: &Client, w: &mut Section) {
     w.kv("mem_replication_backlog", 0);
     w.kv("mem_total_replication_buffers", 0);
     w.kv("mem_clients_slaves", 0);
-    w.kv("mem_clients_normal", clients_normal);
+    w.kv("mem_clients_normal", srv.client_mem.normal());
     w.kv("mem_cluster_links", 0);
     w.kv("mem_aof_buffer", 0);
     w.kv("mem_allocator", "jemalloc-5.3.0");
@@ -378,7 +374,7 @@ fn stats(srv: &Server, w: &mut Section) {
     w.kv("expired_time_cap_reached_count", 0);
     w.kv("expire_cycle_cpu_milliseconds", st.expire_cycle_us / 1000);
     w.kv("evicted_keys", srv.evict.evicted_keys);
-    w.kv("evicted_clients", 0);
+    w.kv("evicted_clients", srv.client_mem.evicted_clients);
     w.kv("total_eviction_exceeded_time", srv.evict.total_exceeded_ms());
     w.kv("current_eviction_exceeded_time", srv.evict.current_exceeded_ms());
     w.kv("keyspace_hits", srv.ks.stat_hits);
@@ -406,8 +402,8 @@ fn stats(srv: &Server, w: &mut Section) {
     w.kv("total_writes_processed", st.total_writes_processed);
     w.kv("io_threaded_reads_processed", 0);
     w.kv("io_threaded_writes_processed", 0);
-    w.kv("reply_buffer_shrinks", 0);
-    w.kv("reply_buffer_expands", 0);
+    w.kv("reply_buffer_shrinks", srv.client_mem.reply_buffer_shrinks);
+    w.kv("reply_buffer_expands", srv.client_mem.reply_buffer_expands);
 }
 
 fn replication(w: &mut Section) {

@@ -178,6 +178,10 @@ pub struct Server {
     pub oom_score: crate::oom::OomScore,
     /// MIGRATE's cached connections to targets.
     pub migrate_sockets: crate::cmd::dump::MigrateCache,
+    /// Client memory sums, eviction and reply-buffer settings.
+    pub client_mem: crate::client::mem::ClientsMem,
+    /// Slab keys of the MONITOR clients.
+    pub monitors: Vec<usize>,
 }
 
 impl Server {
@@ -223,6 +227,8 @@ impl Server {
             prop: Default::default(),
             repl: Default::default(),
             migrate_sockets: Default::default(),
+            client_mem: Default::default(),
+            monitors: Vec::new(),
             read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             ready_events: Vec::with_capacity(1024),
             pubsub: Default::default(),
@@ -454,8 +460,12 @@ impl Server {
         loop {
             // Read into the shared scratch buffer and append: one copy of the
             // bytes that arrived, instead of zero-filling spare capacity of
-            // every client's query buffer before each read.
-            let r = c.stream.read(&mut self.read_buf[..]);
+            // every client's query buffer before each read. While a big
+            // argument arrives, reads stop at its end, so its buffer (sized
+            // by the parser) never has to grow.
+            crate::client::mem::before_read(&mut c);
+            let limit = crate::client::mem::read_len(&c, self.read_buf.len());
+            let r = c.stream.read(&mut self.read_buf[..limit]);
             match r {
                 Ok(0) => {
                     closed = true;
@@ -465,18 +475,22 @@ impl Server {
                     self.stats.total_reads_processed += 1;
                     c.query.extend_from_slice(&self.read_buf[..n]);
                     self.stats.net_input_bytes += n as u64;
-                    let drained = n < self.read_buf.len() && !hup;
+                    let drained = n < limit && !hup;
                     if c.query.len() as i64 > self.config.client_query_buffer_limit {
                         log::warn!(
-                            "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
-                            c.id,
-                            c.addr,
-                            String::from_utf8_lossy(&c.query[..c.query.len().min(64)])
+                            "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
+                            crate::client::mem::info_line(&c, self.clock.now_ms),
+                            crate::config::repr(&c.query[..c.query.len().min(64)])
                         );
                         closed = true;
                         break;
                     }
-                    if drained {
+                    crate::client::mem::after_read(&mut c);
+                    c.last_interaction_ms = self.clock.now_ms;
+                    // What arrived runs before we read on, as in Redis: the
+                    // parser learns a big argument's length from its header.
+                    self.process_input(&mut c);
+                    if drained || c.flags.close_asap {
                         break;
                     }
                 }
@@ -489,12 +503,11 @@ impl Server {
                 }
             }
         }
-        c.query_peak = c.query_peak.max(c.query.len());
-        c.last_interaction_ms = self.clock.now_ms;
-        self.process_input(&mut c);
         if closed {
             c.flags.close_asap = true;
             self.to_close.push(key);
+            // Its memory no longer counts against maxmemory-clients.
+            self.client_mem.update(&mut c);
         }
         self.queue_write(&mut c);
         self.put_client(c);
@@ -510,7 +523,10 @@ impl Server {
                     authenticated: c.authenticated,
                     from_primary: false,
                 };
-                match c.parser.parse(&mut c.query, &mut c.argv, limits) {
+                let before = c.query.len();
+                let parsed = c.parser.parse(&mut c.query, &mut c.argv, limits);
+                crate::client::mem::parsed(c, before - c.query.len());
+                match parsed {
                     Ok(Parsed::Command) => {}
                     Ok(Parsed::Incomplete) => break,
                     Err(e) => {
@@ -549,6 +565,7 @@ impl Server {
             }
             c.command_ready = false;
         }
+        crate::client::mem::after_batch(self, c);
     }
 
     fn must_wait_for_pause(&self, c: &Client) -> bool {
@@ -574,6 +591,9 @@ impl Server {
             c.reply_mode = ReplyMode::Skip;
         }
         c.reply.muted = c.replies_muted();
+        if crate::client::mem::before_command(self, c) {
+            return;
+        }
         match self.check_command(c) {
             Err(e) => {
                 if c.flags.multi {
@@ -598,6 +618,7 @@ impl Server {
             c.reply_mode = ReplyMode::On;
         }
         c.reply.muted = false;
+        crate::client::mem::after_command(self, c);
     }
 
     /// Redis's processCommand checks: the command exists with a valid arity,
@@ -672,6 +693,10 @@ impl Server {
         if let Err(e) = r {
             self.commands.cmds[idx].stats.failed_calls += 1;
             self.reply_error(c, &e);
+        }
+        // A served blocked command was shown when it first ran.
+        if !self.monitors.is_empty() && c.reblock_deadline.is_none() {
+            crate::cmd::client::feed_monitors(self, c, idx);
         }
         self.after_command(Some(c));
     }
@@ -766,7 +791,9 @@ impl Server {
             _ => {
                 if let Some(Some(c)) = self.clients.get_mut(key) {
                     f(c);
-                    if !c.queued_write && !c.want_write {
+                    // Queued even while the socket pushes back: before-sleep
+                    // applies the output limits to it.
+                    if !c.queued_write {
                         c.queued_write = true;
                         self.pending_writes.push(key);
                     }
@@ -900,7 +927,10 @@ impl Server {
 
     fn write_to(&mut self, key: usize) {
         let Some(mut c) = self.take_client(key) else { return };
-        self.flush_or_close(&mut c);
+        if !c.flags.close_asap {
+            self.flush_or_close(&mut c);
+            crate::client::mem::after_write(self, &mut c);
+        }
         self.put_client(c);
     }
 
@@ -921,8 +951,10 @@ impl Server {
         for key in pending {
             let Some(mut c) = self.take_client(key) else { continue };
             c.queued_write = false;
+            crate::client::mem::enforce_output_limit(self, &mut c, true);
             if !c.flags.close_asap {
                 self.flush_or_close(&mut c);
+                crate::client::mem::after_write(self, &mut c);
             }
             self.put_client(c);
         }
@@ -935,6 +967,9 @@ impl Server {
         for key in closing {
             self.free_client(key);
         }
+        // 5. Client eviction, once the clients closed above gave their
+        //    memory back.
+        crate::client::mem::evict_clients(self, None);
     }
 
     /// Closes a client now and frees its slot.
@@ -950,6 +985,8 @@ impl Server {
             if c.flags.replica {
                 self.repl_forget(key);
             }
+            self.client_mem.forget(&mut c);
+            crate::cmd::client::forget_monitor(self, &c);
             self.paused_clients.retain(|&k| k != key);
             log::trace!("Client closed connection id={} addr={}", c.id, c.addr);
         }
@@ -961,6 +998,7 @@ impl Server {
             if !c.flags.close_asap {
                 c.flags.close_asap = true;
                 self.to_close.push(key);
+                self.client_mem.update(c);
             }
         }
     }
@@ -1021,16 +1059,21 @@ impl Server {
             if timeout_ms > 0 && now - c.last_interaction_ms > timeout_ms && !c.flags.close_asap {
                 idle.push(key);
             }
-            // Give back memory of an idle, oversized query buffer.
-            if c.query.is_empty() && c.query.capacity() > 32 * 1024 && c.query_peak < 4 * 1024 {
-                c.query = bytes::BytesMut::with_capacity(READ_CHUNK);
-            }
-            c.query_peak = c.query.len();
         }
         for key in idle {
             log::debug!("Closing idle client");
             self.stats.expired_clients += 1;
             self.kill_client(key);
+        }
+        // Buffers, memory figures and output limits.
+        crate::client::mem::cron_start(self);
+        let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            let Some(mut c) = self.take_client(key) else { continue };
+            if !c.flags.close_asap {
+                crate::client::mem::cron_client(self, &mut c);
+            }
+            self.put_client(c);
         }
     }
 

@@ -335,7 +335,7 @@ fn add_log(srv: &mut Server, c: &Client, reason: Reason, context: Context, objec
         object,
         username,
         at_ms: crate::util::clock::unix_ms(),
-        client_info: crate::cmd::conn::client_info_line(c, srv.clock.now_ms),
+        client_info: crate::client::mem::info_line(c, srv.clock.now_ms),
     };
     let max = srv.config.acllog_max_len.max(0) as usize;
     srv.acl.log.add(entry, max);

@@ -5,6 +5,7 @@
 //! A client never reads or writes the keyspace; commands do that through the
 //! server. Mirrors the fields Redis keeps per client and prints in CLIENT LIST.
 
+pub mod mem;
 pub mod reply;
 
 use bytes::{Bytes, BytesMut};
@@ -41,6 +42,8 @@ pub struct Flags {
     pub multi: bool,
     /// A replica receiving the replication stream.
     pub replica: bool,
+    /// Receives the MONITOR feed.
+    pub monitor: bool,
 }
 
 /// One connection.
@@ -113,6 +116,8 @@ pub struct Client {
     pub subs: crate::cmd::pubsub::Subscriptions,
     /// Keys this client WATCHes: (db, key, key was already expired when watched).
     pub watched: Vec<(usize, crate::types::sds::Sds, bool)>,
+    /// Memory accounting (see `mem`).
+    pub mem: mem::ClientMem,
 }
 
 impl Client {
@@ -155,6 +160,7 @@ impl Client {
             blocked: None,
             reblock_deadline: None,
             in_exec: false,
+            mem: Default::default(),
         }
     }
 

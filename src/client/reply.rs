@@ -22,12 +22,22 @@ pub struct Reply {
     /// `sink`); push messages still go out (see `unmuted`).
     pub muted: bool,
     sink: Vec<u8>,
+    /// The same bytes laid out as Redis's buffer and block list, for the
+    /// CLIENT LIST figures and the output limits.
+    pub acct: super::mem::OutputAccount,
 }
 
 impl Reply {
     /// An empty RESP2 reply buffer.
     pub fn new() -> Reply {
-        Reply { buf: Vec::with_capacity(1024), sent: 0, resp: 2, muted: false, sink: Vec::new() }
+        Reply {
+            buf: Vec::with_capacity(1024),
+            sent: 0,
+            resp: 2,
+            muted: false,
+            sink: Vec::new(),
+            acct: Default::default(),
+        }
     }
 
     /// Bytes waiting to be written.
@@ -42,10 +52,13 @@ impl Reply {
 
     /// Marks `n` more bytes as written; resets the buffer once all are out.
     pub fn consume(&mut self, n: usize) {
+        self.acct.sync(self.buf.len());
+        self.acct.written(n);
         self.sent += n;
         if self.sent >= self.buf.len() {
             self.buf.clear();
             self.sent = 0;
+            self.acct.drained();
             // Give back memory after a huge reply, keep a small buffer warm.
             if self.buf.capacity() > 64 * 1024 {
                 self.buf.shrink_to(16 * 1024);
@@ -222,6 +235,8 @@ impl Reply {
             self.sink.clear();
             0
         } else {
+            self.acct.sync(self.buf.len());
+            self.acct.defer();
             self.buf.len()
         }
     }
@@ -251,6 +266,13 @@ impl Reply {
     /// Length of everything buffered (for output buffer accounting).
     pub fn len(&self) -> usize {
         self.buf.len() - self.sent
+    }
+
+    /// True once the pending output reached the client class's hard limit:
+    /// a handler producing a huge reply may stop early, the client is about
+    /// to be closed anyway.
+    pub fn over_limit(&self) -> bool {
+        self.acct.over_hard_limit(self.buf.len())
     }
 }
 

@@ -235,7 +235,17 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
                 _ => return Err(ReplyError::err("argument must be a memory value bigger than 1 and smaller than 4gb")),
             }
         }
-        ("jmap", 2) | ("pause-cron", 3) | ("replybuffer", _) => {
+        ("replybuffer", _) => crate::client::mem::debug_replybuffer(srv, c)?,
+        ("config-rewrite-force-all", 2) => {
+            let hooks = crate::config::RewriteHooks { force_all: true, ..Default::default() };
+            let path = srv.config_file.clone().unwrap_or_default();
+            if let Err(e) = srv.config.rewrite_with(&path, hooks) {
+                // COMPAT: Redis's text.
+                return Err(ReplyError::err(format!("CONFIG-REWRITE-FORCE-ALL failed: {e}")));
+            }
+            c.reply.ok();
+        }
+        ("jmap", 2) | ("pause-cron", 3) => {
             c.reply.ok();
         }
         ("populate", 3..=5) => {

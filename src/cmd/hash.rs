@@ -371,6 +371,10 @@ pub fn hrandfield(srv: &mut Server, c: &mut Client) -> CmdResult {
         let n = pair_len(c, count);
         c.reply.array(n);
         for _ in 0..count {
+            // The client is being closed for its output: stop early.
+            if c.reply.over_limit() {
+                break;
+            }
             if let Some((f, v)) = h.random_pair(&mut rng) {
                 reply_pick(c, f, v, withvalues);
             }

@@ -7,6 +7,7 @@
 pub mod acl;
 pub mod args;
 pub mod bitops;
+pub mod client;
 pub mod conn;
 pub mod debug;
 pub mod dump;
@@ -48,18 +49,19 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("auth", conn::auth),
     ("hello", conn::hello),
     ("select", keys::select),
-    ("client|id", conn::client_id),
-    ("client|setname", conn::client_setname),
-    ("client|getname", conn::client_getname),
-    ("client|info", conn::client_info),
-    ("client|list", conn::client_list),
-    ("client|kill", conn::client_kill),
-    ("client|pause", conn::client_pause),
-    ("client|unpause", conn::client_unpause),
-    ("client|reply", conn::client_reply),
-    ("client|no-evict", conn::client_no_evict),
-    ("client|unblock", conn::client_unblock),
-    ("client|help", conn::client_help),
+    ("client|id", client::client_id),
+    ("client|setname", client::client_setname),
+    ("client|getname", client::client_getname),
+    ("client|info", client::client_info),
+    ("client|list", client::client_list),
+    ("client|kill", client::client_kill),
+    ("client|pause", client::client_pause),
+    ("client|unpause", client::client_unpause),
+    ("client|reply", client::client_reply),
+    ("client|no-evict", client::client_no_evict),
+    ("client|unblock", client::client_unblock),
+    ("client|help", client::client_help),
+    ("monitor", client::monitor),
     ("acl|setuser", acl::setuser),
     ("acl|getuser", acl::getuser),
     ("acl|deluser", acl::deluser),

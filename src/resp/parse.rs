@@ -61,6 +61,11 @@ impl RequestParser {
         self.multibulk_left > 0
     }
 
+    /// Length of the bulk argument being read, once its `$len` line was seen.
+    pub fn pending_bulk_len(&self) -> Option<usize> {
+        self.bulk_len
+    }
+
     /// Parses at most one command from the front of `buf` into `argv`
     /// (consumed bytes are removed from `buf`). `argv` must be empty when a
     /// new command starts; the caller clears it after running the command.
