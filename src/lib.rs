@@ -38,5 +38,6 @@ pub mod logging;
 pub mod reactor;
 pub mod resp;
 pub mod server;
+pub mod tracking;
 pub mod types;
 pub mod util;

@@ -145,6 +145,8 @@ pub struct Server {
     pub ready_keys: Vec<(usize, crate::types::sds::Sds)>,
     /// Channel and pattern subscriptions.
     pub pubsub: crate::cmd::pubsub::PubSub,
+    /// Client-side caching tables (CLIENT TRACKING).
+    pub tracking: crate::tracking::Tracking,
     /// Scratch buffer every socket read lands in before being appended to a
     /// client's query buffer.
     read_buf: Box<[u8]>,
@@ -192,6 +194,7 @@ impl Server {
             read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             ready_events: Vec::with_capacity(1024),
             pubsub: Default::default(),
+            tracking: Default::default(),
             blocking_keys: HashMap::new(),
             ready_keys: Vec::new(),
             clock,
@@ -510,8 +513,12 @@ impl Server {
             Pause::All(_) => true,
             Pause::Write(_) => match self.commands.resolve(&c.argv) {
                 Ok(i) => {
-                    let f = self.commands.cmds[i].flags;
-                    f.has(CmdFlags::WRITE) || f.has(CmdFlags::MAY_REPLICATE)
+                    let writes = |i: usize| {
+                        let f = self.commands.cmds[i].flags;
+                        f.has(CmdFlags::WRITE) || f.has(CmdFlags::MAY_REPLICATE)
+                    };
+                    // EXEC waits when its transaction holds a write.
+                    writes(i) || (self.commands.cmds[i].name == "exec" && c.multi_queue.iter().any(|&(q, _)| writes(q)))
                 }
                 Err(_) => false,
             },
@@ -527,6 +534,7 @@ impl Server {
             c.reply_mode = ReplyMode::Skip;
         }
         c.reply.muted = c.replies_muted();
+        crate::tracking::enforce_limit(self, Some(c));
         match self.check_command(c) {
             Err(e) => {
                 if c.flags.multi {
@@ -551,6 +559,8 @@ impl Server {
             c.reply_mode = ReplyMode::On;
         }
         c.reply.muted = false;
+        // Held-back invalidations follow the whole reply.
+        crate::tracking::after_execute(self, c);
     }
 
     /// Redis's processCommand checks: the command exists with a valid arity,
@@ -597,8 +607,9 @@ impl Server {
         // reading starts its duration (wall clock, as Redis's ustime()).
         self.clock.refresh();
         self.ks.now_ms = self.clock.now_ms;
-        // Modified keys matter only to WATCHers and blocked clients.
-        self.ks.track_modified = !self.watched_keys.is_empty() || !self.blocking_keys.is_empty();
+        // Modified keys matter only to WATCHers, blocked clients and tracking.
+        self.ks.track_modified =
+            !self.watched_keys.is_empty() || !self.blocking_keys.is_empty() || self.tracking.active();
         let t0 = self.clock.now_us;
         let r = handler(self, c);
         let us = (crate::util::clock::unix_us() - t0).max(0) as u64;
@@ -613,6 +624,9 @@ impl Server {
             self.reply_error(c, &e);
         }
         self.after_command(Some(c));
+        // After the invalidations this command caused, so a key it both
+        // changed and read stays remembered.
+        crate::tracking::remember_keys(self, c, idx);
     }
 
     /// Renders an error reply and counts it (INFO errorstats).
@@ -666,6 +680,7 @@ impl Server {
                 }
             }
         }
+        crate::tracking::after_command(self, current.as_deref_mut());
         self.ks.modified.clear();
         self.ks.expired.clear();
         if !self.ks.events.is_empty() {
@@ -845,6 +860,9 @@ impl Server {
         // 1. Serve clients blocked on keys that commands of this iteration
         //    made ready, so their replies leave in the same flush.
         self.serve_ready_keys();
+        //    Then BCAST invalidations for keys changed so far, including by
+        //    the commands just served.
+        crate::tracking::broadcast(self);
         // 2. Fast active expiry would go here; the cron's slow cycle covers it.
         // 3. Flush replies: one write per client per iteration, whatever the
         //    number of pipelined commands that produced them.
@@ -875,6 +893,7 @@ impl Server {
             self.unwatch_all(&mut c);
             self.unblock_client(&mut c);
             crate::cmd::pubsub::forget_client(self, &mut c);
+            crate::tracking::forget_client(self, &mut c);
             self.paused_clients.retain(|&k| k != key);
             log::trace!("Client closed connection id={} addr={}", c.id, c.addr);
         }
@@ -920,11 +939,13 @@ impl Server {
             // Slow cycle: at most 25% of one cron period (Redis's default effort).
             let effort = self.config.active_expire_effort.clamp(1, 10) as u64;
             let budget_us = 1_000_000 / hz * (25 + 2 * (effort - 1)) / 100;
-            self.ks.track_modified = !self.watched_keys.is_empty() || !self.blocking_keys.is_empty();
+            self.ks.track_modified =
+                !self.watched_keys.is_empty() || !self.blocking_keys.is_empty() || self.tracking.active();
             self.ks.active_expire_cycle(budget_us, effort);
             self.after_command(None);
         }
         self.clients_cron();
+        crate::tracking::enforce_limit(self, None);
         self.check_pause_expired();
         self.track_metrics();
         for db in &mut self.ks.dbs {
@@ -968,6 +989,7 @@ impl Server {
     /// Ends CLIENT PAUSE and runs the commands that waited.
     pub fn unpause(&mut self) {
         self.pause = Pause::None;
+        self.ks.expire_deletes = true;
         let waiting = std::mem::take(&mut self.paused_clients);
         for key in waiting {
             let Some(mut c) = self.take_client(key) else { continue };

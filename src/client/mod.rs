@@ -109,6 +109,8 @@ pub struct Client {
     pub subs: crate::cmd::pubsub::Subscriptions,
     /// Keys this client WATCHes: (db, key, key was already expired when watched).
     pub watched: Vec<(usize, crate::types::sds::Sds, bool)>,
+    /// CLIENT TRACKING state.
+    pub tracking: crate::tracking::ClientTracking,
 }
 
 impl Client {
@@ -150,6 +152,7 @@ impl Client {
             blocked: None,
             reblock_deadline: None,
             in_exec: false,
+            tracking: Default::default(),
         }
     }
 

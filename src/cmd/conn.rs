@@ -55,6 +55,7 @@ pub fn reset(srv: &mut Server, c: &mut Client) -> CmdResult {
     c.authenticated = srv.config.requirepass.is_empty();
     c.user = "default".into();
     super::pubsub::forget_client(srv, c);
+    crate::tracking::forget_client(srv, c);
     c.reply.simple("RESET");
     Ok(())
 }
@@ -405,6 +406,8 @@ pub fn client_pause(srv: &mut Server, c: &mut Client) -> CmdResult {
         (Pause::None, true) => Pause::All(until),
         (Pause::None, false) => Pause::Write(until),
     };
+    // Paused, keys expire logically but are not deleted (no writes happen).
+    srv.ks.expire_deletes = false;
     c.reply.ok();
     Ok(())
 }
