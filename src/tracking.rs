@@ -115,9 +115,9 @@ pub struct Tracking {
     prefixes: BTreeMap<Bytes, Bcast>,
     /// Clients with tracking on: id to slab key.
     clients: HashMap<u64, usize>,
-    /// Invalidations for the running client, sent after its reply: a key,
-    /// or None for "everything" (a flush).
-    pending: Vec<Option<Sds>>,
+    /// Invalidations for the running client, sent after its reply: its slab
+    /// key and id, and a key or None for "everything" (a flush).
+    pending: Vec<(usize, u64, Option<Sds>)>,
     /// Consecutive limit rounds that ended still over the limit.
     limit_rounds: usize,
 }
@@ -173,7 +173,10 @@ enum Payload<'a> {
     All,
 }
 
-/// Writes `payload` as the value part of an invalidation.
+/// Writes `payload` as the value part of an invalidation. The null of a
+/// flush is written in the receiving connection's protocol (Redis writes the
+/// tracking client's, which a RESP2 redirect target of a RESP3 tracker could
+/// not parse).
 fn write_payload(c: &mut Client, payload: Payload<'_>) {
     match payload {
         Payload::Keys(keys) => {
@@ -279,7 +282,7 @@ fn invalidate(
                 continue;
             }
             if defer {
-                srv.tracking.pending.push(Some(Sds::from(key)));
+                srv.tracking.pending.push((slab, id, Some(Sds::from(key))));
                 continue;
             }
         }
@@ -323,7 +326,7 @@ fn invalidate_all(srv: &mut Server, mut current: Option<&mut Client>) {
     let targets: Vec<(u64, usize)> = srv.tracking.clients.iter().map(|(&id, &k)| (id, k)).collect();
     for (id, slab) in targets {
         if Some(id) == current_id {
-            srv.tracking.pending.push(None);
+            srv.tracking.pending.push((slab, id, None));
         } else {
             send(srv, current.as_deref_mut(), slab, id, Payload::All);
         }
@@ -355,11 +358,11 @@ pub fn remember_keys(srv: &mut Server, c: &mut Client, idx: usize) {
 pub fn after_execute(srv: &mut Server, c: &mut Client) {
     if !srv.tracking.pending.is_empty() {
         let pending = std::mem::take(&mut srv.tracking.pending);
-        let (slab, id) = (c.key, c.id);
-        for key in &pending {
+        // Normally all for `c`; anything else still reaches its owner.
+        for (slab, id, key) in &pending {
             match key {
-                Some(k) => send(srv, Some(&mut *c), slab, id, Payload::Keys(&[&k[..]])),
-                None => send(srv, Some(&mut *c), slab, id, Payload::All),
+                Some(k) => send(srv, Some(&mut *c), *slab, *id, Payload::Keys(&[&k[..]])),
+                None => send(srv, Some(&mut *c), *slab, *id, Payload::All),
             }
         }
     }
