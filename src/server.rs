@@ -534,6 +534,8 @@ impl Server {
             c.reply_mode = ReplyMode::Skip;
         }
         c.reply.muted = c.replies_muted();
+        // Bound the tracking table before the command runs (Redis does it in
+        // processCommand): early invalidations precede this reply.
         crate::tracking::enforce_limit(self, Some(c));
         match self.check_command(c) {
             Err(e) => {

@@ -94,12 +94,15 @@ impl ClientTracking {
     }
 }
 
+/// Keys changed under a BCAST prefix (sorted, as sent) with the id of the
+/// client that changed each last (None: expiry, eviction), for NOLOOP.
+type ChangedKeys = BTreeMap<Sds, Option<u64>>;
+
 /// Keys changed under one BCAST prefix, and the clients listening to it.
 #[derive(Debug, Default)]
 struct Bcast {
-    /// Changed keys (sorted, as sent) with the id of the client that changed
-    /// each last (None: expiry, eviction), for NOLOOP filtering.
-    keys: BTreeMap<Sds, Option<u64>>,
+    /// Changed since the last broadcast.
+    keys: ChangedKeys,
     /// Listening clients: id to slab key.
     clients: BTreeMap<u64, usize>,
 }
@@ -402,7 +405,7 @@ pub fn broadcast(srv: &mut Server) {
     if srv.tracking.prefixes.is_empty() {
         return;
     }
-    let mut batches: Vec<(BTreeMap<Sds, Option<u64>>, Vec<(u64, usize)>)> = Vec::new();
+    let mut batches: Vec<(ChangedKeys, Vec<(u64, usize)>)> = Vec::new();
     for b in srv.tracking.prefixes.values_mut() {
         if !b.keys.is_empty() {
             let listeners = b.clients.iter().map(|(&id, &k)| (id, k)).collect();
