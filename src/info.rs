@@ -183,8 +183,9 @@ fn clients(srv: &Server, c: &Client, w: &mut Section) {
     w.kv("maxclients", srv.config.maxclients);
     w.kv("client_recent_max_input_buffer", max_in);
     w.kv("client_recent_max_output_buffer", max_out);
-    w.kv("blocked_clients", srv.stats.blocked_clients);
-    w.kv("tracking_clients", 0);
+    // Clients waiting out a CLIENT PAUSE count as blocked, as in Redis.
+    w.kv("blocked_clients", srv.stats.blocked_clients + srv.paused_clients.len() as u64);
+    w.kv("tracking_clients", srv.tracking.clients());
     w.kv("clients_in_timeout_table", in_timeout);
 }
 
@@ -381,7 +382,7 @@ fn stats(srv: &Server, w: &mut Section) {
     w.kv("keyspace_misses", srv.ks.stat_misses);
     w.kv("pubsub_channels", srv.pubsub.channels.len());
     w.kv("pubsub_patterns", srv.pubsub.patterns.len());
-    w.kv("pubsubshard_channels", 0);
+    w.kv("pubsubshard_channels", srv.pubsub.shard_channels.len());
     w.kv("latest_fork_usec", 0);
     w.kv("total_forks", 0);
     w.kv("migrate_cached_sockets", srv.migrate_sockets.len());
@@ -392,9 +393,9 @@ fn stats(srv: &Server, w: &mut Section) {
     w.kv("active_defrag_key_misses", 0);
     w.kv("total_active_defrag_time", 0);
     w.kv("current_active_defrag_time", 0);
-    w.kv("tracking_total_keys", 0);
-    w.kv("tracking_total_items", 0);
-    w.kv("tracking_total_prefixes", 0);
+    w.kv("tracking_total_keys", srv.tracking.total_keys());
+    w.kv("tracking_total_items", srv.tracking.total_items());
+    w.kv("tracking_total_prefixes", srv.tracking.total_prefixes());
     w.kv("unexpected_error_replies", st.unexpected_error_replies);
     w.kv("total_error_replies", st.total_error_replies);
     w.kv("dump_payload_sanitizations", 0);

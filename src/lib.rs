@@ -47,5 +47,6 @@ pub mod repl;
 pub mod resp;
 pub mod server;
 pub mod slowlog;
+pub mod tracking;
 pub mod types;
 pub mod util;

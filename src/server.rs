@@ -157,6 +157,8 @@ pub struct Server {
     pub pubsub: crate::cmd::pubsub::PubSub,
     /// ACL users and the ACL LOG.
     pub acl: crate::acl::Acl,
+    /// Client-side caching tables (CLIENT TRACKING).
+    pub tracking: crate::tracking::Tracking,
     /// Scratch buffer every socket read lands in before being appended to a
     /// client's query buffer.
     read_buf: Box<[u8]>,
@@ -232,6 +234,7 @@ impl Server {
             read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             ready_events: Vec::with_capacity(1024),
             pubsub: Default::default(),
+            tracking: Default::default(),
             blocking_keys: HashMap::new(),
             ready_keys: Vec::new(),
             slowlog: Default::default(),
@@ -574,8 +577,12 @@ impl Server {
             Pause::All(_) => true,
             Pause::Write(_) => match self.commands.resolve(&c.argv) {
                 Ok(i) => {
-                    let f = self.commands.cmds[i].flags;
-                    f.has(CmdFlags::WRITE) || f.has(CmdFlags::MAY_REPLICATE)
+                    let writes = |i: usize| {
+                        let f = self.commands.cmds[i].flags;
+                        f.has(CmdFlags::WRITE) || f.has(CmdFlags::MAY_REPLICATE)
+                    };
+                    // EXEC waits when its transaction holds a write.
+                    writes(i) || (self.commands.cmds[i].name == "exec" && c.multi_queue.iter().any(|&(q, _)| writes(q)))
                 }
                 Err(_) => false,
             },
@@ -594,6 +601,9 @@ impl Server {
         if crate::client::mem::before_command(self, c) {
             return;
         }
+        // Bound the tracking table before the command runs (Redis does it in
+        // processCommand): early invalidations precede this reply.
+        crate::tracking::enforce_limit(self, Some(c));
         match self.check_command(c) {
             Err(e) => {
                 if c.flags.multi {
@@ -619,6 +629,8 @@ impl Server {
         }
         c.reply.muted = false;
         crate::client::mem::after_command(self, c);
+        // Held-back invalidations follow the whole reply.
+        crate::tracking::after_execute(self, c);
     }
 
     /// Redis's processCommand checks: the command exists with a valid arity,
@@ -672,8 +684,9 @@ impl Server {
         // reading starts its duration (wall clock, as Redis's ustime()).
         self.clock.refresh();
         self.ks.now_ms = self.clock.now_ms;
-        // Modified keys matter only to WATCHers and blocked clients.
-        self.ks.track_modified = !self.watched_keys.is_empty() || !self.blocking_keys.is_empty();
+        // Modified keys matter only to WATCHers, blocked clients and tracking.
+        self.ks.track_modified =
+            !self.watched_keys.is_empty() || !self.blocking_keys.is_empty() || self.tracking.active();
         // A blocked command runs again once served: that run adds its time,
         // not another call.
         let rerun = c.reblock_deadline.is_some();
@@ -699,6 +712,9 @@ impl Server {
             crate::cmd::client::feed_monitors(self, c, idx);
         }
         self.after_command(Some(c));
+        // After the invalidations this command caused, so a key it both
+        // changed and read stays remembered.
+        crate::tracking::remember_keys(self, c, idx);
     }
 
     /// Renders an error reply and counts it (INFO errorstats).
@@ -754,6 +770,7 @@ impl Server {
                 }
             }
         }
+        crate::tracking::after_command(self, current.as_deref_mut());
         self.ks.modified.clear();
         // Deletions made outside any command (active expiry) leave now;
         // inside one, `end_call` has already queued them.
@@ -941,6 +958,9 @@ impl Server {
         // 1. Serve clients blocked on keys that commands of this iteration
         //    made ready, so their replies leave in the same flush.
         self.serve_ready_keys();
+        //    Then BCAST invalidations for keys changed so far, including by
+        //    the commands just served.
+        crate::tracking::broadcast(self);
         // 2. Fast active expiry would go here; the cron's slow cycle covers it.
         //    An eviction cycle cut short by its time limit continues here, so
         //    its `evicted` events leave with this iteration's replies.
@@ -987,6 +1007,7 @@ impl Server {
             }
             self.client_mem.forget(&mut c);
             crate::cmd::client::forget_monitor(self, &c);
+            crate::tracking::forget_client(self, &mut c);
             self.paused_clients.retain(|&k| k != key);
             log::trace!("Client closed connection id={} addr={}", c.id, c.addr);
         }
@@ -1033,7 +1054,8 @@ impl Server {
             // Slow cycle: at most 25% of one cron period (Redis's default effort).
             let effort = self.config.active_expire_effort.clamp(1, 10) as u64;
             let budget_us = 1_000_000 / hz * (25 + 2 * (effort - 1)) / 100;
-            self.ks.track_modified = !self.watched_keys.is_empty() || !self.blocking_keys.is_empty();
+            self.ks.track_modified =
+                !self.watched_keys.is_empty() || !self.blocking_keys.is_empty() || self.tracking.active();
             let t0 = Instant::now();
             self.ks.active_expire_cycle(budget_us, effort);
             crate::latency::expire_cycle_done(self, t0.elapsed());
@@ -1042,6 +1064,7 @@ impl Server {
         self.clients_cron();
         crate::info::sample_memory(self);
         self.migrate_sockets.close_idle(self.clock.now_ms / 1000);
+        crate::tracking::enforce_limit(self, None);
         self.check_pause_expired();
         self.track_metrics();
         for db in &mut self.ks.dbs {
@@ -1090,6 +1113,7 @@ impl Server {
     /// Ends CLIENT PAUSE and runs the commands that waited.
     pub fn unpause(&mut self) {
         self.pause = Pause::None;
+        self.ks.expire_deletes = true;
         let waiting = std::mem::take(&mut self.paused_clients);
         for key in waiting {
             let Some(mut c) = self.take_client(key) else { continue };

@@ -380,6 +380,7 @@ pub fn info_line(c: &Client, now_ms: i64) -> String {
     if c.blocked.is_some() {
         flags.push('b');
     }
+    flags.push_str(c.tracking.list_flags());
     if c.cas_dirty {
         flags.push('d');
     }
@@ -403,9 +404,9 @@ pub fn info_line(c: &Client, now_ms: i64) -> String {
     let name = c.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
     let now_s = now_ms / 1000;
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
          qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} \
-         events={} cmd={} user={} redir=-1 resp={}",
+         events={} cmd={} user={} redir={} resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -417,6 +418,7 @@ pub fn info_line(c: &Client, now_ms: i64) -> String {
         c.db,
         c.subs.channels.len(),
         c.subs.patterns.len(),
+        c.subs.shard_count(),
         if c.flags.multi { c.multi_queue.len() as i64 } else { -1 },
         u.qbuf,
         u.qbuf_free,
@@ -431,6 +433,7 @@ pub fn info_line(c: &Client, now_ms: i64) -> String {
         events,
         c.last_cmd,
         c.user,
+        c.tracking.list_redirect(),
         c.reply.resp,
     )
 }

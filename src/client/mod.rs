@@ -118,6 +118,8 @@ pub struct Client {
     pub watched: Vec<(usize, crate::types::sds::Sds, bool)>,
     /// Memory accounting (see `mem`).
     pub mem: mem::ClientMem,
+    /// CLIENT TRACKING state.
+    pub tracking: crate::tracking::ClientTracking,
 }
 
 impl Client {
@@ -161,6 +163,7 @@ impl Client {
             reblock_deadline: None,
             in_exec: false,
             mem: Default::default(),
+            tracking: Default::default(),
         }
     }
 

@@ -229,6 +229,8 @@ pub fn client_pause(srv: &mut Server, c: &mut Client) -> CmdResult {
         (Pause::None, true) => Pause::All(until),
         (Pause::None, false) => Pause::Write(until),
     };
+    // Paused, keys expire logically but are not deleted (no writes happen).
+    srv.ks.expire_deletes = false;
     c.reply.ok();
     Ok(())
 }

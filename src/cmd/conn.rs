@@ -54,6 +54,7 @@ pub fn reset(srv: &mut Server, c: &mut Client) -> CmdResult {
     super::multi::discard_transaction(srv, c);
     crate::acl::reset_client_user(srv, c);
     super::pubsub::forget_client(srv, c);
+    crate::tracking::forget_client(srv, c);
     c.reply.simple("RESET");
     Ok(())
 }

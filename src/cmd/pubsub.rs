@@ -1,17 +1,22 @@
-//! Pub/Sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and
-//! PUBSUB CHANNELS/NUMSUB/NUMPAT, plus the delivery used by keyspace
+//! Pub/Sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, the
+//! sharded SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH, and PUBSUB CHANNELS / NUMSUB /
+//! NUMPAT / SHARDCHANNELS / SHARDNUMSUB, plus the delivery used by keyspace
 //! notifications.
 //!
-//! The channel and pattern maps live in `server::PubSub`; each client keeps
-//! its own sets so UNSUBSCRIBE without arguments and connection teardown are
-//! cheap. Messages are written straight into subscribers' reply buffers in
-//! Redis's formats (RESP2 arrays, RESP3 push frames).
+//! The channel, pattern and shard channel maps live in `PubSub` (owned by
+//! the server); each client keeps its own sets so UNSUBSCRIBE without
+//! arguments and connection teardown are cheap. Messages are written straight
+//! into subscribers' reply buffers in Redis's formats (RESP2 arrays, RESP3
+//! push frames). Shard channels are a namespace of their own, as in Redis
+//! 7.0: SPUBLISH reaches only SSUBSCRIBErs (never patterns), and the counts
+//! in (un)subscribe confirmations are per namespace. Cluster slot checks and
+//! propagation of PUBLISH/SPUBLISH are not done here.
 
 use std::collections::HashSet;
 
 use bytes::Bytes;
 
-use crate::client::reply::CmdResult;
+use crate::client::reply::{CmdResult, ReplyError};
 use crate::client::Client;
 use crate::server::Server;
 
@@ -22,6 +27,8 @@ pub struct PubSub {
     pub channels: std::collections::HashMap<Bytes, Vec<usize>>,
     /// Pattern to the slab keys of its subscribers.
     pub patterns: std::collections::HashMap<Bytes, Vec<usize>>,
+    /// Shard channel to the slab keys of its subscribers.
+    pub shard_channels: std::collections::HashMap<Bytes, Vec<usize>>,
 }
 
 /// A client's own subscriptions.
@@ -31,12 +38,25 @@ pub struct Subscriptions {
     pub channels: HashSet<Bytes>,
     /// Patterns.
     pub patterns: HashSet<Bytes>,
+    /// Shard channels.
+    pub shard: HashSet<Bytes>,
 }
 
 impl Subscriptions {
-    /// Total count, as the (un)subscribe confirmations report it.
+    /// Every subscription (channels, patterns, shard channels): non-zero
+    /// puts a RESP2 connection in subscribed mode (Redis's CLIENT_PUBSUB).
     pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len() + self.shard.len()
+    }
+
+    /// Channels plus patterns, as SUBSCRIBE/PSUBSCRIBE confirmations count.
+    pub fn global_count(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Shard channels (`ssub=` in CLIENT LIST, SSUBSCRIBE confirmations).
+    pub fn shard_count(&self) -> usize {
+        self.shard.len()
     }
 }
 
@@ -59,7 +79,7 @@ pub fn subscribe(srv: &mut Server, c: &mut Client) -> CmdResult {
         if c.subs.channels.insert(ch.clone()) {
             srv.pubsub.channels.entry(ch.clone()).or_default().push(c.key);
         }
-        let n = c.subs.count();
+        let n = c.subs.global_count();
         confirm(c, b"subscribe", Some(&ch), n);
     }
     Ok(())
@@ -72,7 +92,7 @@ pub fn psubscribe(srv: &mut Server, c: &mut Client) -> CmdResult {
         if c.subs.patterns.insert(p.clone()) {
             srv.pubsub.patterns.entry(p.clone()).or_default().push(c.key);
         }
-        let n = c.subs.count();
+        let n = c.subs.global_count();
         confirm(c, b"psubscribe", Some(&p), n);
     }
     Ok(())
@@ -108,12 +128,12 @@ fn drop_pattern(srv: &mut Server, c: &mut Client, p: &Bytes) -> bool {
 pub fn unsubscribe(srv: &mut Server, c: &mut Client) -> CmdResult {
     let names: Vec<Bytes> = if c.argc() > 1 { c.argv[1..].to_vec() } else { c.subs.channels.iter().cloned().collect() };
     if names.is_empty() {
-        let n = c.subs.count();
+        let n = c.subs.global_count();
         confirm(c, b"unsubscribe", None, n);
     }
     for ch in names {
         drop_channel(srv, c, &ch);
-        let n = c.subs.count();
+        let n = c.subs.global_count();
         confirm(c, b"unsubscribe", Some(&ch), n);
     }
     Ok(())
@@ -123,12 +143,12 @@ pub fn unsubscribe(srv: &mut Server, c: &mut Client) -> CmdResult {
 pub fn punsubscribe(srv: &mut Server, c: &mut Client) -> CmdResult {
     let names: Vec<Bytes> = if c.argc() > 1 { c.argv[1..].to_vec() } else { c.subs.patterns.iter().cloned().collect() };
     if names.is_empty() {
-        let n = c.subs.count();
+        let n = c.subs.global_count();
         confirm(c, b"punsubscribe", None, n);
     }
     for p in names {
         drop_pattern(srv, c, &p);
-        let n = c.subs.count();
+        let n = c.subs.global_count();
         confirm(c, b"punsubscribe", Some(&p), n);
     }
     Ok(())
@@ -142,25 +162,17 @@ pub fn forget_client(srv: &mut Server, c: &mut Client) {
     for p in std::mem::take(&mut c.subs.patterns) {
         remove_from(&mut srv.pubsub.patterns, &p, c.key);
     }
+    for ch in std::mem::take(&mut c.subs.shard) {
+        remove_from(&mut srv.pubsub.shard_channels, &ch, c.key);
+    }
 }
 
 /// Delivers `msg` on `channel` to every subscriber (direct and by pattern);
 /// returns how many received it. `current` is the client running the
 /// command, which is out of the slab while it runs.
 pub fn publish_message(srv: &mut Server, mut current: Option<&mut Client>, channel: &[u8], msg: &[u8]) -> usize {
-    let mut receivers = 0;
     let direct: Vec<usize> = srv.pubsub.channels.get(channel).cloned().unwrap_or_default();
-    for k in direct {
-        srv.with_client(k, current.as_deref_mut(), |c| {
-            c.reply.unmuted(|r| {
-                r.push(3);
-                r.bulk(b"message");
-                r.bulk(channel);
-                r.bulk(msg);
-            })
-        });
-        receivers += 1;
-    }
+    let mut receivers = deliver(srv, current.as_deref_mut(), &direct, b"message", channel, msg);
     let matching: Vec<(Bytes, Vec<usize>)> = srv
         .pubsub
         .patterns
@@ -185,6 +197,29 @@ pub fn publish_message(srv: &mut Server, mut current: Option<&mut Client>, chann
     receivers
 }
 
+/// Sends `kind` (`message`, `smessage`) on `channel` to each of `keys`;
+/// returns how many that was.
+fn deliver(
+    srv: &mut Server,
+    mut current: Option<&mut Client>,
+    keys: &[usize],
+    kind: &[u8],
+    channel: &[u8],
+    msg: &[u8],
+) -> usize {
+    for &k in keys {
+        srv.with_client(k, current.as_deref_mut(), |c| {
+            c.reply.unmuted(|r| {
+                r.push(3);
+                r.bulk(kind);
+                r.bulk(channel);
+                r.bulk(msg);
+            })
+        });
+    }
+    keys.len()
+}
+
 /// PUBLISH channel message: the number of receivers.
 pub fn publish(srv: &mut Server, c: &mut Client) -> CmdResult {
     let (ch, msg) = (c.argv[1].clone(), c.argv[2].clone());
@@ -195,32 +230,105 @@ pub fn publish(srv: &mut Server, c: &mut Client) -> CmdResult {
     Ok(())
 }
 
-/// PUBSUB CHANNELS [pattern].
-pub fn pubsub_channels(srv: &mut Server, c: &mut Client) -> CmdResult {
+/// Replies with the names in `map` matching the optional pattern argv[2].
+fn channel_list(map: &std::collections::HashMap<Bytes, Vec<usize>>, c: &mut Client) -> CmdResult {
+    if c.argc() > 3 {
+        return Err(super::stream::subcommand_syntax(c));
+    }
     let pat = c.argv.get(2).cloned();
-    let names: Vec<Bytes> = srv
-        .pubsub
-        .channels
-        .keys()
-        .filter(|ch| pat.as_ref().is_none_or(|p| crate::util::glob::string_match(p, ch, false)))
-        .cloned()
-        .collect();
+    let names: Vec<&Bytes> =
+        map.keys().filter(|ch| pat.as_ref().is_none_or(|p| crate::util::glob::string_match(p, ch, false))).collect();
     c.reply.array(names.len());
     for n in names {
-        c.reply.bulk(&n);
+        c.reply.bulk(n);
     }
     Ok(())
 }
 
-/// PUBSUB NUMSUB [channel ...].
-pub fn pubsub_numsub(srv: &mut Server, c: &mut Client) -> CmdResult {
-    c.reply.map(c.argc() - 2);
+/// Replies with (channel, subscriber count) pairs for argv[2..], as a flat
+/// array (Redis 7.0 does not use a map here, even in RESP3).
+fn channel_counts(map: &std::collections::HashMap<Bytes, Vec<usize>>, c: &mut Client) {
+    c.reply.array(2 * (c.argc() - 2));
     for i in 2..c.argc() {
-        let n = srv.pubsub.channels.get(&c.argv[i][..]).map(|v| v.len()).unwrap_or(0);
+        let n = map.get(&c.argv[i][..]).map(|v| v.len()).unwrap_or(0);
         let ch = c.argv[i].clone();
         c.reply.bulk(&ch);
         c.reply.int(n as i64);
     }
+}
+
+/// PUBSUB CHANNELS [pattern].
+pub fn pubsub_channels(srv: &mut Server, c: &mut Client) -> CmdResult {
+    channel_list(&srv.pubsub.channels, c)
+}
+
+/// PUBSUB NUMSUB [channel ...].
+pub fn pubsub_numsub(srv: &mut Server, c: &mut Client) -> CmdResult {
+    channel_counts(&srv.pubsub.channels, c);
+    Ok(())
+}
+
+/// PUBSUB SHARDCHANNELS [pattern].
+pub fn pubsub_shardchannels(srv: &mut Server, c: &mut Client) -> CmdResult {
+    channel_list(&srv.pubsub.shard_channels, c)
+}
+
+/// PUBSUB SHARDNUMSUB [shardchannel ...].
+pub fn pubsub_shardnumsub(srv: &mut Server, c: &mut Client) -> CmdResult {
+    channel_counts(&srv.pubsub.shard_channels, c);
+    Ok(())
+}
+
+// ------------------------------------------------------------ sharded
+
+/// SSUBSCRIBE shardchannel [shardchannel ...]: one confirmation per
+/// channel with the shard subscription count. Refused inside EXEC (Redis's
+/// deny-blocking rule; plain SUBSCRIBE keeps its MULTI exception).
+pub fn ssubscribe(srv: &mut Server, c: &mut Client) -> CmdResult {
+    if c.in_exec {
+        // COMPAT: Redis's text for subscribing from a context that needs one reply.
+        return Err(ReplyError::err("SSUBSCRIBE isn't allowed for a DENY BLOCKING client"));
+    }
+    for i in 1..c.argc() {
+        let ch = c.argv[i].clone();
+        if c.subs.shard.insert(ch.clone()) {
+            srv.pubsub.shard_channels.entry(ch.clone()).or_default().push(c.key);
+        }
+        let n = c.subs.shard_count();
+        confirm(c, b"ssubscribe", Some(&ch), n);
+    }
+    Ok(())
+}
+
+/// SUNSUBSCRIBE [shardchannel ...]: all shard channels when none is named.
+pub fn sunsubscribe(srv: &mut Server, c: &mut Client) -> CmdResult {
+    let names: Vec<Bytes> = if c.argc() > 1 { c.argv[1..].to_vec() } else { c.subs.shard.iter().cloned().collect() };
+    if names.is_empty() {
+        let n = c.subs.shard_count();
+        confirm(c, b"sunsubscribe", None, n);
+    }
+    for ch in names {
+        if c.subs.shard.remove(&ch) {
+            remove_from(&mut srv.pubsub.shard_channels, &ch, c.key);
+        }
+        let n = c.subs.shard_count();
+        confirm(c, b"sunsubscribe", Some(&ch), n);
+    }
+    Ok(())
+}
+
+/// Delivers `msg` to the subscribers of shard channel `channel` (patterns
+/// never match shard channels); returns how many received it.
+pub fn spublish_message(srv: &mut Server, current: Option<&mut Client>, channel: &[u8], msg: &[u8]) -> usize {
+    let keys: Vec<usize> = srv.pubsub.shard_channels.get(channel).cloned().unwrap_or_default();
+    deliver(srv, current, &keys, b"smessage", channel, msg)
+}
+
+/// SPUBLISH shardchannel message: the number of receivers.
+pub fn spublish(srv: &mut Server, c: &mut Client) -> CmdResult {
+    let (ch, msg) = (c.argv[1].clone(), c.argv[2].clone());
+    let n = spublish_message(srv, Some(c), &ch, &msg);
+    c.reply.int(n as i64);
     Ok(())
 }
 
@@ -243,6 +351,10 @@ pub fn pubsub_help(_srv: &mut Server, c: &mut Client) -> CmdResult {
             "NUMSUB [<channel> ...]",
             "    Return the number of subscribers for the specified channels, excluding",
             "    pattern subscriptions(default: no channels).",
+            "SHARDCHANNELS [<pattern>]",
+            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+            "SHARDNUMSUB [<shardchannel> ...]",
+            "    Return the number of subscribers for the specified shard level channel(s)",
         ],
     );
     Ok(())

@@ -136,7 +136,7 @@ fn write_stream<'a>(srv: &'a mut Server, db: usize, key: &[u8]) -> Result<Option
 }
 
 /// COMPAT: addReplySubcommandSyntaxError.
-pub(crate) fn subcommand_syntax(c: &Client) -> ReplyError {
+pub fn subcommand_syntax(c: &Client) -> ReplyError {
     let sub = String::from_utf8_lossy(c.arg(1));
     let sub: String = sub.chars().take(128).collect();
     ReplyError::err(format!(

@@ -103,6 +103,9 @@ pub struct Keyspace {
     /// Whether to record `modified` at all: the server turns it on only
     /// while some client WATCHes or blocks, so plain writes pay nothing.
     pub track_modified: bool,
+    /// Set when a database was emptied (FLUSHDB/FLUSHALL), for client
+    /// tracking; the server clears it.
+    pub flushed: bool,
     /// Random state for sampling (and seeds for commands that need one).
     rng: crate::util::rand::Rng,
     /// What the per-key access field holds (LRU clock or LFU counter), from
@@ -130,6 +133,7 @@ impl Keyspace {
             dirty: 0,
             modified: Vec::new(),
             track_modified: false,
+            flushed: false,
             rng: crate::util::rand::Rng::from_entropy(),
             access: Default::default(),
             lazyfree: Default::default(),
@@ -188,7 +192,11 @@ impl Keyspace {
     /// Looks a key up for reading: expired keys are removed first, hit/miss
     /// statistics are counted and the access clock is updated.
     pub fn get(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
-        self.expire_if_needed(db, key);
+        if self.expire_if_needed(db, key) {
+            // Logically gone even where it is not deleted (replica, pause).
+            self.stat_misses += 1;
+            return None;
+        }
         match self.dbs[db].dict.get_mut(key) {
             Some(o) => {
                 self.stat_hits += 1;
@@ -205,14 +213,18 @@ impl Keyspace {
     /// Looks a key up without touching its access clock or the statistics
     /// (TYPE, TTL, EXISTS, OBJECT: Redis's LOOKUP_NOTOUCH); still expires it.
     pub fn peek(&mut self, db: usize, key: &[u8]) -> Option<&Obj> {
-        self.expire_if_needed(db, key);
+        if self.expire_if_needed(db, key) {
+            return None;
+        }
         self.dbs[db].dict.get(key)
     }
 
     /// Looks a key up for writing (no hit/miss statistics); updates the
     /// access clock.
     pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
-        self.expire_if_needed(db, key);
+        if self.expire_if_needed(db, key) {
+            return None;
+        }
         let (access, now) = (self.access, self.now_ms);
         let rng = &mut self.rng;
         self.dbs[db].dict.get_mut(key).map(|o| {
@@ -223,8 +235,7 @@ impl Keyspace {
 
     /// True if `key` exists (after lazy expiry), without touching statistics.
     pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
-        self.expire_if_needed(db, key);
-        self.dbs[db].dict.contains_key(key)
+        !self.expire_if_needed(db, key) && self.dbs[db].dict.contains_key(key)
     }
 
     /// Stores `val` under `key`. With `keep_ttl` an existing TTL survives
@@ -329,6 +340,7 @@ impl Keyspace {
     pub fn flush_db(&mut self, db: usize) -> usize {
         let d = &mut self.dbs[db];
         let n = d.dict.len();
+        self.flushed = true;
         d.dict = Dict::new();
         d.expires = Dict::new();
         d.avg_ttl_ms = 0;
@@ -464,6 +476,32 @@ mod tests {
         let o = Obj { value: sv(b"v"), lru: LRU_MASK - 1 };
         assert_eq!(o.idle_ms(((LRU_MASK as i64) + 1 + 2) * 1000), 3_000);
         assert!(std::mem::size_of::<Obj>() <= 32);
+    }
+
+    #[test]
+    fn expired_keys_read_as_missing_while_deletion_is_off() {
+        let mut ks = Keyspace::new(1);
+        ks.now_ms = 0;
+        ks.set(0, b"k", sv(b"v"), false);
+        ks.set_expire(0, b"k", 10);
+        ks.expire_deletes = false;
+        ks.now_ms = 20;
+        assert!(ks.get(0, b"k").is_none());
+        assert!(ks.peek(0, b"k").is_none());
+        assert!(ks.get_mut(0, b"k").is_none());
+        assert!(!ks.exists(0, b"k"));
+        assert_eq!((ks.db_size(0), ks.stat_expired_keys), (1, 0));
+        ks.expire_deletes = true;
+        assert!(ks.get(0, b"k").is_none());
+        assert_eq!((ks.db_size(0), ks.stat_expired_keys), (0, 1));
+    }
+
+    #[test]
+    fn flush_marks_the_keyspace_flushed() {
+        let mut ks = Keyspace::new(2);
+        assert!(!ks.flushed);
+        ks.flush_db(1);
+        assert!(ks.flushed);
     }
 
     #[test]
