@@ -496,6 +496,7 @@ fn evict_until(srv: &mut Server, limit: u64) -> Outcome {
         freed += before - used_memory() as i64;
         srv.evict.evicted_keys += 1;
         srv.ks.notify(notify::EVICTED, "evicted", db, &key);
+        srv.propagate_eviction(db, &key);
         if track {
             srv.ks.modified.push((db, key));
         }

@@ -171,6 +171,18 @@ impl Server {
         }
     }
 
+    /// Propagates the eviction of `key` as DEL (UNLINK under
+    /// `lazyfree-lazy-eviction`): alone when no command runs, otherwise
+    /// after what the running unit holds. Evictions are never wrapped.
+    pub fn propagate_eviction(&mut self, db: usize, key: &[u8]) {
+        let argv = vec![words::deletion(self.config.lazyfree_lazy_eviction), Bytes::copy_from_slice(key)];
+        if self.prop.at_top() {
+            self.emit(db, &argv);
+        } else {
+            self.also_propagate(db, argv);
+        }
+    }
+
     /// Emits the finished execution unit, wrapped when it holds several
     /// commands (the MULTI takes the first command's database, the EXEC the
     /// last one's, so no extra SELECT appears between them).

@@ -85,6 +85,9 @@ fn parse_opts(srv: &Server, c: &Client, readonly: bool) -> Result<SortOpts, Repl
             } else if srv.config.cluster_enabled {
                 // COMPAT: Redis's cluster-mode refusal.
                 return Err(ReplyError::err("BY option of SORT denied in Cluster mode."));
+            } else if !crate::acl::unrestricted_key_access(srv, c, crate::acl::keys::READ) {
+                // COMPAT: the pattern names keys the ACL check never saw.
+                return Err(ReplyError::err("BY option of SORT denied due to insufficient ACL permissions."));
             }
             o.by = Some(pat);
             j += 1;
@@ -92,6 +95,10 @@ fn parse_opts(srv: &Server, c: &Client, readonly: bool) -> Result<SortOpts, Repl
             if srv.config.cluster_enabled {
                 // COMPAT: Redis's cluster-mode refusal.
                 return Err(ReplyError::err("GET option of SORT denied in Cluster mode."));
+            }
+            if !crate::acl::unrestricted_key_access(srv, c, crate::acl::keys::READ) {
+                // COMPAT: the pattern names keys the ACL check never saw.
+                return Err(ReplyError::err("GET option of SORT denied due to insufficient ACL permissions."));
             }
             o.gets.push(c.argv[j + 1].clone());
             j += 1;
