@@ -2,18 +2,23 @@
 # benches/compare.sh: Viator against Debian's redis-server, same machine, same
 # load generator (the real redis-benchmark).
 #
-# 1. Throughput: redis-benchmark -q -c 50 -n 200000 -t set,get,incr,mset with
+# 1. Throughput: redis-benchmark -q -c 50 -n 200000 -t <the tests below> with
 #    -P 1 and -P 16, alternately against each server, three rounds; prints a
 #    markdown table of the median requests/s and the Viator/Redis ratio.
+#    Tests: set,get,incr,mset and the collection ones (lpush,rpush,lpop,rpop,
+#    sadd,hset,spop,zadd,lrange_100,lrange_600,xadd).
 # 2. Memory: 1,000,000 keys with 32-byte values in each server (DEBUG POPULATE
 #    when both servers support it, else the same generated SET commands
 #    through redis-cli --pipe); prints used_memory, VmRSS and bytes per key.
+# 3. Collection memory: one hash, set, sorted set and list of BENCH_MEMBERS
+#    (1,000,000) members each, loaded with the same generated commands through
+#    redis-cli --pipe; prints used_memory per collection and the ratio.
 # Both servers run with --save '' --appendonly no --port P on loopback and are
 # killed on exit. Never reads stdin.
 #
 # Knobs: VIATOR_SERVER (default target/release/viator-server), REDIS_SERVER
 # (default /usr/bin/redis-server), BENCH_ROUNDS (3), BENCH_REQUESTS (200000),
-# BENCH_CLIENTS (50), BENCH_TESTS (set,get,incr,mset), BENCH_PIPELINES
+# BENCH_CLIENTS (50), BENCH_TESTS (see 1.), BENCH_MEMBERS (1000000), BENCH_PIPELINES
 # ("1 16"), BENCH_KEYS (1000000), BENCH_VALUE_SIZE (32), BENCH_PORT (first
 # port to try, default 17379), BENCH_SKIP_MEMORY=1, BENCH_SERVER_ARGS (extra
 # arguments for both servers, default "--enable-debug-command local").
@@ -28,7 +33,8 @@ REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
 ROUNDS=${BENCH_ROUNDS:-3}
 REQUESTS=${BENCH_REQUESTS:-200000}
 CLIENTS=${BENCH_CLIENTS:-50}
-TESTS=${BENCH_TESTS:-set,get,incr,mset}
+TESTS=${BENCH_TESTS:-set,get,incr,mset,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100,lrange_600,xadd}
+MEMBERS=${BENCH_MEMBERS:-1000000}
 PIPELINES=${BENCH_PIPELINES:-1 16}
 KEYS=${BENCH_KEYS:-1000000}
 VALUE_SIZE=${BENCH_VALUE_SIZE:-32}
@@ -163,6 +169,53 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
+# PUBLISH fan-out: 50 subscribers (redis-cli SUBSCRIBE, output discarded) on
+# each server, one publishing connection pipelining 16 PUBLISHes.
+SUBS=${BENCH_SUBSCRIBERS:-50}
+declare -A SUB_PIDS=()
+for side in "${SIDES[@]}"; do
+    for _ in $(seq "$SUBS"); do
+        cli "$side" subscribe fanout >/dev/null 2>&1 &
+        SUB_PIDS[$side]+="$! "
+    done
+done
+for side in "${SIDES[@]}"; do
+    for _ in $(seq 50); do
+        n=$(cli "$side" pubsub numsub fanout | tail -n 1 | tr -d '\r')
+        [[ $n == "$SUBS" ]] && break
+        sleep 0.1
+    done
+done
+for round in $(seq "$ROUNDS"); do
+    for side in "${SIDES[@]}"; do
+        out=$("$BENCH" -h 127.0.0.1 -p "${PORT[$side]}" -q -c 1 -P 16 -n "$REQUESTS" publish fanout hello 2>&1 | tr '\r' '\n') || true
+        rate=$(sed -n 's/.*: *\([0-9.]*\) requests per second.*/\1/p' <<<"$out" | tail -n 1)
+        RATES["$side|16|PUBLISH to $SUBS subscribers"]+="${rate:-0} "
+    done
+done
+for side in "${SIDES[@]}"; do
+    # shellcheck disable=SC2086  # a list of pids
+    kill ${SUB_PIDS[$side]} 2>/dev/null || true
+done
+ORDER+=("PUBLISH to $SUBS subscribers")
+
+# MULTI/EXEC pipeline: 100,000 transactions (MULTI, SET, INCR, EXEC) sent
+# through redis-cli --pipe; the rate is transactions per second.
+TX=${BENCH_TRANSACTIONS:-100000}
+awk -v n="$TX" 'BEGIN { for (i = 0; i < n; i++) {
+    k = "tx:" (i % 1000)
+    printf "*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nx\r\n*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n*1\r\n$4\r\nEXEC\r\n", length(k), k
+} }' >"$WORK/multi.resp"
+for round in $(seq "$ROUNDS"); do
+    for side in "${SIDES[@]}"; do
+        t0=$(date +%s.%N)
+        cli "$side" --pipe <"$WORK/multi.resp" >/dev/null 2>&1 || true
+        t1=$(date +%s.%N)
+        RATES["$side|16|MULTI/EXEC (SET+INCR) via --pipe"]+="$(awk -v n="$TX" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }') "
+    done
+done
+ORDER+=("MULTI/EXEC (SET+INCR) via --pipe")
+
 echo "## Throughput (requests/s, median of $ROUNDS)"
 echo
 echo "| test | pipeline | Viator | Redis | Viator/Redis |"
@@ -173,6 +226,7 @@ for p in $PIPELINES; do
         v=$(median ${RATES["viator|$p|$name"]:-})
         # shellcheck disable=SC2086
         r=$(median ${RATES["redis|$p|$name"]:-})
+        [[ $v == n/a && $r == n/a ]] && continue
         if [[ $v != n/a && $r != n/a && $r != 0 ]]; then
             ratio=$(awk -v a="$v" -v b="$r" 'BEGIN { printf "%.2f", a / b }')
         else
@@ -252,3 +306,51 @@ for side in "${SIDES[@]}"; do
 done
 echo
 echo "bytes/key = (value after loading - value of the empty server) / keys"
+
+# --------------------------------------------------------- collection memory
+
+# gen_members TYPE FILE: the commands that build one TYPE collection of
+# MEMBERS members, 1,000 members per command (member:<i>, value v<i>).
+gen_members() {
+    awk -v n="$MEMBERS" -v t="$1" 'BEGIN {
+        batch = 1000
+        for (start = 0; start < n; start += batch) {
+            end = start + batch; if (end > n) end = n
+            m = end - start
+            if (t == "hash") { printf "*%d\r\n$4\r\nHSET\r\n$4\r\nhash\r\n", 2 + 2 * m }
+            else if (t == "set") { printf "*%d\r\n$4\r\nSADD\r\n$3\r\nset\r\n", 2 + m }
+            else if (t == "zset") { printf "*%d\r\n$4\r\nZADD\r\n$4\r\nzset\r\n", 2 + 2 * m }
+            else { printf "*%d\r\n$5\r\nRPUSH\r\n$4\r\nlist\r\n", 2 + m }
+            for (i = start; i < end; i++) {
+                k = "member:" i
+                if (t == "zset") { s = i ""; printf "$%d\r\n%s\r\n", length(s), s }
+                printf "$%d\r\n%s\r\n", length(k), k
+                if (t == "hash") { v = "v" i; printf "$%d\r\n%s\r\n", length(v), v }
+            }
+        }
+    }' >"$2"
+}
+
+declare -A CMEM=()
+TYPES=(hash set zset list)
+for t in "${TYPES[@]}"; do
+    gen_members "$t" "$WORK/$t.resp"
+    for side in "${SIDES[@]}"; do
+        cli "$side" flushall >/dev/null
+        base=$(info_field "$side" used_memory memory)
+        cli "$side" --pipe <"$WORK/$t.resp" >"$WORK/$side/pipe-$t.log" 2>&1 || die "redis-cli --pipe of $t into $side failed"
+        used=$(info_field "$side" used_memory memory)
+        CMEM["$side|$t"]=$((used - base))
+    done
+done
+
+echo "## Memory: one collection of $MEMBERS members"
+echo
+echo "| type | Viator | Redis | Viator/Redis |"
+echo "|---|---:|---:|---:|"
+for t in "${TYPES[@]}"; do
+    v=${CMEM["viator|$t"]} r=${CMEM["redis|$t"]}
+    echo "| $t | $(mib "$v") | $(mib "$r") | $(awk -v a="$v" -v b="$r" 'BEGIN { printf "%.2f", a / b }') |"
+done
+echo
+echo "used_memory after loading minus the empty server's, members member:<i> (hash values v<i>, zset scores i)"

@@ -443,6 +443,7 @@ fn shrunk_channels(old: &User, new: &User) -> Option<Vec<Vec<u8>>> {
 fn subs_allowed(c: &Client, allowed: &[Vec<u8>]) -> bool {
     c.subs.patterns.iter().all(|p| selector::channel_in(allowed, p, true))
         && c.subs.channels.iter().all(|ch| selector::channel_in(allowed, ch, false))
+        && c.subs.shard.iter().all(|ch| selector::channel_in(allowed, ch, false))
 }
 
 /// ACL DELUSER: removes the named users and closes their clients. Returns

@@ -16,7 +16,6 @@ use crate::client::mem::{self, Class};
 use crate::client::reply::{CmdResult, ReplyError};
 use crate::client::{Client, ReplyMode};
 use crate::cmd::spec::CmdFlags;
-use crate::config::{DirectiveFlags, TABLE};
 use crate::server::{Pause, Server};
 
 /// Client names may not contain spaces, newlines or special characters
@@ -358,46 +357,6 @@ pub fn monitor(srv: &mut Server, c: &mut Client) -> CmdResult {
     Ok(())
 }
 
-/// Argument positions whose value a feed must not show: passwords.
-pub fn redacted_args(name: &str, argv: &[bytes::Bytes]) -> Vec<usize> {
-    match name {
-        "auth" if argv.len() <= 3 => (1..argv.len()).collect(),
-        "hello" => {
-            let mut out = Vec::new();
-            let ok_version = argv.get(1).is_some_and(|v| matches!(crate::util::num::string2ll(v), Some(2 | 3)));
-            if !ok_version {
-                return out;
-            }
-            let mut j = 2;
-            while j < argv.len() {
-                let more = argv.len() - 1 - j;
-                if args::is(&argv[j], "auth") && more >= 2 {
-                    out.extend([j + 1, j + 2]);
-                    j += 3;
-                } else if args::is(&argv[j], "setname") && more >= 1 {
-                    j += 2;
-                } else {
-                    break;
-                }
-            }
-            out
-        }
-        "config|set" => (2..argv.len())
-            .step_by(2)
-            .filter(|&i| i + 1 < argv.len() && is_sensitive_config(&argv[i]))
-            .map(|i| i + 1)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn is_sensitive_config(name: &[u8]) -> bool {
-    TABLE.iter().any(|d| {
-        d.has(DirectiveFlags::SENSITIVE)
-            && (d.name.as_bytes().eq_ignore_ascii_case(name)
-                || d.alias.is_some_and(|a| a.as_bytes().eq_ignore_ascii_case(name)))
-    })
-}
 
 /// One MONITOR line for the command `c` just ran (table index `idx`).
 fn monitor_line(srv: &Server, c: &Client, idx: usize) -> Vec<u8> {
@@ -409,7 +368,7 @@ fn monitor_line(srv: &Server, c: &Client, idx: usize) -> Vec<u8> {
     } else {
         let _ = write!(s, "[{} {}] ", c.db, c.addr);
     }
-    let redacted = redacted_args(srv.commands.cmds[idx].fullname, &c.argv);
+    let redacted = crate::slowlog::redacted_positions(srv.commands.cmds[idx].fullname, &c.argv);
     for (i, a) in c.argv.iter().enumerate() {
         if i > 0 {
             s.push(' ');
@@ -456,17 +415,15 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redacted_args("auth", &argv(&["auth", "pw"])), vec![1]);
-        assert_eq!(redacted_args("auth", &argv(&["auth", "u", "pw"])), vec![1, 2]);
-        assert!(redacted_args("auth", &argv(&["auth", "a", "b", "c"])).is_empty());
-        assert_eq!(redacted_args("hello", &argv(&["hello", "2", "AUTH", "u", "p"])), vec![3, 4]);
-        assert_eq!(redacted_args("hello", &argv(&["hello", "3", "setname", "x", "auth", "u", "p"])), vec![5, 6]);
-        assert!(redacted_args("hello", &argv(&["hello", "4", "auth", "u", "p"])).is_empty());
+        assert_eq!(crate::slowlog::redacted_positions("auth", &argv(&["auth", "pw"])), vec![1]);
+        assert_eq!(crate::slowlog::redacted_positions("auth", &argv(&["auth", "u", "pw"])), vec![1, 2]);
+        assert_eq!(crate::slowlog::redacted_positions("hello", &argv(&["hello", "2", "AUTH", "u", "p"])), vec![3, 4]);
+        assert_eq!(crate::slowlog::redacted_positions("hello", &argv(&["hello", "3", "setname", "x", "auth", "u", "p"])), vec![5, 6]);
         assert_eq!(
-            redacted_args("config|set", &argv(&["config", "set", "maxmemory", "1", "requirepass", "x"])),
+            crate::slowlog::redacted_positions("config|set", &argv(&["config", "set", "maxmemory", "1", "requirepass", "x"])),
             vec![5]
         );
-        assert!(redacted_args("get", &argv(&["get", "k"])).is_empty());
+        assert!(crate::slowlog::redacted_positions("get", &argv(&["get", "k"])).is_empty());
     }
 
     #[test]
@@ -478,7 +435,7 @@ mod tests {
             let v: Vec<&str> = (0..n).map(|_| words[rng.below(words.len() as u64) as usize]).collect();
             let a = argv(&v);
             for name in ["auth", "hello", "config|set"] {
-                assert!(redacted_args(name, &a).iter().all(|&i| i < a.len()));
+                assert!(crate::slowlog::redacted_positions(name, &a).iter().all(|&i| i < a.len()));
             }
         }
     }

@@ -22,7 +22,7 @@ use crate::client::Client;
 use crate::db::notify;
 use crate::server::Server;
 use crate::types::stream::{
-    group::ENTRIES_READ_INVALID, parse_id, AddError, EntryRef, Group, IdArg, NodeLimits, Stream, StreamId, Trim,
+    group::ENTRIES_READ_INVALID, parse_id, AddError, EntryRef, Group, IdArg, Nack, NodeLimits, Stream, StreamId, Trim,
     TrimStrategy,
 };
 use crate::types::value::Value;
@@ -159,6 +159,42 @@ fn add_dirty(srv: &mut Server, n: u64) {
     srv.ks.dirty += n;
 }
 
+/// The idempotent XCLAIM that replicates a delivery or claim of `id`
+/// (Redis's form: the NACK's owner, delivery time and count, FORCE JUSTID,
+/// and the group's last ID).
+fn xclaim_op(key: &[u8], group: &[u8], g: &Group, id: StreamId, nack: &Nack) -> Vec<Bytes> {
+    vec![
+        Bytes::from_static(b"XCLAIM"),
+        Bytes::copy_from_slice(key),
+        Bytes::copy_from_slice(group),
+        Bytes::copy_from_slice(&nack.consumer),
+        Bytes::from_static(b"0"),
+        Bytes::from(id.to_bytes()),
+        Bytes::from_static(b"TIME"),
+        Bytes::from(nack.delivery_time_ms.to_string()),
+        Bytes::from_static(b"RETRYCOUNT"),
+        Bytes::from(nack.delivery_count.to_string()),
+        Bytes::from_static(b"FORCE"),
+        Bytes::from_static(b"JUSTID"),
+        Bytes::from_static(b"LASTID"),
+        Bytes::from(g.last_id.to_bytes()),
+    ]
+}
+
+/// `XGROUP SETID key group last-id ENTRIESREAD n`: replicates a group
+/// position that moved without any XCLAIM carrying it.
+fn setid_op(key: &[u8], group: &[u8], g: &Group) -> Vec<Bytes> {
+    vec![
+        Bytes::from_static(b"XGROUP"),
+        Bytes::from_static(b"SETID"),
+        Bytes::copy_from_slice(key),
+        Bytes::copy_from_slice(group),
+        Bytes::from(g.last_id.to_bytes()),
+        Bytes::from_static(b"ENTRIESREAD"),
+        Bytes::from(g.entries_read.to_string()),
+    ]
+}
+
 // ------------------------------------------------------ XADD and XTRIM
 
 /// Options shared by XADD and XTRIM.
@@ -171,11 +207,13 @@ struct AddTrimArgs {
     no_mkstream: bool,
     /// The trim to apply, if any.
     trim: Option<Trim>,
+    /// Position of the trim threshold argument (0 without a trim).
+    trim_arg: usize,
 }
 
 /// Parses XADD/XTRIM options in Redis's order, with its errors.
 fn parse_add_trim(srv: &Server, c: &Client, xadd: bool) -> Result<AddTrimArgs, ReplyError> {
-    let mut out = AddTrimArgs { id: None, id_pos: c.argc(), no_mkstream: false, trim: None };
+    let mut out = AddTrimArgs { id: None, id_pos: c.argc(), no_mkstream: false, trim: None, trim_arg: 0 };
     let mut strategy: Option<TrimStrategy> = None;
     let mut approx = false;
     let mut limit: i64 = 0;
@@ -207,6 +245,7 @@ fn parse_add_trim(srv: &Server, c: &Client, xadd: bool) -> Result<AddTrimArgs, R
                 return Err(ReplyError::err("The MAXLEN argument must be >= 0."));
             }
             i += 1;
+            out.trim_arg = i;
             strategy = Some(TrimStrategy::MaxLen(n as u64));
         } else if args::is(opt, "minid") && more > 0 {
             if strategy.is_some() {
@@ -222,6 +261,7 @@ fn parse_add_trim(srv: &Server, c: &Client, xadd: bool) -> Result<AddTrimArgs, R
             }
             let id = strict_id(c.arg(i + 1))?;
             i += 1;
+            out.trim_arg = i;
             strategy = Some(TrimStrategy::MinId(id));
         } else if args::is(opt, "limit") && more > 0 {
             limit = args::int(c.arg(i + 1))?;
@@ -304,6 +344,13 @@ pub fn xadd(srv: &mut Server, c: &mut Client) -> CmdResult {
         Err(AddError::TooLarge) => return Err(ReplyError::err("Elements are too large to be stored")),
     };
     let trimmed = a.trim.map_or(0, |t| s.entries.trim(&t));
+    // Replicas store the ID chosen here and trim exactly as far.
+    let mut argv = c.argv.clone();
+    exact_trim_words(&mut argv, &a, &s.entries);
+    if !matches!(a.id, Some(IdArg::Id(_))) {
+        argv[a.id_pos] = Bytes::from(id.to_bytes());
+    }
+    srv.propagate_as(argv);
     reply_id(c, id);
     srv.ks.touch_write(db, &key);
     srv.ks.notify(notify::STREAM, "xadd", db, &key);
@@ -311,6 +358,20 @@ pub fn xadd(srv: &mut Server, c: &mut Client) -> CmdResult {
         srv.ks.notify(notify::STREAM, "xtrim", db, &key);
     }
     Ok(())
+}
+
+/// Makes an approximate (`~`) trim exact for replicas: `=` and the length
+/// or first ID the stream was really trimmed to, as Redis rewrites it.
+fn exact_trim_words(argv: &mut [Bytes], a: &AddTrimArgs, entries: &crate::types::stream::Entries) {
+    let Some(t) = &a.trim else { return };
+    if !t.approx || a.trim_arg < 2 {
+        return;
+    }
+    argv[a.trim_arg - 1] = Bytes::from_static(b"=");
+    argv[a.trim_arg] = match t.strategy {
+        TrimStrategy::MaxLen(_) => Bytes::from(entries.length.to_string()),
+        TrimStrategy::MinId(_) => Bytes::from(entries.edge_id(true, false).to_bytes()),
+    };
 }
 
 /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]: replies the number
@@ -327,6 +388,9 @@ pub fn xtrim(srv: &mut Server, c: &mut Client) -> CmdResult {
         Some(t) => s.entries.trim(&t),
         None => 0,
     };
+    let mut argv = c.argv.clone();
+    exact_trim_words(&mut argv, &a, &s.entries);
+    srv.propagate_as(argv);
     if deleted > 0 {
         srv.ks.notify(notify::STREAM, "xtrim", db, &key);
         srv.ks.touch_write(db, &key);
@@ -619,6 +683,9 @@ fn xread_generic(srv: &mut Server, c: &mut Client, readgroup: bool) -> CmdResult
     let mut pos = None;
     let mut served = 0usize;
     let mut new_consumers = Vec::new();
+    // What replicas must apply instead of the read: XCLAIMs, consumer
+    // creations and group positions, in order.
+    let mut ops: Vec<Vec<Bytes>> = Vec::new();
     for (k, f) in from.iter().enumerate() {
         let key = c.argv[a.streams_arg + k].clone();
         // Served from blocking, a key repeated in the call is served once,
@@ -664,22 +731,38 @@ fn xread_generic(srv: &mut Server, c: &mut Client, readgroup: bool) -> CmdResult
                 if !g.touch_consumer(cname, Some(now)) {
                     g.create_consumer(cname, now);
                     new_consumers.push(key.clone());
+                    if a.noack {
+                        ops.push(vec![
+                            Bytes::from_static(b"XGROUP"),
+                            Bytes::from_static(b"CREATECONSUMER"),
+                            key.clone(),
+                            gname.clone(),
+                            cname.clone(),
+                        ]);
+                    }
                 }
                 if history {
                     reply_history(c, entries, g, cname, start, count, now);
                 } else {
                     let lpos = c.reply.deferred_len();
                     let mut n = 0;
+                    let before = g.last_id;
                     for e in entries.range(start, StreamId::MAX, false) {
                         entries.advance_group(g, e.id());
                         reply_entry(c, &e);
                         if !a.noack {
                             g.deliver(e.id(), cname, now);
+                            if let Some(nack) = g.pel.get(&e.id()) {
+                                ops.push(xclaim_op(&key, gname, g, e.id(), nack));
+                            }
                         }
                         n += 1;
                         if count > 0 && n == count {
                             break;
                         }
+                    }
+                    if a.noack && g.last_id != before {
+                        ops.push(setid_op(&key, gname, g));
                     }
                     c.reply.set_deferred_array(lpos, n);
                 }
@@ -690,6 +773,12 @@ fn xread_generic(srv: &mut Server, c: &mut Client, readgroup: bool) -> CmdResult
     for key in new_consumers {
         add_dirty(srv, 1);
         srv.ks.notify(notify::STREAM, "xgroup-createconsumer", db, &key);
+    }
+    if readgroup {
+        srv.prevent_propagation();
+        for op in ops {
+            srv.also_propagate(db, op);
+        }
     }
     if let Some(p) = pos {
         c.reply.set_deferred_len(p, if resp3 { b'%' } else { b'*' }, served);
@@ -1108,10 +1197,14 @@ pub fn xclaim(srv: &mut Server, c: &mut Client) -> CmdResult {
     let mut created = false;
     let pos = c.reply.deferred_len();
     let mut n = 0usize;
+    // Replicated as one idempotent XCLAIM per changed NACK.
+    let mut ops: Vec<Vec<Bytes>> = Vec::new();
+    let gname = c.argv[2].clone();
     for id in ids {
         let pending = g.pel.get(&id).map(|nk| nk.delivery_time_ms);
         if !entries.contains(id) {
-            if pending.is_some() {
+            if let Some(nack) = g.pel.get(&id) {
+                ops.push(xclaim_op(&key, &gname, g, id, nack));
                 g.ack(id);
                 dirty += 1;
             }
@@ -1145,14 +1238,25 @@ pub fn xclaim(srv: &mut Server, c: &mut Client) -> CmdResult {
         } else if let Some(e) = entries.range(id, id, false).next() {
             reply_entry(c, &e);
         }
+        if let Some(nack) = g.pel.get(&id) {
+            ops.push(xclaim_op(&key, &gname, g, id, nack));
+        }
         n += 1;
         dirty += 1;
     }
     c.reply.set_deferred_array(pos, n);
+    if lastid_moved && ops.is_empty() {
+        // No XCLAIM carries the new position: say it on its own.
+        ops.push(setid_op(&key, &gname, g));
+    }
     if lastid_moved && dirty == 0 {
         dirty += 1;
     }
     add_dirty(srv, dirty);
+    srv.prevent_propagation();
+    for op in ops {
+        srv.also_propagate(db, op);
+    }
     if created {
         add_dirty(srv, 1);
         srv.ks.notify(notify::STREAM, "xgroup-createconsumer", db, &key);
@@ -1204,6 +1308,9 @@ pub fn xautoclaim(srv: &mut Server, c: &mut Client) -> CmdResult {
     let mut dirty = 0u64;
     let mut created = false;
     let mut consumer_ready = false;
+    // Replicated as one idempotent XCLAIM per changed NACK.
+    let mut ops: Vec<Vec<Bytes>> = Vec::new();
+    let gname = c.argv[2].clone();
     while attempts > 0 && count > 0 {
         attempts -= 1;
         let Some(from) = cursor else { break };
@@ -1213,6 +1320,7 @@ pub fn xautoclaim(srv: &mut Server, c: &mut Client) -> CmdResult {
         };
         let idle_since = nack.delivery_time_ms;
         if !entries.contains(id) {
+            ops.push(xclaim_op(&key, &gname, g, id, nack));
             g.ack(id);
             deleted.push(id);
             dirty += 1;
@@ -1237,6 +1345,9 @@ pub fn xautoclaim(srv: &mut Server, c: &mut Client) -> CmdResult {
                 nk.delivery_count += 1;
             }
         }
+        if let Some(nk) = g.pel.get(&id) {
+            ops.push(xclaim_op(&key, &gname, g, id, nk));
+        }
         claimed.push(id);
         count -= 1;
         dirty += 1;
@@ -1260,6 +1371,10 @@ pub fn xautoclaim(srv: &mut Server, c: &mut Client) -> CmdResult {
         reply_id(c, id);
     }
     add_dirty(srv, dirty);
+    srv.prevent_propagation();
+    for op in ops {
+        srv.also_propagate(db, op);
+    }
     if created {
         add_dirty(srv, 1);
         srv.ks.notify(notify::STREAM, "xgroup-createconsumer", db, &key);
