@@ -141,5 +141,15 @@ fn transactions_and_expiry_reach_the_replica_as_units() {
     thread::sleep(Duration::from_millis(20));
     q::<Value>(&mut c, &["GET", "gone"]);
     q::<()>(&mut c, &["SET", "last", "x"]);
-    rep.expect(&["select 0", "multi", "set a 1", "incr a", "exec", "set b 1", "set gone x PXAT *", "del gone", "set last x"]);
+    rep.expect(&[
+        "select 0",
+        "multi",
+        "set a 1",
+        "incr a",
+        "exec",
+        "set b 1",
+        "set gone x PXAT *",
+        "del gone",
+        "set last x",
+    ]);
 }

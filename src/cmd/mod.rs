@@ -22,8 +22,8 @@ pub mod multi;
 pub mod pubsub;
 pub mod server;
 pub mod set;
-pub mod sort;
 pub mod slowlog;
+pub mod sort;
 pub mod spec;
 #[rustfmt::skip]
 pub mod specs;

@@ -104,7 +104,11 @@ fn apply_config(srv: &mut Server, changed: &[&'static str]) -> CmdResult {
             "loglevel" | "logfile" => crate::logging::configure(srv.config.loglevel, &srv.config.logfile),
             "notify-keyspace-events" => srv.ks.notify_flags = srv.config.notify_keyspace_events,
             "requirepass" => crate::acl::requirepass_changed(srv),
-            "maxmemory" | "maxmemory-policy" | "lfu-log-factor" | "lfu-decay-time" | "lazyfree-lazy-expire"
+            "maxmemory"
+            | "maxmemory-policy"
+            | "lfu-log-factor"
+            | "lfu-decay-time"
+            | "lazyfree-lazy-expire"
             | "lazyfree-lazy-server-del" => crate::evict::apply_config(srv, name),
             "oom-score-adj" | "oom-score-adj-values" => {
                 srv.oom_score.apply(&srv.config, crate::oom::Class::Primary).map_err(|why| {
