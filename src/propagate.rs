@@ -55,6 +55,10 @@ pub struct Propagation {
     /// Whether the running top-level command may touch arbitrary keys, in
     /// which case its unit is never wrapped (Redis's rule for such commands).
     no_wrap: bool,
+    /// How many of the keyspace's `expired` entries are already queued. The
+    /// list itself stays until the outermost command is done, because
+    /// client tracking reads it too (an expiry is nobody's write).
+    expired_seen: usize,
 }
 
 /// State `begin_call` hands to `end_call` for one command.
@@ -149,17 +153,19 @@ impl Server {
     /// Queues a DEL (or UNLINK, under `lazyfree-lazy-expire`) for every key
     /// the keyspace expired since the last call, in expiry order.
     fn queue_expired_deletions(&mut self) {
-        if self.ks.expired.is_empty() {
+        if self.ks.expired.len() <= self.prop.expired_seen {
             return;
         }
         let verb = words::deletion(self.config.lazyfree_lazy_expire);
-        for (db, key) in std::mem::take(&mut self.ks.expired) {
-            self.prop.unit.push(Op { db, argv: vec![verb.clone(), Bytes::copy_from_slice(&key)] });
+        for (db, key) in &self.ks.expired[self.prop.expired_seen..] {
+            self.prop.unit.push(Op { db: *db, argv: vec![verb.clone(), Bytes::copy_from_slice(key)] });
         }
+        self.prop.expired_seen = self.ks.expired.len();
     }
 
     /// Emits deletions made outside any command (active expiry, eviction),
     /// each as a unit of its own.
+    /// Also forgets the expired keys once no command is running.
     pub fn propagate_background_deletions(&mut self) {
         if !self.prop.at_top() {
             return;
@@ -169,6 +175,8 @@ impl Server {
         for op in unit {
             self.emit(op.db, &op.argv);
         }
+        self.ks.expired.clear();
+        self.prop.expired_seen = 0;
     }
 
     /// Propagates the eviction of `key` as DEL (UNLINK under

@@ -53,6 +53,9 @@ const EVICTION_FLOOR: u64 = 128 * 1024;
 /// Per watched key, per queued command and per subscription bookkeeping.
 const WATCHED_KEY_OVERHEAD: usize = 48;
 const QUEUED_CMD_OVERHEAD: usize = 24;
+/// Bytes counted per CLIENT TRACKING BCAST prefix besides its text (a radix
+/// tree node and its child pointers in Redis's accounting).
+const TRACKING_PREFIX_OVERHEAD: usize = 32;
 const SUBSCRIPTION_OVERHEAD: usize = 32;
 const PATTERN_OVERHEAD: usize = 24;
 
@@ -348,7 +351,10 @@ pub fn usage(c: &Client) -> Usage {
     let multi_mem = queued + c.multi_queue.capacity() * QUEUED_CMD_OVERHEAD + c.watched.len() * WATCHED_KEY_OVERHEAD;
     let (obl, oll, omem, rbp) = c.reply.acct.view(c.reply.buf.len());
     let rbs = c.reply.acct.buf_size;
-    let pubsub = c.subs.channels.len() * SUBSCRIPTION_OVERHEAD + c.subs.patterns.len() * PATTERN_OVERHEAD;
+    let pubsub = (c.subs.channels.len() + c.subs.shard.len()) * SUBSCRIPTION_OVERHEAD
+        + c.subs.patterns.len() * PATTERN_OVERHEAD;
+    // BCAST prefixes live in a radix tree: their bytes plus a node each.
+    let tracking: usize = c.tracking.prefixes.iter().map(|p| p.len() + TRACKING_PREFIX_OVERHEAD).sum();
     let tot = omem
         + qbuf
         + qbuf_free
@@ -357,7 +363,8 @@ pub fn usage(c: &Client) -> Usage {
         + argv_mem
         + 8 * c.argv.len()
         + multi_mem
-        + pubsub;
+        + pubsub
+        + tracking;
     Usage { qbuf, qbuf_free, argv_mem, multi_mem, rbs, rbp, obl, oll, omem, tot }
 }
 

@@ -352,6 +352,7 @@ impl Keyspace {
     pub fn flush_db_async(&mut self, db: usize) -> usize {
         let d = &mut self.dbs[db];
         let n = d.dict.len();
+        self.flushed = true;
         let dict = std::mem::take(&mut d.dict);
         let expires = std::mem::take(&mut d.expires);
         d.avg_ttl_ms = 0;
