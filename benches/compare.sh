@@ -226,7 +226,7 @@ for p in $PIPELINES; do
         v=$(median ${RATES["viator|$p|$name"]:-})
         # shellcheck disable=SC2086
         r=$(median ${RATES["redis|$p|$name"]:-})
-        [[ $v == n/a && $r == n/a ]] && continue
+        [[ -z ${RATES["viator|$p|$name"]:-} && -z ${RATES["redis|$p|$name"]:-} ]] && continue
         if [[ $v != n/a && $r != n/a && $r != 0 ]]; then
             ratio=$(awk -v a="$v" -v b="$r" 'BEGIN { printf "%.2f", a / b }')
         else

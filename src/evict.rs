@@ -290,6 +290,9 @@ pub struct Evictor {
     exceeded_since: Option<Instant>,
     /// Completed over-the-limit periods, µs.
     exceeded_total_us: u64,
+    /// Evicted keys that tracking clients must hear about, sent by the
+    /// caller that knows which client is running (see `invalidate_evicted`).
+    tracked_evictions: Vec<Sds>,
 }
 
 impl Default for Evictor {
@@ -302,6 +305,7 @@ impl Default for Evictor {
             evicted_keys: 0,
             exceeded_since: None,
             exceeded_total_us: 0,
+            tracked_evictions: Vec::new(),
         }
     }
 }
@@ -497,6 +501,9 @@ fn evict_until(srv: &mut Server, limit: u64) -> Outcome {
         srv.evict.evicted_keys += 1;
         srv.ks.notify(notify::EVICTED, "evicted", db, &key);
         srv.propagate_eviction(db, &key);
+        if srv.tracking.active() {
+            srv.evict.tracked_evictions.push(key.clone());
+        }
         if track {
             srv.ks.modified.push((db, key));
         }
@@ -536,6 +543,9 @@ pub fn before_command(srv: &mut Server, c: &mut Client, idx: usize) -> Option<Re
     let evicted_before = srv.evict.evicted_keys;
     let outcome = perform(srv);
     if srv.evict.evicted_keys != evicted_before {
+        // Caching clients hear of it before the reply of the command that
+        // made room, the running client included.
+        invalidate_evicted(srv, Some(c));
         srv.after_command(Some(c));
     }
     if outcome != Outcome::Fail {
@@ -560,9 +570,21 @@ pub fn before_command(srv: &mut Server, c: &mut Client, idx: usize) -> Option<Re
     Some(ReplyError::other(OOM_ERR))
 }
 
+/// Sends the tracking invalidations of the keys evicted since the last call;
+/// eviction is nobody's write, so NOLOOP does not hold any back.
+fn invalidate_evicted(srv: &mut Server, mut current: Option<&mut Client>) {
+    for key in std::mem::take(&mut srv.evict.tracked_evictions) {
+        crate::tracking::invalidate_key(srv, current.as_deref_mut(), &key);
+    }
+}
+
 /// Before sleeping: continues an eviction cycle that hit its time limit or
 /// that CONFIG SET maxmemory asked for, and publishes what it evicted.
 pub fn before_sleep(srv: &mut Server) {
+    if !srv.evict.tracked_evictions.is_empty() {
+        // Evictions made outside a command (CONFIG SET maxmemory).
+        invalidate_evicted(srv, None);
+    }
     if !srv.evict.running {
         return;
     }
@@ -571,6 +593,7 @@ pub fn before_sleep(srv: &mut Server) {
         srv.evict.running = false;
     }
     if srv.evict.evicted_keys != evicted_before {
+        invalidate_evicted(srv, None);
         srv.after_command(None);
     }
 }

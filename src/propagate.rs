@@ -100,9 +100,18 @@ impl Propagation {
 }
 
 impl Server {
+    /// Whether anything consumes the stream: a backlog or replicas (and,
+    /// when it lands, the AOF). Without one, units are not even assembled.
+    pub fn propagating(&self) -> bool {
+        self.repl.backlog.is_some() || !self.repl.replicas.is_empty()
+    }
+
     /// Adds a command to the current execution unit, after whatever the
     /// running command has queued so far (Redis's `alsoPropagate`).
     pub fn also_propagate(&mut self, db: usize, argv: Vec<Bytes>) {
+        if !self.propagating() {
+            return;
+        }
         self.queue_expired_deletions();
         self.prop.unit.push(Op { db, argv });
     }
@@ -138,9 +147,12 @@ impl Server {
     /// emits the unit when this was the outermost call.
     pub(crate) fn end_call(&mut self, argv: &[Bytes], db: usize, is_exec: bool, mark: CallMark) {
         let flags = std::mem::replace(&mut self.prop.flags, mark.saved);
-        self.queue_expired_deletions();
+        let sinks = self.propagating();
+        if sinks {
+            self.queue_expired_deletions();
+        }
         let changed = self.ks.dirty != mark.dirty;
-        if !is_exec && !flags.prevent && (changed || flags.force) {
+        if sinks && !is_exec && !flags.prevent && (changed || flags.force) {
             let argv = flags.rewrite.unwrap_or_else(|| argv.to_vec());
             self.prop.unit.push(Op { db, argv });
         }
@@ -153,7 +165,7 @@ impl Server {
     /// Queues a DEL (or UNLINK, under `lazyfree-lazy-expire`) for every key
     /// the keyspace expired since the last call, in expiry order.
     fn queue_expired_deletions(&mut self) {
-        if self.ks.expired.len() <= self.prop.expired_seen {
+        if self.ks.expired.len() <= self.prop.expired_seen || !self.propagating() {
             return;
         }
         let verb = words::deletion(self.config.lazyfree_lazy_expire);
@@ -183,6 +195,9 @@ impl Server {
     /// `lazyfree-lazy-eviction`): alone when no command runs, otherwise
     /// after what the running unit holds. Evictions are never wrapped.
     pub fn propagate_eviction(&mut self, db: usize, key: &[u8]) {
+        if !self.propagating() {
+            return;
+        }
         let argv = vec![words::deletion(self.config.lazyfree_lazy_eviction), Bytes::copy_from_slice(key)];
         if self.prop.at_top() {
             self.emit(db, &argv);
