@@ -351,8 +351,8 @@ pub fn usage(c: &Client) -> Usage {
     let multi_mem = queued + c.multi_queue.capacity() * QUEUED_CMD_OVERHEAD + c.watched.len() * WATCHED_KEY_OVERHEAD;
     let (obl, oll, omem, rbp) = c.reply.acct.view(c.reply.buf.len());
     let rbs = c.reply.acct.buf_size;
-    let pubsub = (c.subs.channels.len() + c.subs.shard.len()) * SUBSCRIPTION_OVERHEAD
-        + c.subs.patterns.len() * PATTERN_OVERHEAD;
+    let pubsub =
+        (c.subs.channels.len() + c.subs.shard.len()) * SUBSCRIPTION_OVERHEAD + c.subs.patterns.len() * PATTERN_OVERHEAD;
     // BCAST prefixes live in a radix tree: their bytes plus a node each.
     let tracking: usize = c.tracking.prefixes.iter().map(|p| p.len() + TRACKING_PREFIX_OVERHEAD).sum();
     let tot = omem
