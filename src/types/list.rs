@@ -578,6 +578,17 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<LpValue<'a>> {
         let c = self.cur?;
+        if self.forward {
+            // One decode gives both the value and where the next entry starts.
+            if let Some(Node::Packed(lp)) = self.list.nodes.get(c.node) {
+                let (v, next) = lp.get_and_next(c.off);
+                self.cur = match next {
+                    Some(off) => Some(Cursor { node: c.node, off }),
+                    None => self.list.node_first(c.node + 1),
+                };
+                return Some(v);
+            }
+        }
         let v = self.list.value(c);
         self.cur = if self.forward { self.list.next(c) } else { self.list.prev(c) };
         Some(v)

@@ -446,6 +446,14 @@ impl Listpack {
         decode(&self.buf, p).map(|(v, _)| v).expect("listpack entry is valid")
     }
 
+    /// The entry at `p` and the position of the one after it, decoding the
+    /// entry once (forward iteration's step).
+    pub fn get_and_next(&self, p: usize) -> (LpValue<'_>, Option<usize>) {
+        let (v, l) = decode(&self.buf, p).expect("listpack entry is valid");
+        let n = p + l + backlen_size(l);
+        (v, (n < self.eof_pos()).then_some(n))
+    }
+
     /// Position of entry `index` (negative counts from the end, -1 being the
     /// last), walking from the nearer end.
     pub fn seek(&self, index: i64) -> Option<usize> {
@@ -473,10 +481,13 @@ impl Listpack {
     /// terminator's position, see [`Listpack::end`]). Returns the new entry's
     /// position.
     pub fn insert_at(&mut self, p: usize, ele: &[u8]) -> usize {
-        let mut enc = Vec::with_capacity(entry_size(ele));
-        encode_entry(&mut enc, ele);
-        self.buf.reserve_exact(enc.len());
-        self.buf.splice(p..p, enc);
+        // Encode at the end, then rotate the new bytes into place: one
+        // memmove of the tail, no temporary vector.
+        let old_len = self.buf.len();
+        self.grow_for(entry_size(ele));
+        encode_entry(&mut self.buf, ele);
+        let added = self.buf.len() - old_len;
+        self.buf[p..].rotate_right(added);
         self.set_header(1);
         p
     }
@@ -490,13 +501,23 @@ impl Listpack {
     pub fn push_back(&mut self, ele: &[u8]) {
         let at = self.eof_pos();
         let before = self.buf.len();
-        self.buf.reserve_exact(entry_size(ele));
+        self.grow_for(entry_size(ele));
         // Encode straight into place: drop the terminator, append, restore it.
         self.buf.truncate(at);
         encode_entry(&mut self.buf, ele);
         self.buf.push(EOF);
         debug_assert!(self.buf.len() > before);
         self.set_header(1);
+    }
+
+    /// Makes room for `extra` more bytes, growing by at least a quarter of
+    /// the current size: pushes cost an amortized constant instead of a
+    /// reallocation each, and the slack stays within what the allocator's
+    /// size classes (four per doubling) would round up to anyway.
+    fn grow_for(&mut self, extra: usize) {
+        if self.buf.capacity() - self.buf.len() < extra {
+            self.buf.reserve_exact(extra.max(self.buf.len() / 4));
+        }
     }
 
     /// Prepends `ele`.
