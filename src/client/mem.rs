@@ -365,6 +365,11 @@ pub fn usage(c: &Client) -> Usage {
         + multi_mem
         + pubsub
         + tracking;
+    // The reply really lives in one growable vector whose capacity can run
+    // ahead of Redis's block layout; count whichever is larger, so client
+    // eviction sees at least what `maxmemory` sees.
+    let real_reply = c.reply.buf.capacity();
+    let tot = tot.max(tot - omem - rbs + real_reply);
     Usage { qbuf, qbuf_free, argv_mem, multi_mem, rbs, rbp, obl, oll, omem, tot }
 }
 
