@@ -11,12 +11,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use redis::{Connection, FromRedisValue, Value};
-use support::{err_text, resp, wait_for, Raw, Server};
-
-fn q<T: FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    redis::cmd(args[0]).arg(&args[1..]).query(con).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
+use redis::{Connection, Value};
+use support::{err_text, q, resp, wait_for, Raw, Server};
 
 fn client_list(con: &mut Connection) -> String {
     q::<String>(con, &["CLIENT", "LIST"])

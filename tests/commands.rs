@@ -13,8 +13,8 @@ mod support;
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::{Connection, FromRedisValue, Value};
-use support::{err_text, q, qe, Server};
+use redis::{Connection, Value};
+use support::{q, qe, Server};
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)

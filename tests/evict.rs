@@ -11,16 +11,8 @@ mod support;
 
 use std::time::Duration;
 
-use redis::{Connection, FromRedisValue, Value};
-use support::{err_text, wait_for, Server};
-
-fn q<T: FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    redis::cmd(args[0]).arg(&args[1..]).query(con).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-fn qe(con: &mut Connection, args: &[&str]) -> String {
-    err_text(redis::cmd(args[0]).arg(&args[1..]).query::<Value>(con))
-}
+use redis::{Connection, Value};
+use support::{q, qe, wait_for, Server};
 
 /// One numeric field of INFO.
 fn info_field(con: &mut Connection, field: &str) -> i64 {

@@ -8,16 +8,8 @@
 
 mod support;
 
-use redis::{Connection, FromRedisValue, Value};
-use support::{err_text, Server};
-
-fn q<T: FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    redis::cmd(args[0]).arg(&args[1..]).query(con).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-fn qe(con: &mut Connection, args: &[&str]) -> String {
-    err_text(redis::cmd(args[0]).arg(&args[1..]).query::<Value>(con))
-}
+use redis::Value;
+use support::{q, qe, Server};
 
 fn text(v: &Value) -> String {
     match v {

@@ -10,14 +10,10 @@ mod support;
 
 use std::time::Duration;
 
-use redis::{Connection, FromRedisValue, Value};
-use support::{resp, show, Raw, Server};
+use redis::{Connection, Value};
+use support::{q, resp, show, Raw, Server};
 
 /// Runs a command given as words and converts the reply, panicking on error.
-fn q<T: FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    redis::cmd(args[0]).arg(&args[1..]).query(con).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
 /// A raw connection that sent `words` and read one reply per expected frame.
 fn raw_cmd(raw: &mut Raw, words: &[&str]) {
     let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();

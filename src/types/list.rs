@@ -185,6 +185,10 @@ impl List {
                 lp.push_front(ele);
             }
         } else {
+            // The full head node will not grow again: give back its slack.
+            if let Some(Node::Packed(lp)) = self.nodes.front_mut() {
+                lp.shrink_to_fit();
+            }
             self.nodes.push_front(Node::single(ele));
         }
     }
@@ -199,6 +203,10 @@ impl List {
                 lp.push_back(ele);
             }
         } else {
+            // The full tail node will not grow again: give back its slack.
+            if let Some(Node::Packed(lp)) = self.nodes.back_mut() {
+                lp.shrink_to_fit();
+            }
             self.nodes.push_back(Node::single(ele));
         }
     }

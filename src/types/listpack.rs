@@ -565,6 +565,11 @@ impl Listpack {
 
     /// Gives memory back after large deletions (Redis reallocs on every
     /// delete; we only bother when more than half would be wasted).
+    /// Gives back any spare capacity (a node that will not grow again).
+    pub fn shrink_to_fit(&mut self) {
+        self.buf.shrink_to_fit();
+    }
+
     fn maybe_shrink(&mut self) {
         if self.buf.capacity() > 64 && self.buf.capacity() > self.buf.len() * 2 {
             self.buf.shrink_to_fit();
