@@ -175,9 +175,9 @@ impl Server {
         self.prop.expired_seen = self.ks.expired.len();
     }
 
-    /// Emits deletions made outside any command (active expiry, eviction),
-    /// each as a unit of its own.
-    /// Also forgets the expired keys once no command is running.
+    /// Emits deletions made outside any command (active expiry), each as a
+    /// unit of its own, then forgets the expired keys: the list lives until
+    /// no command is running because client tracking reads it too.
     pub fn propagate_background_deletions(&mut self) {
         if !self.prop.at_top() {
             return;
@@ -192,8 +192,9 @@ impl Server {
     }
 
     /// Propagates the eviction of `key` as DEL (UNLINK under
-    /// `lazyfree-lazy-eviction`): alone when no command runs, otherwise
-    /// after what the running unit holds. Evictions are never wrapped.
+    /// `lazyfree-lazy-eviction`): alone and unwrapped when no command runs
+    /// (eviction before a command), otherwise after what the running unit
+    /// holds (CONFIG SET maxmemory inside a transaction).
     pub fn propagate_eviction(&mut self, db: usize, key: &[u8]) {
         if !self.propagating() {
             return;
