@@ -228,41 +228,27 @@ fn parse_add_trim(srv: &Server, c: &Client, xadd: bool) -> Result<AddTrimArgs, R
         if xadd && opt == b"*" {
             out.id_pos = i;
             break;
-        } else if args::is(opt, "maxlen") && more > 0 {
+        } else if (args::is(opt, "maxlen") || args::is(opt, "minid")) && more > 0 {
             if strategy.is_some() {
                 return Err(ReplyError::err(both));
             }
-            approx = false;
+            // An optional `~` (approximate) or `=` (exact) before the threshold.
             let next = c.arg(i + 1);
-            if more >= 2 && next == b"~" {
-                approx = true;
+            approx = more >= 2 && next == b"~";
+            if more >= 2 && (next == b"~" || next == b"=") {
                 i += 1;
-            } else if more >= 2 && next == b"=" {
-                i += 1;
-            }
-            let n = args::int(c.arg(i + 1))?;
-            if n < 0 {
-                return Err(ReplyError::err("The MAXLEN argument must be >= 0."));
             }
             i += 1;
             out.trim_arg = i;
-            strategy = Some(TrimStrategy::MaxLen(n as u64));
-        } else if args::is(opt, "minid") && more > 0 {
-            if strategy.is_some() {
-                return Err(ReplyError::err(both));
-            }
-            approx = false;
-            let next = c.arg(i + 1);
-            if more >= 2 && next == b"~" {
-                approx = true;
-                i += 1;
-            } else if more >= 2 && next == b"=" {
-                i += 1;
-            }
-            let id = strict_id(c.arg(i + 1))?;
-            i += 1;
-            out.trim_arg = i;
-            strategy = Some(TrimStrategy::MinId(id));
+            strategy = Some(if args::is(opt, "maxlen") {
+                let n = args::int(c.arg(i))?;
+                if n < 0 {
+                    return Err(ReplyError::err("The MAXLEN argument must be >= 0."));
+                }
+                TrimStrategy::MaxLen(n as u64)
+            } else {
+                TrimStrategy::MinId(strict_id(c.arg(i))?)
+            });
         } else if args::is(opt, "limit") && more > 0 {
             limit = args::int(c.arg(i + 1))?;
             if limit < 0 {

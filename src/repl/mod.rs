@@ -66,21 +66,6 @@ impl Default for Master {
     }
 }
 
-/// Appends `argv` as a RESP multibulk to `out`.
-pub fn encode_command(out: &mut Vec<u8>, argv: &[Bytes]) {
-    use crate::client::reply::push_int;
-    out.push(b'*');
-    push_int(out, argv.len() as i64);
-    out.extend_from_slice(b"\r\n");
-    for a in argv {
-        out.push(b'$');
-        push_int(out, a.len() as i64);
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 impl Server {
     /// Feeds one propagated command to the backlog and every replica,
     /// preceded by a SELECT when the stream's database changes. Does nothing
@@ -91,10 +76,10 @@ impl Server {
         }
         let mut bytes = Vec::with_capacity(64);
         if self.repl.seldb != Some(db) {
-            encode_command(&mut bytes, &[words::SELECT, Bytes::from(db.to_string())]);
+            crate::resp::value::encode_command_into(&mut bytes, &[words::SELECT, Bytes::from(db.to_string())]);
             self.repl.seldb = Some(db);
         }
-        encode_command(&mut bytes, argv);
+        crate::resp::value::encode_command_into(&mut bytes, argv);
         self.repl_feed_raw(&bytes);
     }
 
@@ -104,7 +89,8 @@ impl Server {
         if let Some(b) = self.repl.backlog.as_mut() {
             b.append(bytes);
         }
-        for key in self.repl.replicas.clone() {
+        for i in 0..self.repl.replicas.len() {
+            let key = self.repl.replicas[i];
             self.with_client(key, None, |r| r.reply.unmuted(|out| out.raw(bytes)));
         }
     }

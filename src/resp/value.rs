@@ -440,18 +440,25 @@ fn parse_double(s: &[u8]) -> Result<f64, ParseError> {
     text.parse::<f64>().map_err(|_| ParseError::BadDouble)
 }
 
-/// Appends the multibulk form of a command (`*n`, then `$len arg` for each argument),
+/// The multibulk form of a command (`*n`, then `$len arg` for each argument),
 /// the form every Redis server accepts.
 pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
     let payload: usize = args.iter().map(|a| a.len() + 16).sum();
     let mut out = Vec::with_capacity(16 + payload);
-    header(&mut out, b'*', args.len());
+    encode_command_into(&mut out, args);
+    out
+}
+
+/// Appends the multibulk form of a command to `out` (the replication stream
+/// renders each propagated command this way).
+pub fn encode_command_into<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
+    header(out, b'*', args.len());
     for a in args {
-        header(&mut out, b'$', a.len());
+        let a = a.as_ref();
+        header(out, b'$', a.len());
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
     }
-    out
 }
 
 /// Appends the wire form of `v` to `out`.
