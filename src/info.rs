@@ -319,7 +319,9 @@ const TABLE_ENTRY_BYTES: u64 = 32;
 
 fn persistence(srv: &Server, w: &mut Section) {
     w.header("Persistence");
-    w.kv("loading", 0);
+    let p = &srv.persist;
+    let rdb_child = p.child.as_ref().filter(|c| c.kind == crate::persist::child::ChildKind::Rdb);
+    w.kv("loading", p.loading as u8);
     w.kv("async_loading", 0);
     w.kv("current_cow_peak", 0);
     w.kv("current_cow_size", 0);
@@ -328,15 +330,15 @@ fn persistence(srv: &Server, w: &mut Section) {
     w.kv("current_save_keys_processed", 0);
     w.kv("current_save_keys_total", 0);
     w.kv("rdb_changes_since_last_save", srv.ks.dirty);
-    w.kv("rdb_bgsave_in_progress", 0);
+    w.kv("rdb_bgsave_in_progress", rdb_child.is_some() as u8);
     w.kv("rdb_last_save_time", srv.lastsave_secs);
-    w.kv("rdb_last_bgsave_status", "ok");
-    w.kv("rdb_last_bgsave_time_sec", -1);
-    w.kv("rdb_current_bgsave_time_sec", -1);
-    w.kv("rdb_saves", 0);
-    w.kv("rdb_last_cow_size", 0);
-    w.kv("rdb_last_load_keys_expired", 0);
-    w.kv("rdb_last_load_keys_loaded", 0);
+    w.kv("rdb_last_bgsave_status", if p.rdb_last_ok { "ok" } else { "err" });
+    w.kv("rdb_last_bgsave_time_sec", p.rdb_last_bgsave_secs);
+    w.kv("rdb_current_bgsave_time_sec", rdb_child.map_or(-1, |c| c.started.elapsed().as_secs() as i64));
+    w.kv("rdb_saves", p.rdb_saves);
+    w.kv("rdb_last_cow_size", p.rdb_last_cow);
+    w.kv("rdb_last_load_keys_expired", p.last_load_keys_expired);
+    w.kv("rdb_last_load_keys_loaded", p.last_load_keys_loaded);
     w.kv("aof_enabled", srv.config.appendonly as u8);
     w.kv("aof_rewrite_in_progress", 0);
     w.kv("aof_rewrite_scheduled", 0);
@@ -383,8 +385,8 @@ fn stats(srv: &Server, w: &mut Section) {
     w.kv("pubsub_channels", srv.pubsub.channels.len());
     w.kv("pubsub_patterns", srv.pubsub.patterns.len());
     w.kv("pubsubshard_channels", srv.pubsub.shard_channels.len());
-    w.kv("latest_fork_usec", 0);
-    w.kv("total_forks", 0);
+    w.kv("latest_fork_usec", srv.persist.latest_fork_usec);
+    w.kv("total_forks", srv.persist.total_forks);
     w.kv("migrate_cached_sockets", srv.migrate_sockets.len());
     w.kv("slave_expires_tracked_keys", 0);
     w.kv("active_defrag_hits", 0);

@@ -40,6 +40,7 @@ pub mod latency;
 pub mod lazyfree;
 pub mod logging;
 pub mod oom;
+pub mod persist;
 pub mod propagate;
 pub mod rdb;
 pub mod reactor;

@@ -88,6 +88,12 @@ fn main() {
         }
     }
     log::warn!("Server initialized");
+    if let Err(e) = viator::persist::rdb::load_at_startup(&mut srv) {
+        for line in e.lines() {
+            log::warn!("{line}");
+        }
+        std::process::exit(1);
+    }
     log::info!("Ready to accept connections");
     let code = srv.run();
     std::process::exit(code);

@@ -21,7 +21,7 @@ use crate::client::reply::ReplyError;
 use crate::client::{Client, ReplyMode};
 use crate::cmd::spec::CmdFlags;
 use crate::cmd::table::CommandTable;
-use crate::config::Config;
+use crate::config::{Config, ShutdownFlags};
 use crate::db::Keyspace;
 use crate::reactor::net::{self, Listener};
 use crate::reactor::timer::Timers;
@@ -127,6 +127,9 @@ pub struct Server {
     pub cron_loops: u64,
     /// Set by a signal or SHUTDOWN; the cron acts on it.
     pub shutdown_asap: bool,
+    /// The pending shutdown came from SIGINT (else SIGTERM): which
+    /// `shutdown-on-sig*` flags apply.
+    pub shutdown_by_sigint: bool,
     /// Clients with replies to flush in before-sleep.
     pub pending_writes: Vec<usize>,
     /// Clients to close in before-sleep.
@@ -184,6 +187,8 @@ pub struct Server {
     pub client_mem: crate::client::mem::ClientsMem,
     /// Slab keys of the MONITOR clients.
     pub monitors: Vec<usize>,
+    /// RDB/AOF state and the background child.
+    pub persist: crate::persist::Persist,
 }
 
 impl Server {
@@ -214,6 +219,7 @@ impl Server {
             start_instant: Instant::now(),
             cron_loops: 0,
             shutdown_asap: false,
+            shutdown_by_sigint: false,
             pending_writes: Vec::new(),
             to_close: Vec::new(),
             paused_clients: Vec::new(),
@@ -231,6 +237,7 @@ impl Server {
             migrate_sockets: Default::default(),
             client_mem: Default::default(),
             monitors: Vec::new(),
+            persist: Default::default(),
             read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             ready_events: Vec::with_capacity(1024),
             pubsub: Default::default(),
@@ -657,6 +664,12 @@ impl Server {
         {
             // Redis's maxmemory step: evict, then refuse what may grow memory.
             Some(e)
+        } else if let Some(e) = (flags.has(CmdFlags::WRITE) || self.commands.cmds[idx].name == "ping")
+            .then(|| crate::persist::deny_writes_error(self))
+            .flatten()
+        {
+            // A failed save with stop-writes-on-bgsave-error: MISCONF.
+            Some(e)
         } else if c.reply.resp == 2 && c.subs.count() > 0 && !allowed_while_subscribed(self.commands.cmds[idx].name) {
             // COMPAT: Redis's subscriber-context error.
             Some(ReplyError::err(format!(
@@ -1035,15 +1048,18 @@ impl Server {
             libc::SIGINT => {
                 log::warn!("Received SIGINT scheduling shutdown...");
                 self.shutdown_asap = true;
+                self.shutdown_by_sigint = true;
             }
             libc::SIGTERM => {
                 log::warn!("Received SIGTERM scheduling shutdown...");
                 self.shutdown_asap = true;
+                self.shutdown_by_sigint = false;
             }
             _ => {}
         }
         if self.shutdown_asap && self.exit_code.is_none() {
-            if self.prepare_for_shutdown(false) {
+            let flags = if self.shutdown_by_sigint { self.config.shutdown_on_sigint } else { self.config.shutdown_on_sigterm };
+            if self.prepare_for_shutdown(flags) {
                 self.exit_code = Some(0);
                 return;
             }
@@ -1062,6 +1078,7 @@ impl Server {
             self.after_command(None);
         }
         self.clients_cron();
+        crate::persist::cron(self);
         crate::info::sample_memory(self);
         self.migrate_sockets.close_idle(self.clock.now_ms / 1000);
         crate::tracking::enforce_limit(self, None);
@@ -1148,10 +1165,29 @@ impl Server {
 
     // -------------------------------------------------------------- shutdown
 
-    /// Prepares to exit: (saving arrives with persistence), removes the pid file
-    /// and the Unix socket. Returns false if shutdown must be aborted.
-    pub fn prepare_for_shutdown(&mut self, _nosave: bool) -> bool {
+    /// Prepares to exit as Redis's prepareForShutdown: kills a saving child,
+    /// saves the final snapshot when save points exist (or SAVE is given,
+    /// unless NOSAVE), removes the pid file and the Unix socket. Returns
+    /// false if shutdown must be aborted (the save failed without FORCE).
+    pub fn prepare_for_shutdown(&mut self, flags: ShutdownFlags) -> bool {
         log::warn!("User requested shutdown...");
+        if self.persist.child_is(crate::persist::child::ChildKind::Rdb) {
+            // COMPAT: prepareForShutdown's log lines, here and below.
+            log::warn!("There is a child saving an .rdb. Killing it!");
+            crate::persist::rdb::kill_child(self);
+        }
+        let nosave = flags.contains(ShutdownFlags::NOSAVE);
+        if (!self.config.save.is_empty() && !nosave) || flags.contains(ShutdownFlags::SAVE) {
+            log::info!("Saving the final RDB snapshot before exiting.");
+            if !crate::persist::rdb::save(self) {
+                if flags.contains(ShutdownFlags::FORCE) {
+                    log::warn!("Error trying to save the DB. Exit anyway.");
+                } else {
+                    log::warn!("Error trying to save the DB, can't exit.");
+                    return false;
+                }
+            }
+        }
         if !self.config.pidfile.is_empty() {
             log::info!("Removing the pid file.");
             let _ = std::fs::remove_file(&self.config.pidfile);

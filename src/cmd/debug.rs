@@ -9,9 +9,10 @@
 //! the names jemalloc documents as strings. Void controls (such as
 //! `thread.tcache.flush`) need a raw call and are refused.
 //!
-//! DIGEST follows Redis's idea: an order-independent XOR of per-key SHA1
-//! digests mixing key, value and expire, so two servers holding the same data
-//! report the same digest, and an empty dataset reports 40 zeros.
+//! DIGEST and DIGEST-VALUE compute exactly Redis's digest (SHA1 steps that
+//! xor where order does not matter and chain where it does), so a Viator
+//! and a Redis server holding the same data report the same digest, and an
+//! empty dataset reports 40 zeros.
 
 use super::args;
 use crate::client::reply::{CmdResult, ReplyError};
@@ -89,6 +90,7 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
             }
             c.reply.ok();
         }
+        ("reload", _) => return crate::persist::rdb::debug_reload(srv, c),
         ("set-skip-checksum-validation", 3) => {
             crate::rdb::set_skip_checksum_validation(args::int(c.arg(2)).unwrap_or(0) != 0);
             c.reply.ok();
@@ -155,7 +157,7 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
                 let mut d = [0u8; 20];
                 let key = c.argv[i].clone();
                 if let Some(v) = srv.ks.dbs[c.db].dict.get(&key) {
-                    d = value_digest(&v.value);
+                    d = value_digest(&v.value, srv.ks.dbs[c.db].expires.get(&key[..]).is_some());
                 }
                 c.reply.simple(&hex(&d));
             }
@@ -435,88 +437,10 @@ fn hex(d: &[u8; 20]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn sha1(parts: &[&[u8]]) -> [u8; 20] {
+fn sha1(data: &[u8]) -> [u8; 20] {
     let mut h = sha1_smol::Sha1::new();
-    for p in parts {
-        h.update(p);
-    }
+    h.update(data);
     h.digest().bytes()
-}
-
-fn value_digest(v: &Value) -> [u8; 20] {
-    match v {
-        Value::Str(s) => {
-            let mut scratch = Vec::new();
-            sha1(&[b"string", s.as_bytes(&mut scratch)])
-        }
-        Value::List(l) => {
-            // Order matters in a list: chain every element into one SHA1,
-            // each prefixed by its length so boundaries count.
-            let mut h = sha1_smol::Sha1::new();
-            h.update(b"list");
-            for e in l.iter() {
-                e.with_bytes(|b| {
-                    h.update(&(b.len() as u64).to_be_bytes());
-                    h.update(b);
-                });
-            }
-            h.digest().bytes()
-        }
-        Value::Hash(hash) => {
-            // Order does not matter in a hash (and differs between encodings):
-            // XOR the digests of the pairs.
-            let mut out = sha1(&[b"hash"]);
-            hash.for_each(|f, v| {
-                let d = f.with_bytes(|fb| v.with_bytes(|vb| sha1(&[&(fb.len() as u64).to_be_bytes(), fb, vb])));
-                for (o, b) in out.iter_mut().zip(d) {
-                    *o ^= b;
-                }
-            });
-            out
-        }
-        Value::Set(set) => {
-            // Members in any order: XOR of their digests.
-            let mut acc = [0u8; 20];
-            for m in set.iter() {
-                xor_into(&mut acc, &sha1(&[&m.to_vec()]));
-            }
-            sha1(&[b"set", &acc])
-        }
-        Value::ZSet(z) => {
-            // Ordered by (score, member) in every encoding, so chain them.
-            let mut h = sha1_smol::Sha1::new();
-            h.update(b"zset");
-            for (m, s) in z.iter() {
-                h.update(&(m.len() as u64).to_be_bytes());
-                h.update(m);
-                h.update(&crate::util::num::format_double(s));
-            }
-            h.digest().bytes()
-        }
-        Value::Stream(st) => {
-            // Entries in ID order, then the last ID and the groups by name.
-            use crate::types::stream::StreamId;
-            let mut h = sha1_smol::Sha1::new();
-            h.update(b"stream");
-            for e in st.entries.range(StreamId::MIN, StreamId::MAX, false) {
-                h.update(&e.id().to_bytes());
-                for (f, v) in e.fields() {
-                    let (mut a, mut b) = (crate::util::num::IntBuf::new(0), crate::util::num::IntBuf::new(0));
-                    h.update(f.as_bytes(&mut a));
-                    h.update(v.as_bytes(&mut b));
-                }
-            }
-            h.update(&st.entries.last_id.to_bytes());
-            for (name, g) in &st.groups {
-                h.update(name);
-                h.update(&g.last_id.to_bytes());
-                for id in g.pel.keys() {
-                    h.update(&id.to_bytes());
-                }
-            }
-            h.digest().bytes()
-        }
-    }
 }
 
 fn xor_into(acc: &mut [u8; 20], d: &[u8; 20]) {
@@ -525,18 +449,106 @@ fn xor_into(acc: &mut [u8; 20], d: &[u8; 20]) {
     }
 }
 
-/// XOR of SHA1(db, key, value digest, expire) over every key: independent of
-/// iteration order, all zeros for an empty dataset.
+/// Order-independent step: `acc ^= SHA1(data)`.
+fn xor_digest(acc: &mut [u8; 20], data: &[u8]) {
+    xor_into(acc, &sha1(data));
+}
+
+/// Order-dependent step: `acc = SHA1(acc ^ SHA1(data))`.
+fn mix_digest(acc: &mut [u8; 20], data: &[u8]) {
+    xor_digest(acc, data);
+    *acc = sha1(&acc[..]);
+}
+
+/// Folds value `v` (with or without a TTL) into `acc` exactly as Redis's
+/// xorObjectDigest does, so both servers give one dataset the same digest:
+/// the type code, then the elements (mixed where order matters, xored
+/// where it does not), then a marker if the key has an expire time.
+fn object_digest(acc: &mut [u8; 20], v: &Value, has_expire: bool) {
+    use crate::util::num::IntBuf;
+    // COMPAT: Redis's OBJ_* type codes, mixed in as big-endian u32.
+    let code: u32 = match v {
+        Value::Str(_) => 0,
+        Value::List(_) => 1,
+        Value::Set(_) => 2,
+        Value::ZSet(_) => 3,
+        Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
+    };
+    mix_digest(acc, &code.to_be_bytes());
+    match v {
+        Value::Str(s) => {
+            let mut scratch = Vec::new();
+            mix_digest(acc, s.as_bytes(&mut scratch));
+        }
+        Value::List(l) => {
+            for e in l.iter() {
+                e.with_bytes(|b| mix_digest(acc, b));
+            }
+        }
+        Value::Set(set) => {
+            for m in set.iter() {
+                xor_digest(acc, &m.to_vec());
+            }
+        }
+        Value::ZSet(z) => {
+            for (m, score) in z.iter() {
+                let mut ele = [0u8; 20];
+                mix_digest(&mut ele, m);
+                mix_digest(&mut ele, &crate::util::num::format_double(score));
+                xor_digest(acc, &ele);
+            }
+        }
+        Value::Hash(hash) => {
+            hash.for_each(|f, val| {
+                let mut ele = [0u8; 20];
+                f.with_bytes(|b| mix_digest(&mut ele, b));
+                val.with_bytes(|b| mix_digest(&mut ele, b));
+                xor_digest(acc, &ele);
+            });
+        }
+        Value::Stream(st) => {
+            // Entries only (consumer groups are not part of Redis's digest).
+            use crate::types::stream::StreamId;
+            for e in st.entries.range(StreamId::MIN, StreamId::MAX, false) {
+                let id = e.id();
+                mix_digest(acc, format!("{}.{}", id.ms, id.seq).as_bytes());
+                for (f, val) in e.fields() {
+                    let (mut a, mut b) = (IntBuf::new(0), IntBuf::new(0));
+                    mix_digest(acc, f.as_bytes(&mut a));
+                    mix_digest(acc, val.as_bytes(&mut b));
+                }
+            }
+        }
+    }
+    if has_expire {
+        // COMPAT: the marker Redis mixes in for keys with a TTL.
+        xor_digest(acc, b"!!expire!!");
+    }
+}
+
+/// The digest of one value (DEBUG DIGEST-VALUE).
+fn value_digest(v: &Value, has_expire: bool) -> [u8; 20] {
+    let mut d = [0u8; 20];
+    object_digest(&mut d, v, has_expire);
+    d
+}
+
+/// Redis's computeDatasetDigest: per non-empty db, the db number is mixed
+/// into the result, then every key's (key, value) digest is xored in, so
+/// key order does not matter; all zeros for an empty dataset.
 fn dataset_digest(srv: &Server) -> [u8; 20] {
     let mut out = [0u8; 20];
     for (dbi, db) in srv.ks.dbs.iter().enumerate() {
+        if db.dict.is_empty() {
+            continue;
+        }
+        mix_digest(&mut out, &(dbi as u32).to_be_bytes());
         for (k, v) in db.dict.iter() {
-            let vd = value_digest(&v.value);
-            let exp = db.expires.get(k).copied().unwrap_or(-1).to_be_bytes();
-            let d = sha1(&[&(dbi as u32).to_be_bytes(), k, &vd, &exp]);
-            for (o, b) in out.iter_mut().zip(d) {
-                *o ^= b;
-            }
+            let mut d = [0u8; 20];
+            mix_digest(&mut d, k);
+            object_digest(&mut d, &v.value, db.expires.get(k).is_some());
+            xor_digest(&mut out, &d);
         }
     }
     out

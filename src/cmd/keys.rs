@@ -411,7 +411,14 @@ pub fn flushall(srv: &mut Server, c: &mut Client) -> CmdResult {
         n += flush_one(srv, db, lazy);
         srv.signal_db_ready(db);
     }
-    srv.ks.dirty += n as u64 + 1;
+    srv.ks.dirty += n as u64;
+    // As Redis: a running snapshot is stale now, and with save points the
+    // empty dataset is saved at once.
+    crate::persist::rdb::kill_child(srv);
+    if !srv.config.save.is_empty() {
+        crate::persist::rdb::save(srv);
+    }
+    srv.ks.dirty += 1;
     c.reply.ok();
     Ok(())
 }

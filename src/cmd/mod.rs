@@ -306,6 +306,8 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("info", server::info),
     ("time", server::time),
     ("lastsave", server::lastsave),
+    ("save", crate::persist::rdb::save_command),
+    ("bgsave", crate::persist::rdb::bgsave_command),
     ("shutdown", server::shutdown),
     ("config|get", server::config_get),
     ("config|set", server::config_set),

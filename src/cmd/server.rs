@@ -9,6 +9,7 @@ use super::spec::{BeginSearch, CmdFlags, FindKeys};
 use super::table::Command;
 use crate::client::reply::{CmdResult, ReplyError};
 use crate::client::Client;
+use crate::config::ShutdownFlags;
 use crate::server::Server;
 
 /// INFO [section ...].
@@ -37,13 +38,19 @@ pub fn lastsave(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT].
 pub fn shutdown(srv: &mut Server, c: &mut Client) -> CmdResult {
     let (mut nosave, mut save, mut abort) = (false, false, false);
+    let mut flags = ShutdownFlags::DEFAULT;
     for i in 1..c.argc() {
         let a = c.arg(i);
         if args::is(a, "nosave") {
             nosave = true;
+            flags.0 |= ShutdownFlags::NOSAVE.0;
         } else if args::is(a, "save") {
             save = true;
-        } else if args::is(a, "now") || args::is(a, "force") {
+            flags.0 |= ShutdownFlags::SAVE.0;
+        } else if args::is(a, "now") {
+            flags.0 |= ShutdownFlags::NOW.0;
+        } else if args::is(a, "force") {
+            flags.0 |= ShutdownFlags::FORCE.0;
         } else if args::is(a, "abort") {
             abort = true;
         } else {
@@ -56,7 +63,7 @@ pub fn shutdown(srv: &mut Server, c: &mut Client) -> CmdResult {
     if abort {
         return Err(ReplyError::err("No shutdown in progress."));
     }
-    if srv.prepare_for_shutdown(nosave) {
+    if srv.prepare_for_shutdown(flags) {
         srv.exit_code = Some(0);
         // The caller gets no reply: the connection just closes, as in Redis.
         c.flags.close_asap = true;

@@ -53,11 +53,14 @@ pub struct SaveOptions {
     /// With an LRU `maxmemory-policy`, the time (Unix ms) against which each
     /// key's idle seconds are written (IDLE opcode), as Redis does.
     pub lru_now_ms: Option<i64>,
+    /// `rdb-key-save-delay`: pause after each key (microseconds; negative
+    /// values are nanoseconds), a testing aid that makes saves slow.
+    pub key_delay_us: i64,
 }
 
 impl Default for SaveOptions {
     fn default() -> SaveOptions {
-        SaveOptions { compress: true, checksum: true, lru_now_ms: None }
+        SaveOptions { compress: true, checksum: true, lru_now_ms: None, key_delay_us: 0 }
     }
 }
 
@@ -95,6 +98,11 @@ pub fn write_rdb(out: &mut impl Write, ks: &Keyspace, aux: &[(&str, String)], op
             encode::put_string(&mut s.buf, key, opts.compress);
             encode::put_object(&mut s.buf, &obj.value, opts.compress);
             s.maybe_flush()?;
+            match opts.key_delay_us {
+                0 => {}
+                us if us > 0 => std::thread::sleep(std::time::Duration::from_micros(us as u64)),
+                ns => std::thread::sleep(std::time::Duration::from_nanos(ns.unsigned_abs())),
+            }
         }
     }
     s.buf.push(OP_EOF);

@@ -137,6 +137,7 @@ impl Server {
             compress: self.config.rdbcompression,
             checksum: self.config.rdbchecksum,
             lru_now_ms: None,
+            key_delay_us: self.config.rdb_key_save_delay,
         }
     }
 

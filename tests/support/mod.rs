@@ -34,6 +34,9 @@ pub struct Server {
     dir: PathBuf,
     /// Set once the exit status has been collected (SHUTDOWN tests).
     exited: Option<ExitStatus>,
+    /// Whether dropping the server removes its directory (false when the
+    /// test passed the directory in and owns it).
+    owns_dir: bool,
 }
 
 impl Server {
@@ -46,7 +49,29 @@ impl Server {
     /// (redis-server style `--directive value` pairs). Panics if no server
     /// answers PING within 5 s; a lost race for the port is retried.
     pub fn start_with(extra: &[&str]) -> Server {
-        let dir = fresh_dir();
+        let mut srv = Server::launch(Path::new(env!("CARGO_BIN_EXE_viator-server")), &fresh_dir(), extra);
+        srv.owns_dir = true;
+        srv
+    }
+
+    /// Starts a server working in `dir` (for restarts over the same files).
+    pub fn start_in(dir: &Path, extra: &[&str]) -> Server {
+        Server::launch(Path::new(env!("CARGO_BIN_EXE_viator-server")), dir, extra)
+    }
+
+    /// Starts the real redis-server binary `bin` in `dir` with the same
+    /// standard arguments (interoperability tests).
+    pub fn start_redis_in(bin: &Path, dir: &Path, extra: &[&str]) -> Server {
+        Server::launch(bin, dir, extra)
+    }
+
+    /// A fresh, empty working directory.
+    pub fn new_dir() -> PathBuf {
+        fresh_dir()
+    }
+
+    fn launch(bin: &Path, dir: &Path, extra: &[&str]) -> Server {
+        let dir = dir.to_path_buf();
         let mut last_err = String::new();
         for _attempt in 0..5 {
             let port = free_port();
@@ -65,7 +90,7 @@ impl Server {
                 dir.to_string_lossy().into_owned(),
             ];
             args.extend(extra.iter().map(|s| s.to_string()));
-            let child = Command::new(env!("CARGO_BIN_EXE_viator-server"))
+            let child = Command::new(bin)
                 .args(&args)
                 // Also run inside the directory, so files land there even if
                 // `--dir` were ignored.
@@ -75,7 +100,7 @@ impl Server {
                 .stderr(Stdio::from(log2))
                 .spawn()
                 .expect("spawn viator-server");
-            let mut srv = Server { child, port, dir: dir.clone(), exited: None };
+            let mut srv = Server { child, port, dir: dir.clone(), exited: None, owns_dir: false };
             match srv.wait_ready() {
                 Ok(()) => return srv,
                 Err(e) => {
@@ -84,7 +109,7 @@ impl Server {
                 }
             }
         }
-        panic!("viator-server did not start: {last_err}");
+        panic!("{} did not start: {last_err}", bin.display());
     }
 
     /// Polls until a TCP connect plus PING gets a whole reply line, or the
@@ -215,7 +240,9 @@ impl Drop for Server {
                 let _ = self.child.wait();
             }
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
