@@ -323,12 +323,22 @@ fn persistence(srv: &Server, w: &mut Section) {
     let rdb_child = p.child.as_ref().filter(|c| c.kind == crate::persist::child::ChildKind::Rdb);
     w.kv("loading", p.loading as u8);
     w.kv("async_loading", 0);
-    w.kv("current_cow_peak", 0);
-    w.kv("current_cow_size", 0);
-    w.kv("current_cow_size_age", 0);
-    w.kv("current_fork_perc", "0.00");
-    w.kv("current_save_keys_processed", 0);
-    w.kv("current_save_keys_total", 0);
+    if p.loading {
+        w.kv("loading_start_time", p.loading_started_secs);
+        w.kv("loading_total_bytes", p.loading_total_bytes);
+        w.kv("loading_rdb_used_mem", 0);
+        w.kv("loading_loaded_bytes", 0);
+        w.kv("loading_loaded_perc", "0.00");
+        w.kv("loading_eta_seconds", 1);
+    }
+    let ch = p.child.as_ref();
+    w.kv("current_cow_peak", ch.map_or(0, |c| c.cow_bytes));
+    w.kv("current_cow_size", ch.map_or(0, |c| c.cow_bytes));
+    w.kv("current_cow_size_age", ch.and_then(|c| c.cow_reported).map_or(0, |t| t.elapsed().as_secs()));
+    let perc = ch.map_or(0.0, |c| if c.keys_total == 0 { 0.0 } else { c.keys_done as f64 * 100.0 / c.keys_total as f64 });
+    w.kv("current_fork_perc", format_args!("{perc:.2}"));
+    w.kv("current_save_keys_processed", ch.map_or(0, |c| c.keys_done));
+    w.kv("current_save_keys_total", ch.map_or(0, |c| c.keys_total));
     w.kv("rdb_changes_since_last_save", srv.ks.dirty);
     w.kv("rdb_bgsave_in_progress", rdb_child.is_some() as u8);
     w.kv("rdb_last_save_time", srv.lastsave_secs);

@@ -44,6 +44,7 @@ fn main() {
         eprintln!("Sentinel mode is not available in this version of Viator yet.");
         std::process::exit(1);
     }
+    log::info!("Ready to accept connections");
     viator::logging::configure(cfg.loglevel, &cfg.logfile);
     if cfg.daemonize {
         daemonize();

@@ -130,6 +130,8 @@ pub struct Server {
     /// The pending shutdown came from SIGINT (else SIGTERM): which
     /// `shutdown-on-sig*` flags apply.
     pub shutdown_by_sigint: bool,
+    /// DEBUG PAUSE-CRON: the cron does nothing while set.
+    pub cron_paused: bool,
     /// Clients with replies to flush in before-sleep.
     pub pending_writes: Vec<usize>,
     /// Clients to close in before-sleep.
@@ -220,6 +222,7 @@ impl Server {
             cron_loops: 0,
             shutdown_asap: false,
             shutdown_by_sigint: false,
+            cron_paused: false,
             pending_writes: Vec::new(),
             to_close: Vec::new(),
             paused_clients: Vec::new(),
@@ -296,38 +299,7 @@ impl Server {
             let next = self.timers.next_deadline().unwrap_or(now + 100);
             // Unfinished eviction or lazy-free work: look at sockets, don't sleep.
             let wait = if crate::evict::has_pending_work(self) { 0 } else { (next - now).clamp(0, 1000) as u64 };
-            if let Err(e) = self.reactor.poll(Duration::from_millis(wait)) {
-                log::warn!("poll failed: {e}");
-            }
-            self.clock.refresh();
-            self.ks.now_ms = self.clock.now_ms;
-            // Copy the readiness out (reusing one vector) so handlers can
-            // take `&mut self` while we walk it.
-            let mut events = std::mem::take(&mut self.ready_events);
-            events.clear();
-            events.extend(self.reactor.events.iter().map(|e| {
-                (
-                    e.token(),
-                    e.is_readable() || e.is_read_closed() || e.is_error(),
-                    e.is_writable(),
-                    e.is_read_closed() || e.is_error(),
-                )
-            }));
-            for &(token, readable, writable, hup) in &events {
-                match TokenKind::decode(token) {
-                    Some((TokenKind::Listener, i)) => self.accept(i),
-                    Some((TokenKind::Client, key)) => {
-                        if readable {
-                            self.read_from(key, hup);
-                        }
-                        if writable {
-                            self.write_to(key);
-                        }
-                    }
-                    Some((TokenKind::BusListener | TokenKind::Link, _)) | None => {}
-                }
-            }
-            self.ready_events = events;
+            self.handle_io_events(Duration::from_millis(wait));
             while let Some(t) = self.timers.pop_due(self.clock.now_ms) {
                 match t {
                     Timer::Cron => {
@@ -343,6 +315,59 @@ impl Server {
                 return code;
             }
         }
+    }
+
+    /// Waits up to `wait` for socket readiness and serves it: accepts,
+    /// reads (running the commands) and writes.
+    fn handle_io_events(&mut self, wait: Duration) {
+        if let Err(e) = self.reactor.poll(wait) {
+            log::warn!("poll failed: {e}");
+        }
+        self.clock.refresh();
+        self.ks.now_ms = self.clock.now_ms;
+        // Copy the readiness out (reusing one vector) so handlers can
+        // take `&mut self` while we walk it.
+        let mut events = std::mem::take(&mut self.ready_events);
+        events.clear();
+        events.extend(self.reactor.events.iter().map(|e| {
+            (
+                e.token(),
+                e.is_readable() || e.is_read_closed() || e.is_error(),
+                e.is_writable(),
+                e.is_read_closed() || e.is_error(),
+            )
+        }));
+        for &(token, readable, writable, hup) in &events {
+            match TokenKind::decode(token) {
+                Some((TokenKind::Listener, i)) => self.accept(i),
+                Some((TokenKind::Client, key)) => {
+                    if readable {
+                        self.read_from(key, hup);
+                    }
+                    if writable {
+                        self.write_to(key);
+                    }
+                }
+                Some((TokenKind::BusListener | TokenKind::Link, _)) | None => {}
+            }
+        }
+        self.ready_events = events;
+    }
+
+    /// Serves clients in the middle of a long operation (loading a file),
+    /// as Redis's processEventsWhileBlocked: sockets only, no timers, then
+    /// the replies are written. A shutdown signal received meanwhile exits
+    /// without saving (the dataset is incomplete).
+    pub fn process_events_while_blocked(&mut self) {
+        if matches!(signal::take(), libc::SIGINT | libc::SIGTERM) {
+            // COMPAT: Redis's message for a signal during loading.
+            log::warn!("Received shutdown signal during loading, scheduling shutdown.");
+            if self.prepare_for_shutdown(ShutdownFlags::NOSAVE) {
+                std::process::exit(0);
+            }
+        }
+        self.handle_io_events(Duration::ZERO);
+        self.before_sleep();
     }
 
     // ---------------------------------------------------------------- accept
@@ -653,7 +678,10 @@ impl Server {
             }
         };
         let flags = self.commands.cmds[idx].flags;
-        let reject = if !c.authenticated && !flags.has(CmdFlags::NO_AUTH) && self.acl.auth_required() {
+        let reject = if self.persist.loading && !flags.has(CmdFlags::LOADING) {
+            // COMPAT: shared.loadingerr.
+            Some(ReplyError::other("LOADING Redis is loading the dataset in memory"))
+        } else if !c.authenticated && !flags.has(CmdFlags::NO_AUTH) && self.acl.auth_required() {
             Some(ReplyError::NoAuth)
         } else if c.flags.multi && flags.has(CmdFlags::NO_MULTI) {
             Some(ReplyError::err("Command not allowed inside a transaction"))
@@ -1042,6 +1070,9 @@ impl Server {
     /// Runs `hz` times a second: signals, active expiry, client timeouts,
     /// pause expiry, metrics.
     fn cron(&mut self) {
+        if self.cron_paused {
+            return;
+        }
         self.cron_loops += 1;
         self.ks.now_ms = self.clock.now_ms;
         match signal::take() {
@@ -1063,6 +1094,8 @@ impl Server {
                 self.exit_code = Some(0);
                 return;
             }
+            // COMPAT: serverCron's message after a refused signal shutdown.
+            log::warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
             self.shutdown_asap = false;
         }
         let hz = self.config.hz.clamp(1, 500) as u64;
@@ -1171,6 +1204,7 @@ impl Server {
     /// false if shutdown must be aborted (the save failed without FORCE).
     pub fn prepare_for_shutdown(&mut self, flags: ShutdownFlags) -> bool {
         log::warn!("User requested shutdown...");
+        signal::set_shutting_down(true);
         if self.persist.child_is(crate::persist::child::ChildKind::Rdb) {
             // COMPAT: prepareForShutdown's log lines, here and below.
             log::warn!("There is a child saving an .rdb. Killing it!");
@@ -1184,6 +1218,7 @@ impl Server {
                     log::warn!("Error trying to save the DB. Exit anyway.");
                 } else {
                     log::warn!("Error trying to save the DB, can't exit.");
+                    signal::set_shutting_down(false);
                     return false;
                 }
             }

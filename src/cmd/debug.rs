@@ -247,7 +247,11 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
             }
             c.reply.ok();
         }
-        ("jmap", 2) | ("pause-cron", 3) => {
+        ("pause-cron", 3) => {
+            srv.cron_paused = args::int(c.arg(2))? != 0;
+            c.reply.ok();
+        }
+        ("jmap", 2) => {
             c.reply.ok();
         }
         ("populate", 3..=5) => {

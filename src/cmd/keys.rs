@@ -397,7 +397,9 @@ pub fn flushdb(srv: &mut Server, c: &mut Client) -> CmdResult {
     srv.touch_watched_in_db(c, db, None);
     let n = flush_one(srv, db, lazy);
     srv.signal_db_ready(db);
-    srv.ks.dirty += n as u64 + 1;
+    srv.ks.dirty += n as u64;
+    // Replicated and logged even when the db was already empty.
+    srv.force_propagation();
     c.reply.ok();
     Ok(())
 }
@@ -418,7 +420,7 @@ pub fn flushall(srv: &mut Server, c: &mut Client) -> CmdResult {
     if !srv.config.save.is_empty() {
         crate::persist::rdb::save(srv);
     }
-    srv.ks.dirty += 1;
+    srv.force_propagation();
     c.reply.ok();
     Ok(())
 }

@@ -61,6 +61,16 @@ pub fn shutdown(srv: &mut Server, c: &mut Client) -> CmdResult {
         return Err(ReplyError::Syntax);
     }
     if abort {
+        // A signal not yet acted on (the cron may be paused) counts as a
+        // shutdown in progress.
+        let pending = matches!(crate::reactor::signal::take(), libc::SIGINT | libc::SIGTERM);
+        if pending || srv.shutdown_asap {
+            srv.shutdown_asap = false;
+            // COMPAT: abortShutdown's log line.
+            log::warn!("Shutdown manually aborted.");
+            c.reply.ok();
+            return Ok(());
+        }
         return Err(ReplyError::err("No shutdown in progress."));
     }
     if srv.prepare_for_shutdown(flags) {
@@ -93,7 +103,7 @@ pub fn config_set(srv: &mut Server, c: &mut Client) -> CmdResult {
     }
     let pairs: Vec<(&[u8], &[u8])> = c.argv[2..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect();
     let before = srv.config.clone();
-    let ctx = crate::config::SetContext { local: c.stream.is_local(), loading: false };
+    let ctx = crate::config::SetContext { local: c.stream.is_local(), loading: srv.persist.loading };
     let changed = srv.config.set_from(&pairs, ctx).map_err(ReplyError::Other)?;
     if let Err(e) = apply_config(srv, &changed) {
         srv.config = before;

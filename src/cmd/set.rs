@@ -168,6 +168,9 @@ pub fn srandmember(srv: &mut Server, c: &mut Client) -> CmdResult {
         return Err(ReplyError::Syntax);
     }
     let key = c.argv[1].clone();
+    if let Some(Value::Set(s)) = srv.ks.dbs[c.db].dict.get_mut(&key[..]).map(|o| &mut o.value) {
+        s.rehash_step();
+    }
     let mut rng = rng_for(srv);
     let mut next = || rng.next_u64();
     if c.argc() == 2 {

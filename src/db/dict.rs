@@ -21,6 +21,7 @@ use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
 use std::fmt::Write as _;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -93,6 +94,16 @@ impl<K, V> Drop for Table<K, V> {
 fn process_seed() -> &'static RandomState {
     static SEED: OnceLock<RandomState> = OnceLock::new();
     SEED.get_or_init(RandomState::new)
+}
+
+/// Process-wide resize policy (Redis's `dict_can_resize`): off while a
+/// forked child shares memory pages with us, for every table at once.
+static RESIZE_ALLOWED: AtomicBool = AtomicBool::new(true);
+
+/// Allows or avoids resizing of every table (see [`Dict::set_resize_allowed`]);
+/// the server turns it off while a background child runs.
+pub fn set_global_resize_allowed(allowed: bool) {
+    RESIZE_ALLOWED.store(allowed, Ordering::Relaxed);
 }
 
 /// A chained hash table from byte-string keys to `V`, with Redis `dict.c` semantics.
@@ -172,6 +183,12 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
         self.resize_allowed
     }
 
+    /// This table's own setting combined with the process-wide one.
+    #[inline]
+    fn may_resize(&self) -> bool {
+        self.resize_allowed && RESIZE_ALLOWED.load(Ordering::Relaxed)
+    }
+
     #[inline]
     fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
@@ -221,7 +238,7 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
             return;
         }
         let used = self.ht0.used;
-        if (self.resize_allowed && used >= size) || used / size > FORCE_RESIZE_RATIO {
+        if (self.may_resize() && used >= size) || used / size > FORCE_RESIZE_RATIO {
             self.reserve(used + 1);
         }
     }
@@ -230,7 +247,7 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
     /// than the minimum), as Redis's cron does with `tryResizeHashTables`. Returns true when
     /// a (incremental) resize started. Refused while rehashing or while resizing is avoided.
     pub fn try_shrink(&mut self) -> bool {
-        if !self.resize_allowed || self.is_rehashing() {
+        if !self.may_resize() || self.is_rehashing() {
             return false;
         }
         let size = self.buckets();
@@ -243,7 +260,7 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
     /// Whether a rehash step may run now: always, unless resizing is avoided, in which case
     /// only when the two table sizes differ by the forced ratio or more.
     fn rehash_permitted(&self) -> bool {
-        if self.resize_allowed {
+        if self.may_resize() {
             return true;
         }
         let (s0, s1) = (self.ht0.size(), self.ht1.size());

@@ -12,9 +12,10 @@
 //! child never touches the reactor (the epoll instance is shared with the
 //! parent) and leaves with `_exit`, so no destructor of shared state runs.
 
+use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::server::Server;
 
@@ -44,6 +45,37 @@ pub struct Child {
     received: Vec<u8>,
     /// Whether the parent killed it (its exit is then not an error).
     pub killed: bool,
+    /// Keys in the dataset when it was forked.
+    pub keys_total: u64,
+    /// Latest progress report: keys written so far.
+    pub keys_done: u64,
+    /// Latest progress report: copy-on-write bytes.
+    pub cow_bytes: u64,
+    /// When the latest progress report arrived.
+    pub cow_reported: Option<Instant>,
+    /// The copy-on-write size the child sent just before exiting.
+    final_cow: Option<u64>,
+}
+
+thread_local! {
+    /// In a child: its end of the report channel and when it last reported.
+    static REPORTER: RefCell<Option<(UnixStream, Instant)>> = const { RefCell::new(None) };
+}
+
+/// How often a child reports its progress (Redis sends it once a second).
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// Called by a saving child after each key: at most once a second, sends
+/// the keys written so far and the copy-on-write size to the parent.
+pub fn report_progress(keys_done: u64) {
+    REPORTER.with(|r| {
+        if let Some((stream, last)) = r.borrow_mut().as_mut() {
+            if last.elapsed() >= REPORT_EVERY {
+                *last = Instant::now();
+                let _ = stream.write_all(format!("progress {keys_done} {}\n", private_dirty_bytes()).as_bytes());
+            }
+        }
+    });
 }
 
 /// How a child ended.
@@ -96,6 +128,9 @@ pub fn spawn(srv: &mut Server, kind: ChildKind, job: impl FnOnce(&Server) -> boo
         srv.listeners.clear();
         crate::logging::set_role(b'C');
         let _ = srv.oom_score.apply(&srv.config, crate::oom::Class::BgChild);
+        if let Ok(reporter) = child_end.try_clone() {
+            REPORTER.with(|r| *r.borrow_mut() = Some((reporter, Instant::now())));
+        }
         let ok = job(srv);
         let cow = private_dirty_bytes();
         let _ = child_end.write_all(format!("cow {cow}\n").as_bytes());
@@ -109,6 +144,8 @@ pub fn spawn(srv: &mut Server, kind: ChildKind, job: impl FnOnce(&Server) -> boo
     srv.persist.total_forks += 1;
     // COMPAT: the latency monitor's event name for fork.
     crate::latency::sample_if_needed(srv, "fork", fork_us / 1000);
+    // Moving table entries now would copy shared pages for nothing.
+    crate::db::dict::set_global_resize_allowed(false);
     srv.persist.child = Some(Child {
         pid,
         kind,
@@ -117,6 +154,11 @@ pub fn spawn(srv: &mut Server, kind: ChildKind, job: impl FnOnce(&Server) -> boo
         report: parent_end,
         received: Vec::new(),
         killed: false,
+        keys_total: srv.ks.dbs.iter().map(|d| d.dict.len() as u64).sum(),
+        keys_done: 0,
+        cow_bytes: 0,
+        cow_reported: None,
+        final_cow: None,
     });
     Ok(pid)
 }
@@ -163,6 +205,7 @@ fn wait(srv: &mut Server, block: bool) -> Option<Exit> {
     }
     let mut ch = srv.persist.child.take()?;
     drain(&mut ch);
+    crate::db::dict::set_global_resize_allowed(true);
     let (code, signal) = if r == -1 {
         // The child is gone without a status (ECHILD): treat as a failure.
         (1, None)
@@ -171,10 +214,7 @@ fn wait(srv: &mut Server, block: bool) -> Option<Exit> {
     } else {
         (libc::WEXITSTATUS(status), None)
     };
-    let cow_bytes = std::str::from_utf8(&ch.received)
-        .ok()
-        .and_then(|s| s.lines().filter_map(|l| l.strip_prefix("cow ")).last().and_then(|v| v.parse().ok()))
-        .unwrap_or(0);
+    let cow_bytes = ch.final_cow.unwrap_or(0);
     Some(Exit {
         pid: ch.pid,
         kind: ch.kind,
@@ -193,6 +233,23 @@ fn drain(ch: &mut Child) {
             break;
         }
         ch.received.extend_from_slice(&buf[..n]);
+    }
+    // Complete progress lines update the live figures; the final `cow`
+    // line stays for the exit.
+    while let Some(end) = ch.received.iter().position(|&b| b == b'\n') {
+        let line: Vec<u8> = ch.received.drain(..=end).collect();
+        let text = String::from_utf8_lossy(&line);
+        let mut words = text.split_whitespace();
+        match words.next() {
+            Some("progress") => {
+                let mut num = || words.next().and_then(|w| w.parse::<u64>().ok()).unwrap_or(0);
+                ch.keys_done = num();
+                ch.cow_bytes = num();
+                ch.cow_reported = Some(Instant::now());
+            }
+            Some("cow") => ch.final_cow = words.next().and_then(|w| w.parse().ok()),
+            _ => {}
+        }
     }
 }
 

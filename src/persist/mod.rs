@@ -37,6 +37,10 @@ pub struct Persist {
     pub last_load_keys_expired: u64,
     /// True while a file is being loaded (INFO `loading`).
     pub loading: bool,
+    /// Unix seconds when the current (or last) load started.
+    pub loading_started_secs: i64,
+    /// Size of the file being loaded.
+    pub loading_total_bytes: u64,
     /// Fork statistics (INFO stats).
     pub latest_fork_usec: u64,
     /// See `latest_fork_usec`.
@@ -57,6 +61,8 @@ impl Default for Persist {
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
             loading: false,
+            loading_started_secs: 0,
+            loading_total_bytes: 0,
             latest_fork_usec: 0,
             total_forks: 0,
         }

@@ -33,11 +33,13 @@ const BGSAVE_RETRY_DELAY: i64 = 5;
 pub fn save(srv: &mut Server) -> bool {
     let ok = write_file(srv, &srv.config.dbfilename.clone(), std::process::id());
     srv.persist.rdb_saves += 1;
+    // As rdbSave: success clears a past failure, a failure here leaves the
+    // status alone (only background saves set it to failed).
     if ok {
         srv.ks.dirty = 0;
         srv.lastsave_secs = srv.clock.now_secs();
+        srv.persist.rdb_last_ok = true;
     }
-    srv.persist.rdb_last_ok = ok;
     ok
 }
 
@@ -85,6 +87,7 @@ fn write_file(srv: &Server, filename: &str, pid: u32) -> bool {
 /// The RDB bytes of the current dataset into `out`.
 fn write_snapshot(srv: &Server, out: &mut impl Write) -> io::Result<()> {
     let mut opts = srv.rdb_save_options();
+    opts.progress = Some(child::report_progress);
     if matches!(srv.config.maxmemory_policy, MaxmemoryPolicy::AllkeysLru | MaxmemoryPolicy::VolatileLru) {
         opts.lru_now_ms = Some(srv.ks.now_ms);
     }
@@ -185,15 +188,23 @@ pub enum LoadError {
     Bad(RdbError),
 }
 
+/// How often clients are served while a start-up load runs.
+const LOADING_EVENTS_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Loads `path` into the keyspace (which the caller has emptied or means
 /// to merge into). Keys already present are an error unless `replace`.
-pub fn load_file(srv: &mut Server, path: &str, replace: bool) -> Result<RdbInfo, LoadError> {
+/// With `serve_clients` (start-up) other clients are served meanwhile and
+/// get LOADING for what they may not run yet.
+pub fn load_file(srv: &mut Server, path: &str, replace: bool, serve_clients: bool) -> Result<RdbInfo, LoadError> {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(LoadError::NotFound),
         Err(e) => return Err(LoadError::Io(e)),
     };
     srv.persist.loading = true;
+    srv.persist.loading_started_secs = srv.clock.now_secs();
+    srv.persist.loading_total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut last_events = std::time::Instant::now();
     let limits = crate::cmd::dump::load_limits(srv);
     let opts = LoadOptions {
         databases: srv.ks.dbs.len(),
@@ -227,6 +238,10 @@ pub fn load_file(srv: &mut Server, path: &str, replace: bool) -> Result<RdbInfo,
         if srv.config.key_load_delay > 0 {
             std::thread::sleep(std::time::Duration::from_micros(srv.config.key_load_delay as u64));
         }
+        if serve_clients && last_events.elapsed() >= LOADING_EVENTS_EVERY {
+            srv.process_events_while_blocked();
+            last_events = std::time::Instant::now();
+        }
         Ok(())
     });
     srv.persist.loading = false;
@@ -254,7 +269,7 @@ pub fn load_file(srv: &mut Server, path: &str, replace: bool) -> Result<RdbInfo,
 pub fn load_at_startup(srv: &mut Server) -> Result<(), String> {
     let t0 = std::time::Instant::now();
     let path = srv.config.dbfilename.clone();
-    match load_file(srv, &path, false) {
+    match load_file(srv, &path, false, true) {
         Ok(_) => {
             // COMPAT: loadDataFromDisk's message.
             log::info!("DB loaded from disk: {:.3} seconds", t0.elapsed().as_secs_f64());
@@ -354,7 +369,7 @@ pub fn debug_reload(srv: &mut Server, c: &mut Client) -> CmdResult {
         }
     }
     let path = srv.config.dbfilename.clone();
-    match load_file(srv, &path, merge) {
+    match load_file(srv, &path, merge, false) {
         Ok(_) => {
             log::warn!("DB reloaded by DEBUG RELOAD");
             c.reply.ok();

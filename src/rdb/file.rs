@@ -56,11 +56,14 @@ pub struct SaveOptions {
     /// `rdb-key-save-delay`: pause after each key (microseconds; negative
     /// values are nanoseconds), a testing aid that makes saves slow.
     pub key_delay_us: i64,
+    /// Called after each key with the number of keys written so far (a
+    /// saving child reports its progress through it).
+    pub progress: Option<fn(u64)>,
 }
 
 impl Default for SaveOptions {
     fn default() -> SaveOptions {
-        SaveOptions { compress: true, checksum: true, lru_now_ms: None, key_delay_us: 0 }
+        SaveOptions { compress: true, checksum: true, lru_now_ms: None, key_delay_us: 0, progress: None }
     }
 }
 
@@ -76,6 +79,7 @@ pub fn write_rdb(out: &mut impl Write, ks: &Keyspace, aux: &[(&str, String)], op
         encode::put_string(&mut s.buf, k.as_bytes(), opts.compress);
         encode::put_string(&mut s.buf, v.as_bytes(), opts.compress);
     }
+    let mut keys_written = 0u64;
     for (id, db) in ks.dbs.iter().enumerate() {
         if db.dict.is_empty() {
             continue;
@@ -102,6 +106,10 @@ pub fn write_rdb(out: &mut impl Write, ks: &Keyspace, aux: &[(&str, String)], op
                 0 => {}
                 us if us > 0 => std::thread::sleep(std::time::Duration::from_micros(us as u64)),
                 ns => std::thread::sleep(std::time::Duration::from_nanos(ns.unsigned_abs())),
+            }
+            keys_written += 1;
+            if let Some(report) = opts.progress {
+                report(keys_written);
             }
         }
     }

@@ -138,6 +138,7 @@ impl Server {
             checksum: self.config.rdbchecksum,
             lru_now_ms: None,
             key_delay_us: self.config.rdb_key_save_delay,
+            progress: None,
         }
     }
 

@@ -183,6 +183,14 @@ impl Set {
         }
     }
 
+    /// Moves an ongoing rehash one step along (random sampling does this in
+    /// Redis, so a read-only workload still finishes a resize).
+    pub fn rehash_step(&mut self) {
+        if let Set::Hash(d) = self {
+            d.rehash_steps(1);
+        }
+    }
+
     /// Turns an intset into a hashtable holding the same members (no-op for
     /// a hashtable).
     pub fn convert_to_hash(&mut self) {
