@@ -10,6 +10,7 @@
 //! little-endian bytes, then the CRC-64 of everything before it as eight
 //! little-endian bytes.
 
+pub mod check;
 pub mod crc64;
 pub mod decode;
 pub mod encode;
@@ -25,7 +26,7 @@ use crate::types::hash::HashLimits;
 use crate::types::value::Value;
 use crate::types::zset::ZLimits;
 
-pub use file::{read_rdb, write_rdb, LoadOptions, LoadedKey, RdbInfo, SaveOptions};
+pub use file::{read_rdb, write_rdb, LoadOptions, LoadedKey, RdbInfo, Record, Records, SaveOptions, Step};
 pub use opcodes::RDB_VERSION;
 
 /// What went wrong while reading RDB data.
