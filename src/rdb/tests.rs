@@ -316,47 +316,6 @@ fn whole_files_round_trip() {
     assert!(read_rdb(&mut &file[..], &lim(), few, |_| Ok(())).is_err());
 }
 
-/// Seeded xorshift fuzz: mutated payloads of every type never panic the
-/// decoder, and whatever it accepts can be written out again.
-#[test]
-fn fuzz_decoder_never_panics() {
-    let mut rng = Rng::with_seed(0xC0FF_EE00);
-    let items: Vec<Vec<u8>> = (0..30).map(|i| format!("e{i}").into_bytes()).collect();
-    let mut ints = Set::new_for(b"1");
-    for i in 0..10 {
-        ints.add(i.to_string().as_bytes(), 512);
-    }
-    let samples: Vec<Vec<u8>> = vec![
-        sv(b"some string value"),
-        sv(b"123"),
-        list_of(&items, 5, 1 << 30),
-        Value::Set(Box::new(ints)),
-        hash_of(4, 2),
-        hash_of(150, 2),
-        zset_of(4),
-        zset_of(200),
-        stream_with_groups(),
-    ]
-    .iter()
-    .flat_map(|v| [dump_payload(v, false), dump_payload(v, true)])
-    .collect();
-    for round in 0..40_000 {
-        let base = &samples[round % samples.len()];
-        let mut p = base[..base.len() - 10].to_vec();
-        for _ in 0..(1 + rng.next_u64() % 3) {
-            let i = (rng.next_u64() as usize) % p.len();
-            p[i] = rng.next_u64() as u8;
-        }
-        if rng.next_u64() % 8 == 0 {
-            p.truncate((rng.next_u64() as usize) % p.len());
-        }
-        if let Ok(v) = decode_value(&p, &lim()) {
-            let again = dump_payload(&v, true);
-            assert!(restore(&again).is_ok());
-        }
-    }
-}
-
 /// A file saved by a real Redis 7.0.15 (strings in every form, an LZF
 /// string, lists, intset and hashtable sets, listpack and hashtable hashes,
 /// listpack and skiplist zsets, a stream with a group, a TTL, a second db).
@@ -410,3 +369,5 @@ fn loads_a_file_written_by_redis_7() {
         write_rdb(&mut f, &ks, &aux, SaveOptions::default()).unwrap();
     }
 }
+
+mod fuzz;
