@@ -664,6 +664,11 @@ fn read_stream(r: &mut Reader<'_>, t: u8) -> Res<Value> {
     if e.length != live_total {
         return Err(r.corrupt("Stream length inconsistent with rax entries"));
     }
+    // No Redis command can make fewer entries added than live ones (XSETID
+    // refuses it), and the lag arithmetic relies on it.
+    if e.entries_added < e.length {
+        return Err(r.corrupt("Stream entries_added smaller than its length"));
+    }
     if prev_last.is_some_and(|l| l > e.last_id) {
         return Err(r.corrupt("Stream entries beyond the last ID"));
     }
@@ -672,7 +677,12 @@ fn read_stream(r: &mut Reader<'_>, t: u8) -> Res<Value> {
         let name = Sds::from(&r.bytes()?[..]);
         let last_id = StreamId::new(r.length()?, r.length()?);
         let entries_read = if t == TYPE_STREAM_LISTPACKS_2 {
-            r.length()? as i64
+            // -1 (unknown) or a count: XGROUP refuses anything else.
+            let n = r.length()? as i64;
+            if n < -1 {
+                return Err(r.corrupt("Stream consumer group entries_read out of range"));
+            }
+            n
         } else {
             st.entries.estimate_distance(last_id).map_or(-1, |d| d as i64)
         };
