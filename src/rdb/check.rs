@@ -43,13 +43,13 @@ const TYPE_NAMES: [&str; 19] = [
 
 /// Counters printed as `[info]` lines.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct CheckStats {
+struct CheckStats {
     /// Keys whose name was read (the failing one included).
-    pub keys: u64,
+    keys: u64,
     /// Keys with an expire time.
-    pub expires: u64,
+    expires: u64,
     /// Keys whose expire time is before "now".
-    pub already_expired: u64,
+    already_expired: u64,
 }
 
 /// Bytes as redis-check-rdb prints a C string: up to the first NUL.
@@ -143,10 +143,8 @@ pub fn check_rdb(data: &[u8], now_ms: i64, out: &mut impl Write) -> io::Result<b
             Ok(Some(rec)) => rec,
             Ok(None) => break,
             Err(e) => {
-                if records.step() == Step::ReadObjectValue || records.step() == Step::ReadKey {
-                    // The key whose name was read counts, as in Redis.
-                    st.keys += u64::from(records.key().is_some());
-                }
+                // A key whose name was read counts, as in Redis.
+                st.keys += u64::from(records.key().is_some());
                 let f = Failure {
                     offset: e.offset,
                     message: message_of(&e, records.bad_type()),
