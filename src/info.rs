@@ -410,7 +410,7 @@ fn stats(srv: &Server, w: &mut Section) {
     w.kv("tracking_total_prefixes", srv.tracking.total_prefixes());
     w.kv("unexpected_error_replies", st.unexpected_error_replies);
     w.kv("total_error_replies", st.total_error_replies);
-    w.kv("dump_payload_sanitizations", 0);
+    w.kv("dump_payload_sanitizations", st.dump_payload_sanitizations);
     w.kv("total_reads_processed", st.total_reads_processed);
     w.kv("total_writes_processed", st.total_writes_processed);
     w.kv("io_threaded_reads_processed", 0);

@@ -13,6 +13,11 @@ use viator::server::Server;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() {
+    // Like redis-server, run as the RDB checker when started under that name.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.first().and_then(|a| a.rsplit('/').next()).is_some_and(|n| n.contains("check-rdb")) {
+        std::process::exit(viator::rdb::check::main(&argv));
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let startup = match config::parse_startup(&args) {
         Ok(s) => s,

@@ -70,6 +70,8 @@ pub struct Stats {
     pub expired_clients: u64,
     /// Unexpected read errors / protocol errors (`total_... `).
     pub unexpected_error_replies: u64,
+    /// RESTORE blobs deep-sanitized as `sanitize-dump-payload` asks (INFO).
+    pub dump_payload_sanitizations: u64,
     /// Highest allocator figure seen (INFO `used_memory_peak`).
     pub peak_memory: u64,
     /// Allocator figure once start-up finished (INFO `used_memory_startup`).

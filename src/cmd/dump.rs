@@ -10,10 +10,11 @@
 //! itself lives in `rdb`; this file only parses arguments, talks to the
 //! keyspace and, for MIGRATE, to the target socket.
 //!
-//! `sanitize-dump-payload` needs no branch here: `rdb` validates every
+//! `sanitize-dump-payload` changes no outcome here: `rdb` validates every
 //! payload entry by entry whatever the setting, since our structures are
 //! never built from unchecked bytes (Redis skips that work when the option
-//! is off and may crash on the value later).
+//! is off and may crash on the value later). The setting only decides
+//! whether INFO's `dump_payload_sanitizations` counts the work, as in Redis.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
@@ -23,6 +24,7 @@ use std::time::Duration;
 use super::args;
 use crate::client::reply::{CmdResult, ReplyError};
 use crate::client::Client;
+use crate::config::SanitizeDumpPayload;
 use crate::db::notify;
 use crate::rdb::{self, LoadLimits};
 use crate::server::Server;
@@ -46,6 +48,21 @@ pub fn dump(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// The thresholds RESTORE applies to what it loads.
 pub fn load_limits(srv: &Server) -> LoadLimits {
     LoadLimits::from_config(&srv.config, super::list::packed_threshold())
+}
+
+/// Whether `sanitize-dump-payload` asks for deep sanitization of what `c`
+/// restores: always with `yes`, with `clients` unless the user has
+/// `skip-sanitize-payload` (Redis also exempts its master and AOF clients,
+/// which do not exist here yet). Only INFO's counter depends on it: the
+/// payload is validated in full either way.
+fn deep_sanitization(srv: &Server, c: &Client) -> bool {
+    match srv.config.sanitize_dump_payload {
+        SanitizeDumpPayload::Yes => true,
+        SanitizeDumpPayload::No => false,
+        SanitizeDumpPayload::Clients => {
+            srv.acl.user(c.acl_user).is_none_or(|u| !u.flags().contains(&"skip-sanitize-payload"))
+        }
+    }
 }
 
 /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds]
@@ -94,8 +111,13 @@ pub fn restore(srv: &mut Server, c: &mut Client) -> CmdResult {
         return Err(ReplyError::err("Invalid TTL value, must be >= 0"));
     }
     let body = rdb::verify_payload(c.arg(3), rdb::skip_checksum_validation()).map_err(ReplyError::err)?;
-    let value = match rdb::decode_value(body, &load_limits(srv)) {
-        Ok(v) => v,
+    let value = match rdb::decode_value_counted(body, &load_limits(srv)) {
+        Ok((v, blobs)) => {
+            if deep_sanitization(srv, c) {
+                srv.stats.dump_payload_sanitizations += blobs;
+            }
+            v
+        }
         Err(e) => {
             // Redis logs the reason at verbose level and replies generically.
             log::debug!("{e}");

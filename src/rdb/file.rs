@@ -168,6 +168,263 @@ pub struct LoadOptions {
     pub verify_checksum: bool,
 }
 
+/// What a walk over a file was doing when it stopped: redis-check-rdb
+/// names the step in its error report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Reading the header.
+    Start,
+    /// Reading the next opcode or object type.
+    ReadType,
+    /// Reading an expire time.
+    ReadExpire,
+    /// Reading a key name.
+    ReadKey,
+    /// Reading a value.
+    ReadObjectValue,
+    /// Reading the trailing checksum.
+    CheckSum,
+    /// Reading a length (SELECTDB, RESIZEDB).
+    ReadLen,
+    /// Reading an AUX field.
+    ReadAux,
+    /// Reading module AUX data.
+    ReadModuleAux,
+    /// Reading a function library.
+    ReadFunctions,
+}
+
+impl Step {
+    /// The name redis-check-rdb prints for this step.
+    pub fn name(self) -> &'static str {
+        // COMPAT: redis-check-rdb's "While doing" names.
+        match self {
+            Step::Start => "start",
+            Step::ReadType => "read-type",
+            Step::ReadExpire => "read-expire",
+            Step::ReadKey => "read-key",
+            Step::ReadObjectValue => "read-object-value",
+            Step::CheckSum => "check-sum",
+            Step::ReadLen => "read-len",
+            Step::ReadAux => "read-aux",
+            Step::ReadModuleAux => "read-module-aux",
+            Step::ReadFunctions => "read-functions",
+        }
+    }
+}
+
+/// One record of a file, in file order.
+#[derive(Debug)]
+pub enum Record {
+    /// An AUX field.
+    Aux(Vec<u8>, Vec<u8>),
+    /// SELECTDB with its database number (not checked against any limit).
+    SelectDb(u64),
+    /// A function library's source (FUNCTION2).
+    Function(Vec<u8>),
+    /// A key with its value, or with the [`RdbErrorKind::EmptyKey`] error
+    /// for an empty collection (callers decide whether that is fatal).
+    Key {
+        /// The database selected when the key was read.
+        db: u64,
+        /// The key name.
+        key: Vec<u8>,
+        /// The object type byte it was stored with.
+        rdb_type: u8,
+        /// The value, or the empty-key error.
+        value: Result<Value, RdbError>,
+        /// Absolute expire time (Unix ms), if any.
+        expire_at_ms: Option<i64>,
+        /// LRU idle seconds (IDLE opcode).
+        idle_secs: Option<u64>,
+        /// LFU counter (FREQ opcode).
+        freq: Option<u8>,
+    },
+    /// The EOF opcode and, from version 5 on, the stored checksum with
+    /// the one computed over everything before it.
+    End {
+        /// `(stored, computed)`; None before version 5.
+        checksum: Option<(u64, u64)>,
+    },
+}
+
+/// A walk over the records of a whole RDB file held in memory: the one
+/// reading loop behind [`read_rdb`] and the checker. After an error,
+/// [`Records::step`], [`Records::key`] and [`Records::key_type`] say what
+/// it was doing.
+pub struct Records<'a> {
+    data: &'a [u8],
+    r: Reader<'a>,
+    limits: &'a LoadLimits,
+    version: u16,
+    db: u64,
+    step: Step,
+    key: Option<Vec<u8>>,
+    key_type: Option<u8>,
+    bad_type: Option<u8>,
+    finished: bool,
+}
+
+impl<'a> Records<'a> {
+    /// Checks the `REDIS00vv` header of `data`; the walk starts after it.
+    pub fn new(data: &'a [u8], limits: &'a LoadLimits) -> Result<Records<'a>, RdbError> {
+        let mut r = Reader::new(data);
+        let magic = r.take(9)?;
+        if &magic[..5] != b"REDIS" {
+            return Err(RdbError {
+                offset: 9,
+                kind: RdbErrorKind::Corrupt,
+                // COMPAT: rdbLoad's text.
+                reason: "Wrong signature trying to load DB from file".into(),
+            });
+        }
+        let digits = &magic[5..];
+        let version = std::str::from_utf8(digits).ok().and_then(|v| v.parse::<u16>().ok()).unwrap_or(0);
+        if !(1..=RDB_VERSION).contains(&version) {
+            return Err(RdbError {
+                offset: 9,
+                kind: RdbErrorKind::Corrupt,
+                // COMPAT: rdbLoad's text.
+                reason: format!("Can't handle RDB format version {version}"),
+            });
+        }
+        Ok(Records {
+            data,
+            r,
+            limits,
+            version,
+            db: 0,
+            step: Step::Start,
+            key: None,
+            key_type: None,
+            bad_type: None,
+            finished: false,
+        })
+    }
+
+    /// The file's RDB version.
+    pub fn version(&self) -> u16 {
+        self.version
+    }
+
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> usize {
+        self.r.pos()
+    }
+
+    /// What the walk was doing last.
+    pub fn step(&self) -> Step {
+        self.step
+    }
+
+    /// The key being read, while its value is read (or failed).
+    pub fn key(&self) -> Option<&[u8]> {
+        self.key.as_deref()
+    }
+
+    /// The object type being read, from its type byte until its value is done.
+    pub fn key_type(&self) -> Option<u8> {
+        self.key_type
+    }
+
+    /// The byte that stopped the walk for being neither an opcode nor an
+    /// object type.
+    pub fn bad_type(&self) -> Option<u8> {
+        self.bad_type
+    }
+
+    /// The next record; None after [`Record::End`].
+    pub fn next_record(&mut self) -> Result<Option<Record>, RdbError> {
+        if self.finished {
+            return Ok(None);
+        }
+        let (mut expire, mut idle, mut freq): (Option<i64>, Option<u64>, Option<u8>) = (None, None, None);
+        loop {
+            self.step = Step::ReadType;
+            let t = self.r.byte()?;
+            match t {
+                OP_EXPIRETIME => {
+                    self.step = Step::ReadExpire;
+                    expire = Some(self.r.secs()? as i64 * 1000);
+                }
+                OP_EXPIRETIME_MS => {
+                    self.step = Step::ReadExpire;
+                    expire = Some(self.r.millis()?);
+                }
+                OP_FREQ => freq = Some(self.r.byte()?),
+                OP_IDLE => idle = Some(self.r.length()?),
+                OP_EOF => {
+                    self.finished = true;
+                    if self.version < 5 {
+                        return Ok(Some(Record::End { checksum: None }));
+                    }
+                    self.step = Step::CheckSum;
+                    let end = self.r.pos();
+                    let s = self.r.take(8)?;
+                    let stored = u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]);
+                    let computed = crc64(0, &self.data[..end]);
+                    return Ok(Some(Record::End { checksum: Some((stored, computed)) }));
+                }
+                OP_SELECTDB => {
+                    self.step = Step::ReadLen;
+                    self.db = self.r.length()?;
+                    return Ok(Some(Record::SelectDb(self.db)));
+                }
+                OP_RESIZEDB => {
+                    self.step = Step::ReadLen;
+                    self.r.length()?;
+                    self.r.length()?;
+                }
+                OP_AUX => {
+                    self.step = Step::ReadAux;
+                    let k = self.r.bytes()?.into_owned();
+                    let v = self.r.bytes()?.into_owned();
+                    return Ok(Some(Record::Aux(k, v)));
+                }
+                OP_MODULE_AUX => {
+                    self.step = Step::ReadModuleAux;
+                    return Err(self.r.corrupt("The RDB file contains AUX module data I can't load"));
+                }
+                OP_FUNCTION2 => {
+                    self.step = Step::ReadFunctions;
+                    return Ok(Some(Record::Function(self.r.bytes()?.into_owned())));
+                }
+                OP_FUNCTION => {
+                    self.step = Step::ReadFunctions;
+                    return Err(self.r.corrupt("Pre-release function format not supported."));
+                }
+                t if is_object_type(t) => {
+                    self.key_type = Some(t);
+                    self.step = Step::ReadKey;
+                    let key = self.r.bytes()?.into_owned();
+                    self.key = Some(key);
+                    self.step = Step::ReadObjectValue;
+                    let value = match super::decode::read_object(&mut self.r, t, self.limits) {
+                        Err(e) if e.kind != RdbErrorKind::EmptyKey => return Err(e),
+                        done => done,
+                    };
+                    let key = self.key.take().unwrap_or_default();
+                    self.key_type = None;
+                    return Ok(Some(Record::Key {
+                        db: self.db,
+                        key,
+                        rdb_type: t,
+                        value,
+                        expire_at_ms: expire,
+                        idle_secs: idle,
+                        freq,
+                    }));
+                }
+                other => {
+                    self.bad_type = Some(other);
+                    // COMPAT: rdbLoadObject's text.
+                    return Err(self.r.corrupt(format!("Unknown RDB encoding type {other}")));
+                }
+            }
+        }
+    }
+}
+
 /// Reads a whole RDB file, calling `on_key` for every key (in file order)
 /// that is neither empty nor expired. Stops at the first error, which
 /// carries the byte offset; `on_key` may stop the load with its own error.
@@ -179,101 +436,56 @@ pub fn read_rdb(
 ) -> Result<RdbInfo, RdbError> {
     let mut data = Vec::new();
     input.read_to_end(&mut data)?;
-    let mut r = Reader::new(&data);
-    let magic = r.take(9)?;
-    if &magic[..5] != b"REDIS" {
-        return Err(RdbError {
-            offset: 0,
-            kind: RdbErrorKind::Corrupt,
-            reason: "Wrong signature trying to load DB from file".into(),
-        });
-    }
-    let version = std::str::from_utf8(&magic[5..]).ok().and_then(|v| v.parse::<u16>().ok()).unwrap_or(0);
-    if !(1..=RDB_VERSION).contains(&version) {
-        return Err(RdbError {
-            offset: 5,
-            kind: RdbErrorKind::Corrupt,
-            reason: format!("Can't handle RDB format version {version}"),
-        });
-    }
-    let mut info = RdbInfo { version, ..RdbInfo::default() };
+    let mut records = Records::new(&data, limits)?;
+    let mut info = RdbInfo { version: records.version(), ..RdbInfo::default() };
     let mut db = 0usize;
-    let (mut expire, mut idle, mut freq): (Option<i64>, Option<u64>, Option<u8>) = (None, None, None);
-    loop {
-        let t = r.byte()?;
-        match t {
-            OP_EXPIRETIME => expire = Some(r.secs()? as i64 * 1000),
-            OP_EXPIRETIME_MS => expire = Some(r.millis()?),
-            OP_FREQ => freq = Some(r.byte()?),
-            OP_IDLE => idle = Some(r.length()?),
-            OP_EOF => break,
-            OP_SELECTDB => {
-                let n = r.length()?;
+    while let Some(rec) = records.next_record()? {
+        match rec {
+            Record::Aux(k, v) => info.aux.push((k, v)),
+            Record::Function(src) => info.functions.push(src),
+            Record::SelectDb(n) => {
                 if n >= opts.databases as u64 {
-                    return Err(r.corrupt(format!(
-                        "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting\n",
-                        opts.databases
-                    )));
+                    return Err(RdbError {
+                        offset: records.offset(),
+                        kind: RdbErrorKind::Corrupt,
+                        // COMPAT: rdbLoad's text.
+                        reason: format!(
+                            "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting\n",
+                            opts.databases
+                        ),
+                    });
                 }
                 db = n as usize;
             }
-            OP_RESIZEDB => {
-                r.length()?;
-                r.length()?;
-            }
-            OP_AUX => {
-                let k = r.bytes()?.into_owned();
-                let v = r.bytes()?.into_owned();
-                info.aux.push((k, v));
-            }
-            OP_MODULE_AUX => return Err(r.corrupt("The RDB file contains AUX module data I can't load")),
-            OP_FUNCTION2 => info.functions.push(r.bytes()?.into_owned()),
-            OP_FUNCTION => return Err(r.corrupt("Pre-release function format not supported.")),
-            t if is_object_type(t) => {
-                let key = r.bytes()?.into_owned();
-                match super::decode::read_object(&mut r, t, limits) {
-                    Ok(value) => {
-                        let expired =
-                            matches!((expire, opts.skip_expired_before_ms), (Some(at), Some(now)) if at < now);
-                        if expired {
-                            info.keys_expired += 1;
-                        } else {
-                            info.keys_loaded += 1;
-                            on_key(LoadedKey { db, key, value, expire_at_ms: expire, idle_secs: idle, freq })?;
-                        }
-                    }
-                    Err(e) if e.kind == RdbErrorKind::EmptyKey => {
-                        if info.empty_keys_skipped < 10 {
-                            // COMPAT: Redis's warning for each of the first ten.
-                            log::warn!("rdbLoadObject skipping empty key: {}", String::from_utf8_lossy(&key));
-                        }
-                        info.empty_keys_skipped += 1;
-                    }
-                    Err(e) => return Err(e),
+            Record::Key { key, value: Err(_), .. } => {
+                if info.empty_keys_skipped < 10 {
+                    // COMPAT: Redis's warning for each of the first ten.
+                    log::warn!("rdbLoadObject skipping empty key: {}", String::from_utf8_lossy(&key));
                 }
-                expire = None;
-                idle = None;
-                freq = None;
+                info.empty_keys_skipped += 1;
             }
-            other => return Err(r.corrupt(format!("Unknown RDB encoding type {other}"))),
-        }
-    }
-    if version >= 5 {
-        let end = r.pos();
-        let stored = r.take(8)?;
-        let stored = u64::from_le_bytes([
-            stored[0], stored[1], stored[2], stored[3], stored[4], stored[5], stored[6], stored[7],
-        ]);
-        info.checksummed = stored != 0;
-        if opts.verify_checksum && stored != 0 {
-            let expected = crc64(0, &data[..end]);
-            if expected != stored {
-                return Err(RdbError {
-                    offset: end,
-                    kind: RdbErrorKind::Checksum,
-                    // COMPAT: the text Redis logs before aborting.
-                    reason: format!("Wrong RDB checksum expected: ({expected:x}) but got ({stored:x}). Aborting now."),
-                });
+            Record::Key { key, value: Ok(value), expire_at_ms, idle_secs, freq, .. } => {
+                let expired = matches!((expire_at_ms, opts.skip_expired_before_ms), (Some(at), Some(now)) if at < now);
+                if expired {
+                    info.keys_expired += 1;
+                } else {
+                    info.keys_loaded += 1;
+                    on_key(LoadedKey { db, key, value, expire_at_ms, idle_secs, freq })?;
+                }
+            }
+            Record::End { checksum } => {
+                let Some((stored, expected)) = checksum else { continue };
+                info.checksummed = stored != 0;
+                if opts.verify_checksum && stored != 0 && expected != stored {
+                    return Err(RdbError {
+                        offset: records.offset(),
+                        kind: RdbErrorKind::Checksum,
+                        // COMPAT: the text Redis logs before aborting.
+                        reason: format!(
+                            "Wrong RDB checksum expected: ({expected:x}) but got ({stored:x}). Aborting now."
+                        ),
+                    });
+                }
             }
         }
     }

@@ -10,6 +10,7 @@
 //! little-endian bytes, then the CRC-64 of everything before it as eight
 //! little-endian bytes.
 
+pub mod check;
 pub mod crc64;
 pub mod decode;
 pub mod encode;
@@ -25,7 +26,7 @@ use crate::types::hash::HashLimits;
 use crate::types::value::Value;
 use crate::types::zset::ZLimits;
 
-pub use file::{read_rdb, write_rdb, LoadOptions, LoadedKey, RdbInfo, SaveOptions};
+pub use file::{read_rdb, write_rdb, LoadOptions, LoadedKey, RdbInfo, Record, Records, SaveOptions, Step};
 pub use opcodes::RDB_VERSION;
 
 /// What went wrong while reading RDB data.
@@ -188,12 +189,20 @@ pub fn verify_payload(p: &[u8], skip_checksum: bool) -> Result<&[u8], BadPayload
 /// RESTORE does after [`verify_payload`]. Bytes after the object are
 /// ignored, as Redis ignores them.
 pub fn decode_value(body: &[u8], limits: &LoadLimits) -> Result<Value, RdbError> {
+    decode_value_counted(body, limits).map(|(v, _)| v)
+}
+
+/// [`decode_value`], also returning how many blobs were validated where
+/// Redis counts a deep sanitization (for INFO `dump_payload_sanitizations`
+/// when `sanitize-dump-payload` asks for them; we validate them always).
+pub fn decode_value_counted(body: &[u8], limits: &LoadLimits) -> Result<(Value, u64), RdbError> {
     let mut r = decode::Reader::new(body);
     let t = r.byte()?;
     if !opcodes::is_object_type(t) {
         return Err(r.corrupt(format!("Unknown RDB object type {t}")));
     }
-    decode::read_object(&mut r, t, limits)
+    let v = decode::read_object(&mut r, t, limits)?;
+    Ok((v, r.sanitized()))
 }
 
 #[cfg(test)]
