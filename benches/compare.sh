@@ -14,6 +14,8 @@
 # 3. Collection memory: one hash, set, sorted set and list of BENCH_MEMBERS
 #    (1,000,000) members each, loaded with the same generated commands through
 #    redis-cli --pipe; prints used_memory per collection and the ratio.
+# 4. Persistence: BGSAVE time, dump.rdb size and restart (load) time for
+#    1,000,000 mixed keys, and SET throughput with appendfsync everysec.
 # Both servers run with --save '' --appendonly no --port P on loopback and are
 # killed on exit. Never reads stdin.
 #
@@ -21,7 +23,8 @@
 # (default /usr/bin/redis-server), BENCH_ROUNDS (3), BENCH_REQUESTS (200000),
 # BENCH_CLIENTS (50), BENCH_TESTS (see 1.), BENCH_MEMBERS (1000000), BENCH_PIPELINES
 # ("1 16"), BENCH_KEYS (1000000), BENCH_VALUE_SIZE (32), BENCH_PORT (first
-# port to try, default 17379), BENCH_SKIP_MEMORY=1, BENCH_SERVER_ARGS (extra
+# port to try, default 17379), BENCH_SKIP_MEMORY=1, BENCH_SKIP_PERSISTENCE=1,
+# BENCH_PERSIST_KEYS (1000000), BENCH_SERVER_ARGS (extra
 # arguments for both servers, default "--enable-debug-command local").
 
 set -euo pipefail
@@ -86,21 +89,25 @@ free_port() {
 
 cli() { "$CLI" -h 127.0.0.1 -p "${PORT[$1]}" "${@:2}"; }
 
-start_server() {
+start_server() { # side [more server args...]; KEEP_DIR=1 keeps its files
     local side=$1 dir=$WORK/$1
-    rm -rf "$dir"
+    shift
+    if [[ ${KEEP_DIR:-0} != 1 ]]; then
+        rm -rf "$dir"
+    fi
     mkdir -p "$dir"
     local extra
     # shellcheck disable=SC2086  # EXTRA_ARGS is a word list
     for extra in "$EXTRA_ARGS" ""; do
         PORT[$side]=$(free_port)
         # cwd = its own scratch dir, so nothing lands in the repo
-        (cd "$dir" && exec "${BIN[$side]}" --save '' --appendonly no --port "${PORT[$side]}" $extra) \
+        (cd "$dir" && exec "${BIN[$side]}" --save '' --appendonly no --port "${PORT[$side]}" $extra "$@") \
             >>"$dir/server.log" 2>&1 &
         PID[$side]=$!
-        for _ in $(seq 100); do
+        # up to 60 s: a restart may load a large dataset first
+        for _ in $(seq 600); do
             if [[ $(cli "$side" ping 2>/dev/null) == PONG ]]; then
-                ARGS_USED[$side]="--save '' --appendonly no${extra:+ $extra}"
+                ARGS_USED[$side]="--save '' --appendonly no${extra:+ $extra}${*:+ $*}"
                 return 0
             fi
             kill -0 "${PID[$side]}" 2>/dev/null || break
@@ -113,6 +120,12 @@ start_server() {
         echo "$side server refused '$extra'; retrying without it" >&2
     done
     die "$side server (${BIN[$side]}) did not answer PING; see $dir/server.log"
+}
+
+stop_server() { # side: SIGTERM (no save points, so no final save) and wait
+    kill "${PID[$1]}" 2>/dev/null || true
+    wait "${PID[$1]}" 2>/dev/null || true
+    PID[$1]=
 }
 
 info_field() { # side field
@@ -249,6 +262,80 @@ for p in $PIPELINES; do
     done
 done
 echo
+
+# ---------------------------------------------------------------- persistence
+
+# 1,000,000 mixed keys (60% 32-byte strings, 10% each of 3-field hashes,
+# 3-member sets, 3-member sorted sets and 3-element lists) through
+# redis-cli --pipe; then BGSAVE (time until rdb_bgsave_in_progress drops,
+# polled every 50 ms), the dump.rdb size, and a restart timed from spawn to
+# the first PONG (PING is refused with LOADING while the file loads). Last,
+# SET throughput with appendonly yes, appendfsync everysec.
+if [[ ${BENCH_SKIP_PERSISTENCE:-0} != 1 ]]; then
+    PKEYS=${BENCH_PERSIST_KEYS:-1000000}
+    mixed=$WORK/mixed.resp
+    awk -v n="$PKEYS" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            t = i % 10
+            if (t < 6) { k = "key:" i; v = sprintf("%032d", i)
+                printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$32\r\n%s\r\n", length(k), k, v }
+            else if (t == 6) { k = "h:" i; printf "*8\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n$2\r\nf1\r\n$2\r\nv1\r\n$2\r\nf2\r\n$2\r\nv2\r\n$2\r\nf3\r\n$2\r\nv3\r\n", length(k), k }
+            else if (t == 7) { k = "s:" i; printf "*5\r\n$4\r\nSADD\r\n$%d\r\n%s\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n", length(k), k }
+            else if (t == 8) { k = "z:" i; printf "*8\r\n$4\r\nZADD\r\n$%d\r\n%s\r\n$1\r\n1\r\n$1\r\na\r\n$1\r\n2\r\n$1\r\nb\r\n$1\r\n3\r\n$1\r\nc\r\n", length(k), k }
+            else { k = "l:" i; printf "*5\r\n$5\r\nRPUSH\r\n$%d\r\n%s\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n", length(k), k }
+        }
+    }' >"$mixed"
+    now() { date +%s.%N; }
+    secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+    declare -A PERS=()
+    for side in "${SIDES[@]}"; do
+        cli "$side" flushall >/dev/null
+        cli "$side" --pipe <"$mixed" >"$WORK/$side/pipe-mixed.log" 2>&1 || die "redis-cli --pipe of mixed keys into $side failed"
+        t0=$(now)
+        cli "$side" bgsave >/dev/null
+        while [[ $(info_field "$side" rdb_bgsave_in_progress persistence) != 0 ]]; do sleep 0.05; done
+        t1=$(now)
+        [[ $(info_field "$side" rdb_last_bgsave_status persistence) == ok ]] || echo "warning: $side BGSAVE failed" >&2
+        size=$(stat -c %s "$WORK/$side/dump.rdb")
+        stop_server "$side"
+        t2=$(now)
+        KEEP_DIR=1 start_server "$side"
+        t3=$(now)
+        keys=$(cli "$side" dbsize | tr -d '\r')
+        [[ $keys == "$PKEYS" ]] || echo "warning: $side loaded $keys keys, expected $PKEYS" >&2
+        PERS["$side|bgsave"]=$(secs "$t0" "$t1")
+        PERS["$side|size"]=$size
+        PERS["$side|load"]=$(secs "$t2" "$t3")
+        stop_server "$side"
+        start_server "$side" --appendonly yes --appendfsync everysec
+        for p in 1 16; do
+            rates=()
+            for _ in $(seq "$ROUNDS"); do
+                r=$("$BENCH" -h 127.0.0.1 -p "${PORT[$side]}" -q -c "$CLIENTS" -n "$REQUESTS" -P "$p" -t set 2>/dev/null |
+                    tr '\r' '\n' | sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1)
+                rates+=("${r:-0}")
+            done
+            PERS["$side|aof$p"]=$(median "${rates[@]}")
+        done
+        stop_server "$side"
+        start_server "$side"
+    done
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+    echo "## Persistence: $PKEYS mixed keys"
+    echo
+    echo "| measure | Viator | Redis | Viator/Redis |"
+    echo "|---|---:|---:|---:|"
+    for m in bgsave size load; do
+        case $m in bgsave) name="BGSAVE time (s)" ;; size) name="dump.rdb size (bytes)" ;; load) name="restart until PONG (s)" ;; esac
+        echo "| $name | ${PERS["viator|$m"]} | ${PERS["redis|$m"]} | $(ratio "${PERS["viator|$m"]}" "${PERS["redis|$m"]}") |"
+    done
+    for p in 1 16; do
+        echo "| SET req/s, appendonly yes, appendfsync everysec, -P $p | ${PERS["viator|aof$p"]} | ${PERS["redis|aof$p"]} | $(ratio "${PERS["viator|aof$p"]}" "${PERS["redis|aof$p"]}") |"
+    done
+    echo
+    echo "time and size: lower is better (target <= 1.00); SET throughput: higher is better (target >= 1.00)"
+    echo
+fi
 
 # --------------------------------------------------------------------- memory
 

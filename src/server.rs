@@ -1241,6 +1241,8 @@ impl Server {
                 self.put_client(c);
             }
         }
+        // Close the listeners now, so nobody connects to a server on its way out.
+        self.listeners.clear();
         log::warn!("Redis is now ready to exit, bye bye...");
         true
     }

@@ -277,7 +277,13 @@ pub fn load_at_startup(srv: &mut Server) -> Result<(), String> {
         }
         Err(LoadError::NotFound) => Ok(()),
         Err(LoadError::Io(e)) => Err(format!("Fatal error loading the DB: {}. Exiting.", crate::config::strerror(&e))),
-        Err(LoadError::Bad(e)) => Err(describe_bad_file(&path, &e)),
+        Err(LoadError::Bad(e)) => {
+            // As Redis: the error, then the checker's report on the file
+            // (which ends with the "Terminating server" line).
+            let mut report = Vec::new();
+            let _ = crate::rdb::check::check_rdb_file(&path, srv.clock.now_ms, &mut report);
+            Err(format!("{}\n{}", describe_bad_file(&path, &e), String::from_utf8_lossy(&report).trim_end()))
+        }
     }
 }
 
@@ -291,7 +297,7 @@ fn describe_bad_file(path: &str, e: &RdbError) -> String {
         RdbErrorKind::Checksum => {
             format!("{}\nInternal error in RDB reading offset {} -> RDB CRC error (file {path})", e.reason, e.offset)
         }
-        _ => format!("{e} (file {path})\nTerminating server after rdb file reading failure."),
+        _ => format!("{e} (file {path})"),
     }
 }
 
