@@ -33,6 +33,7 @@ pub mod blocked;
 pub mod client;
 pub mod cmd;
 pub mod config;
+pub mod crash;
 pub mod db;
 pub mod evict;
 pub mod info;

@@ -88,6 +88,21 @@ pub fn write_raw(text: &str) {
     write_line(&file, text.as_bytes());
 }
 
+/// Like [`write_raw`] from a crash handler: gives up on the destination
+/// (falls back to standard error) rather than wait for the log lock.
+pub fn write_raw_if_free(text: &str) {
+    match LOGGER.level.try_lock() {
+        Ok(g) => {
+            let file = g.1.clone();
+            drop(g);
+            write_line(&file, text.as_bytes());
+        }
+        Err(_) => {
+            let _ = std::io::stderr().write_all(text.as_bytes());
+        }
+    }
+}
+
 fn write_line(file: &str, bytes: &[u8]) {
     if file.is_empty() {
         let mut out = std::io::stdout().lock();

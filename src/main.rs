@@ -69,6 +69,8 @@ fn main() {
         ),
     }
     viator::reactor::signal::install();
+    viator::crash::install();
+    viator::crash::set_enabled(cfg.crash_log_enabled);
     let mut cfg = cfg;
     adjust_open_files_limit(&mut cfg);
     let show_logo = cfg.always_show_logo;

@@ -247,6 +247,7 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
             }
             c.reply.ok();
         }
+        ("segfault", 2) => crate::crash::segfault(),
         ("pause-cron", 3) => {
             srv.cron_paused = args::int(c.arg(2))? != 0;
             c.reply.ok();

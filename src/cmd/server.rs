@@ -121,6 +121,7 @@ fn apply_config(srv: &mut Server, changed: &[&'static str]) -> CmdResult {
             "loglevel" | "logfile" => crate::logging::configure(srv.config.loglevel, &srv.config.logfile),
             "notify-keyspace-events" => srv.ks.notify_flags = srv.config.notify_keyspace_events,
             "requirepass" => crate::acl::requirepass_changed(srv),
+            "crash-log-enabled" => crate::crash::set_enabled(srv.config.crash_log_enabled),
             "maxmemory"
             | "maxmemory-policy"
             | "lfu-log-factor"
