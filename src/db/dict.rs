@@ -91,7 +91,7 @@ impl<K, V> Drop for Table<K, V> {
 
 /// The per-process hash seed (Redis seeds its siphash key once at startup, so hash values
 /// are unpredictable to clients: HashDoS resistance).
-fn process_seed() -> &'static RandomState {
+pub(crate) fn process_seed() -> &'static RandomState {
     static SEED: OnceLock<RandomState> = OnceLock::new();
     SEED.get_or_init(RandomState::new)
 }
@@ -708,7 +708,7 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
 /// Advances a reverse-binary cursor: increments the bits under `mask` starting from the
 /// highest, so a cursor stays meaningful when the table doubles or halves.
 #[inline]
-fn next_cursor(v: u64, mask: u64) -> u64 {
+pub(crate) fn next_cursor(v: u64, mask: u64) -> u64 {
     (v | !mask).reverse_bits().wrapping_add(1).reverse_bits()
 }
 
@@ -734,21 +734,36 @@ fn chain_link<'a, K: Borrow<[u8]>, V>(mut link: &'a mut Link<K, V>, key: &[u8]) 
 }
 
 fn table_stats<K, V>(out: &mut String, t: &Table<K, V>, idx: usize) {
-    // COMPAT: the DEBUG HTSTATS text, read by humans and matched by the Tcl suite.
-    let name = if idx == 0 { "main hash table" } else { "rehashing target" };
-    if t.used == 0 {
-        let _ = write!(out, "Hash table {idx} stats ({name}):\nNo stats available for empty dictionaries\n");
-        return;
-    }
-    let mut lengths = [0usize; STATS_VECTLEN];
-    let (mut slots, mut max_chain, mut total_chain) = (0usize, 0usize, 0usize);
-    for bucket in t.buckets.iter() {
+    let chains = t.buckets.iter().map(|bucket| {
         let mut len = 0usize;
         let mut cur = bucket.as_deref();
         while let Some(n) = cur {
             len += 1;
             cur = n.next.as_deref();
         }
+        len
+    });
+    write_table_stats(out, idx, t.size(), t.used, chains);
+}
+
+/// Appends the `DEBUG HTSTATS` block of one table of `size` buckets holding `used`
+/// elements, given the length of every bucket's chain (shared with other chained tables).
+pub(crate) fn write_table_stats(
+    out: &mut String,
+    idx: usize,
+    size: usize,
+    used: usize,
+    chains: impl Iterator<Item = usize>,
+) {
+    // COMPAT: the DEBUG HTSTATS text, read by humans and matched by the Tcl suite.
+    let name = if idx == 0 { "main hash table" } else { "rehashing target" };
+    if used == 0 {
+        let _ = write!(out, "Hash table {idx} stats ({name}):\nNo stats available for empty dictionaries\n");
+        return;
+    }
+    let mut lengths = [0usize; STATS_VECTLEN];
+    let (mut slots, mut max_chain, mut total_chain) = (0usize, 0usize, 0usize);
+    for len in chains {
         lengths[len.min(STATS_VECTLEN - 1)] += 1;
         if len > 0 {
             slots += 1;
@@ -756,7 +771,6 @@ fn table_stats<K, V>(out: &mut String, t: &Table<K, V>, idx: usize) {
             total_chain += len;
         }
     }
-    let size = t.size();
     // Redis computes these ratios in single precision.
     let _ = write!(
         out,
@@ -764,9 +778,8 @@ fn table_stats<K, V>(out: &mut String, t: &Table<K, V>, idx: usize) {
          different slots: {slots}\n max chain length: {max_chain}\n \
          avg chain length (counted): {counted:.2}\n avg chain length (computed): {computed:.2}\n \
          Chain length distribution:\n",
-        used = t.used,
         counted = total_chain as f32 / slots as f32,
-        computed = t.used as f32 / slots as f32,
+        computed = used as f32 / slots as f32,
     );
     for (len, &n) in lengths.iter().enumerate().take(STATS_VECTLEN - 1) {
         if n > 0 {

@@ -1,31 +1,49 @@
-//! `SkipList`: the ordered half of a large sorted set, a skiplist of
-//! `(score, member)` pairs whose links carry spans, so that rank queries,
-//! seeking by rank and counting a range all cost O(log N).
+//! `SkipList`: the large encoding of a sorted set, one node per member holding the
+//! member, its score and its links, plus a hash index over the same nodes.
 //!
-//! Owns its nodes only; the member -> score map that makes score lookups
-//! O(1) lives beside it in `types::zset`. Mirrors Redis's zskiplist (levels
-//! drawn with p = 1/4 up to 32, elements ordered by score then by member
-//! bytes, a backward link on level 0), written over an index arena instead
-//! of pointers: node 0 is the header, freed slots are reused.
+//! Owns the elements of one large sorted set: order, ranks and member lookup. It knows
+//! nothing about encodings, limits or commands (that is `types::zset`). Mirrors Redis's
+//! zskiplist plus its member dict: levels drawn with p = 1/4 up to 32, elements ordered
+//! by score then by member bytes, spans on every link so that ranks, seeking by rank and
+//! counting a range cost O(log N), a backward link on level 0, and member -> node lookup
+//! in O(1) through a chained hash table with incremental rehash.
+//!
+//! Layout, chosen to cost no more memory than Redis's node + sds + dictEntry: nodes live
+//! in an arena of fixed-size chunks and are named by `u32` numbers (node 0 is the
+//! header). Each node stores the member once (inline when short, see `Sds`), the score,
+//! the backward link, its hash chain link, and level 0's link inline; only nodes above
+//! level 1 (one in four) own a second allocation with their upper links. Spans are `u32`.
+//! The hash index (`IdTable`) stores node numbers only and hashes the member inside the
+//! node. The arena stays dense: removing a node moves the last node into its place and
+//! re-points the links that named it (an O(log N) search), so memory follows the set's
+//! size down as well as up.
 
+use crate::types::idtable::{Chained, IdTable, NIL};
 use crate::types::sds::Sds;
+use crate::util::rand::Rng;
 
 /// Highest level a node can have (enough for 2^64 elements at p = 1/4).
 const MAX_LEVEL: usize = 32;
 
-/// "No node".
-const NIL: u32 = u32::MAX;
-
-/// The header's index.
+/// The header's number.
 const HEAD: u32 = 0;
+
+/// Nodes per arena chunk (a power of two); only the first chunk grows by doubling.
+const CHUNK_BITS: u32 = 10;
+const CHUNK: usize = 1 << CHUNK_BITS;
+
+/// Node handle: valid until the next change to the list.
+pub type NodeId = u32;
 
 #[derive(Debug, Clone, Copy)]
 struct Link {
-    /// Next node on this level.
+    /// Next node on this level (NIL at the end).
     forward: u32,
-    /// Level-0 steps from this node to `forward` (to the end when NIL).
-    span: usize,
+    /// Level-0 steps from this node to `forward`.
+    span: u32,
 }
+
+const END: Link = Link { forward: NIL, span: 0 };
 
 #[derive(Debug, Clone)]
 struct Node {
@@ -33,19 +51,113 @@ struct Node {
     score: f64,
     /// Previous node on level 0 (NIL for the first).
     backward: u32,
-    levels: Vec<Link>,
+    /// Next node in the same hash bucket.
+    chain: u32,
+    /// The level-0 link.
+    level0: Link,
+    /// Links of levels 1 and up, for nodes above level 1.
+    upper: Option<Box<[Link]>>,
 }
 
-/// A skiplist ordered by `(score, member)`. Members must be unique; the
-/// caller (the sorted set) guarantees it through its map.
+impl Node {
+    fn new(member: Sds, score: f64, level: usize) -> Node {
+        let upper = (level > 1).then(|| vec![END; level - 1].into_boxed_slice());
+        Node { member, score, backward: NIL, chain: NIL, level0: END, upper }
+    }
+
+    fn level(&self) -> usize {
+        1 + self.upper.as_ref().map_or(0, |u| u.len())
+    }
+
+    fn link(&self, i: usize) -> Link {
+        match i {
+            0 => self.level0,
+            _ => self.upper.as_deref().unwrap_or(&[])[i - 1],
+        }
+    }
+
+    fn link_mut(&mut self, i: usize) -> &mut Link {
+        match i {
+            0 => &mut self.level0,
+            _ => &mut self.upper.as_deref_mut().unwrap_or(&mut [])[i - 1],
+        }
+    }
+}
+
+/// Nodes by number, in chunks of `CHUNK`; every chunk but the last is full, and at most
+/// one empty chunk is kept beyond the last used one (so a set hovering at a chunk
+/// boundary does not allocate and free a chunk per operation).
+#[derive(Debug, Clone, Default)]
+struct Arena {
+    chunks: Vec<Vec<Node>>,
+    count: usize,
+}
+
+impl Arena {
+    #[inline]
+    fn get(&self, id: u32) -> &Node {
+        &self.chunks[(id >> CHUNK_BITS) as usize][id as usize & (CHUNK - 1)]
+    }
+
+    #[inline]
+    fn get_mut(&mut self, id: u32) -> &mut Node {
+        &mut self.chunks[(id >> CHUNK_BITS) as usize][id as usize & (CHUNK - 1)]
+    }
+
+    fn push(&mut self, node: Node) -> u32 {
+        // Node numbers are u32 with NIL reserved: 4 billion members would need
+        // hundreds of GiB, far past any maxmemory.
+        assert!(self.count < NIL as usize, "sorted set node numbers exhausted");
+        let c = self.count >> CHUNK_BITS;
+        if c == self.chunks.len() {
+            self.chunks.push(if c == 0 { Vec::new() } else { Vec::with_capacity(CHUNK) });
+        }
+        self.chunks[c].push(node);
+        self.count += 1;
+        (self.count - 1) as u32
+    }
+
+    fn pop(&mut self) -> Option<Node> {
+        let c = self.count.checked_sub(1)? >> CHUNK_BITS;
+        let node = self.chunks[c].pop()?;
+        self.count -= 1;
+        let needed = self.count.div_ceil(CHUNK);
+        if self.chunks.len() > needed + 1 {
+            self.chunks.truncate(needed + 1);
+        }
+        if let [only] = &mut self.chunks[..] {
+            if only.capacity() > 16 && only.len() * 4 < only.capacity() {
+                only.shrink_to(only.capacity() / 2);
+            }
+        }
+        Some(node)
+    }
+}
+
+impl Chained for Arena {
+    fn key(&self, id: u32) -> &[u8] {
+        &self.get(id).member
+    }
+
+    fn chain(&self, id: u32) -> u32 {
+        self.get(id).chain
+    }
+
+    fn set_chain(&mut self, id: u32, next: u32) {
+        self.get_mut(id).chain = next;
+    }
+}
+
+/// The elements of a large sorted set: unique members ordered by `(score, member)`.
 #[derive(Debug, Clone)]
 pub struct SkipList {
-    nodes: Vec<Node>,
-    free: Vec<u32>,
+    nodes: Arena,
+    index: IdTable,
     tail: u32,
+    /// Linked nodes (the header excluded).
     len: usize,
     level: usize,
-    rng: u64,
+    rng: Rng,
 }
 
 impl Default for SkipList {
@@ -54,19 +166,18 @@ impl Default for SkipList {
     }
 }
 
-/// Node handle: stable while the node is in the list.
-pub type NodeId = u32;
-
 impl SkipList {
     /// An empty list.
     pub fn new() -> SkipList {
-        let head = Node {
-            member: Sds::default(),
-            score: 0.0,
-            backward: NIL,
-            levels: vec![Link { forward: NIL, span: 0 }; MAX_LEVEL],
-        };
-        SkipList { nodes: vec![head], free: Vec::new(), tail: NIL, len: 0, level: 1, rng: 0x9E37_79B9_7F4A_7C15 }
+        SkipList::with_capacity(0)
+    }
+
+    /// An empty list whose member table is sized for `n` members.
+    pub fn with_capacity(n: usize) -> SkipList {
+        let mut nodes = Arena::default();
+        nodes.push(Node::new(Sds::default(), 0.0, MAX_LEVEL));
+        let index = if n == 0 { IdTable::new() } else { IdTable::with_capacity(n) };
+        SkipList { nodes, index, tail: NIL, len: 0, level: 1, rng: Rng::with_seed(0x9E37_79B9_7F4A_7C15) }
     }
 
     /// Number of elements.
@@ -80,11 +191,16 @@ impl SkipList {
     }
 
     fn n(&self, id: u32) -> &Node {
-        &self.nodes[id as usize]
+        self.nodes.get(id)
     }
 
     fn n_mut(&mut self, id: u32) -> &mut Node {
-        &mut self.nodes[id as usize]
+        self.nodes.get_mut(id)
+    }
+
+    /// The node holding `member`, in O(1).
+    pub fn find(&self, member: &[u8]) -> Option<NodeId> {
+        self.index.find(&self.nodes, member)
     }
 
     /// The member of node `id`.
@@ -99,7 +215,7 @@ impl SkipList {
 
     /// The next node in order.
     pub fn next(&self, id: NodeId) -> Option<NodeId> {
-        let f = self.n(id).levels[0].forward;
+        let f = self.n(id).level0.forward;
         (f != NIL).then_some(f)
     }
 
@@ -121,15 +237,10 @@ impl SkipList {
 
     fn random_level(&mut self) -> usize {
         let mut level = 1;
-        loop {
-            self.rng ^= self.rng << 13;
-            self.rng ^= self.rng >> 7;
-            self.rng ^= self.rng << 17;
-            if level >= MAX_LEVEL || (self.rng & 0xFFFF) >= 0x4000 {
-                return level;
-            }
+        while level < MAX_LEVEL && (self.rng.next_u64() & 0xFFFF) < 0x4000 {
             level += 1;
         }
+        level
     }
 
     /// True if node `id` sorts before `(score, member)`.
@@ -139,17 +250,17 @@ impl SkipList {
     }
 
     /// For each level, the last node before `(score, member)`, and its rank.
-    fn find_update(&self, score: f64, member: &[u8]) -> ([u32; MAX_LEVEL], [usize; MAX_LEVEL]) {
+    fn find_update(&self, score: f64, member: &[u8]) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
         let mut update = [HEAD; MAX_LEVEL];
-        let mut rank = [0usize; MAX_LEVEL];
+        let mut rank = [0u32; MAX_LEVEL];
         let mut x = HEAD;
         for i in (0..self.level).rev() {
             rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
             loop {
-                let f = self.n(x).levels[i].forward;
-                if f != NIL && self.before(f, score, member) {
-                    rank[i] += self.n(x).levels[i].span;
-                    x = f;
+                let l = self.n(x).link(i);
+                if l.forward != NIL && self.before(l.forward, score, member) {
+                    rank[i] += l.span;
+                    x = l.forward;
                 } else {
                     break;
                 }
@@ -159,90 +270,129 @@ impl SkipList {
         (update, rank)
     }
 
+    /// The search path to node `x` (which must be linked).
+    fn path_to(&self, x: u32) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
+        let n = self.n(x);
+        self.find_update(n.score, &n.member)
+    }
+
     /// Inserts `(score, member)`; the member must not be present.
     pub fn insert(&mut self, score: f64, member: Sds) -> NodeId {
-        let (mut update, mut rank) = self.find_update(score, &member);
-        let lvl = self.random_level();
+        debug_assert!(self.find(&member).is_none(), "SkipList::insert: member present");
+        let level = self.random_level();
+        let x = self.nodes.push(Node::new(member, score, level));
+        self.link_in(x);
+        self.index.insert_new(&mut self.nodes, x);
+        x
+    }
+
+    /// Links the unlinked node `x` into the order at its score and member.
+    fn link_in(&mut self, x: u32) {
+        let (mut update, mut rank) = self.path_to(x);
+        let lvl = self.n(x).level();
         if lvl > self.level {
             for i in self.level..lvl {
                 rank[i] = 0;
                 update[i] = HEAD;
-                self.n_mut(HEAD).levels[i].span = self.len;
+                self.n_mut(HEAD).link_mut(i).span = self.len as u32;
             }
             self.level = lvl;
         }
-        let node = Node { member, score, backward: NIL, levels: vec![Link { forward: NIL, span: 0 }; lvl] };
-        let x = match self.free.pop() {
-            Some(id) => {
-                self.nodes[id as usize] = node;
-                id
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        };
         for i in 0..lvl {
             let u = update[i];
-            let ul = self.n(u).levels[i];
-            self.n_mut(x).levels[i] = Link { forward: ul.forward, span: ul.span - (rank[0] - rank[i]) };
-            self.n_mut(u).levels[i] = Link { forward: x, span: rank[0] - rank[i] + 1 };
+            let ul = self.n(u).link(i);
+            *self.n_mut(x).link_mut(i) = Link { forward: ul.forward, span: ul.span - (rank[0] - rank[i]) };
+            *self.n_mut(u).link_mut(i) = Link { forward: x, span: rank[0] - rank[i] + 1 };
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
-            self.n_mut(u).levels[i].span += 1;
+            self.n_mut(u).link_mut(i).span += 1;
         }
         self.n_mut(x).backward = if update[0] == HEAD { NIL } else { update[0] };
-        match self.n(x).levels[0].forward {
+        match self.n(x).level0.forward {
             NIL => self.tail = x,
             f => self.n_mut(f).backward = x,
         }
         self.len += 1;
-        x
     }
 
+    /// Unlinks node `x` from the order (its slot stays), given its search path.
     fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
         for (i, &u) in update.iter().enumerate().take(self.level) {
-            if self.n(u).levels[i].forward == x {
-                let xl = self.n(x).levels[i];
-                let ul = &mut self.n_mut(u).levels[i];
-                ul.span = ul.span + xl.span - 1;
-                ul.forward = xl.forward;
+            let ul = self.n(u).link(i);
+            if ul.forward == x {
+                let xl = self.n(x).link(i);
+                *self.n_mut(u).link_mut(i) = Link { forward: xl.forward, span: ul.span + xl.span - 1 };
             } else {
-                self.n_mut(u).levels[i].span -= 1;
+                self.n_mut(u).link_mut(i).span -= 1;
             }
         }
         let back = self.n(x).backward;
-        match self.n(x).levels[0].forward {
+        match self.n(x).level0.forward {
             NIL => self.tail = back,
             f => self.n_mut(f).backward = back,
         }
-        while self.level > 1 && self.n(HEAD).levels[self.level - 1].forward == NIL {
+        while self.level > 1 && self.n(HEAD).link(self.level - 1).forward == NIL {
             self.level -= 1;
         }
         self.len -= 1;
-        let dead = self.n_mut(x);
-        dead.member = Sds::default();
-        dead.levels = Vec::new();
-        self.free.push(x);
     }
 
-    /// Removes `(score, member)`; false if it is not there.
-    pub fn remove(&mut self, score: f64, member: &[u8]) -> bool {
-        let (update, _) = self.find_update(score, member);
-        let x = self.n(update[0]).levels[0].forward;
-        if x != NIL && self.n(x).score == score && &self.n(x).member[..] == member {
-            self.unlink(x, &update);
-            true
+    /// Frees the slot of the unlinked, unindexed node `x`: the last node moves into it
+    /// and the links naming the last node (its predecessors on each of its levels, its
+    /// successor's backward link or the tail, its hash chain slot) are re-pointed.
+    fn release(&mut self, x: u32) {
+        let last = (self.nodes.count - 1) as u32;
+        if x != last {
+            let (update, _) = self.path_to(last);
+            for (i, &u) in update.iter().enumerate().take(self.n(last).level()) {
+                debug_assert_eq!(self.n(u).link(i).forward, last);
+                self.n_mut(u).link_mut(i).forward = x;
+            }
+            match self.n(last).level0.forward {
+                NIL => self.tail = x,
+                f => self.n_mut(f).backward = x,
+            }
+            if let Some(moved) = self.nodes.pop() {
+                *self.n_mut(x) = moved;
+            }
+            self.index.relocate(&mut self.nodes, last, x);
         } else {
-            false
+            self.nodes.pop();
         }
     }
 
-    /// 1-based rank of `(score, member)`, None if absent.
-    pub fn rank(&self, score: f64, member: &[u8]) -> Option<usize> {
-        let (update, rank) = self.find_update(score, member);
-        let x = self.n(update[0]).levels[0].forward;
-        (x != NIL && self.n(x).score == score && &self.n(x).member[..] == member).then(|| rank[0] + 1)
+    /// Removes `member`, returning its score; None if absent.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let x = self.index.remove(&mut self.nodes, member)?;
+        let score = self.n(x).score;
+        let (update, _) = self.path_to(x);
+        self.unlink(x, &update);
+        self.release(x);
+        Some(score)
+    }
+
+    /// Gives node `x` a new score, moving it only when its place in the order changes.
+    pub fn set_score(&mut self, x: NodeId, score: f64) {
+        let n = self.n(x);
+        let stays = (n.backward == NIL || self.before(n.backward, score, &n.member))
+            && (n.level0.forward == NIL || {
+                let f = self.n(n.level0.forward);
+                f.score > score || (f.score == score && f.member[..] > n.member[..])
+            });
+        if !stays {
+            let (update, _) = self.path_to(x);
+            self.unlink(x, &update);
+            self.n_mut(x).score = score;
+            self.link_in(x);
+        } else {
+            self.n_mut(x).score = score;
+        }
+    }
+
+    /// 0-based rank of node `x`.
+    pub fn rank(&self, x: NodeId) -> usize {
+        let (_, rank) = self.path_to(x);
+        rank[0] as usize
     }
 
     /// The node at 0-based position `i` in order.
@@ -250,12 +400,12 @@ impl SkipList {
         if i >= self.len {
             return None;
         }
-        let target = i + 1;
+        let target = i as u32 + 1;
         let mut traversed = 0;
         let mut x = HEAD;
         for lv in (0..self.level).rev() {
             loop {
-                let l = self.n(x).levels[lv];
+                let l = self.n(x).link(lv);
                 if l.forward != NIL && traversed + l.span <= target {
                     traversed += l.span;
                     x = l.forward;
@@ -273,17 +423,20 @@ impl SkipList {
     /// How many leading elements satisfy `pred`, which must hold for a prefix
     /// of the order and fail for the rest (e.g. "score below the range").
     pub fn count_prefix(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
-        let mut rank = 0;
+        let mut rank = 0usize;
         let mut x = HEAD;
         for lv in (0..self.level).rev() {
             loop {
-                let l = self.n(x).levels[lv];
-                if l.forward != NIL && pred(self.n(l.forward).score, &self.n(l.forward).member) {
-                    rank += l.span;
-                    x = l.forward;
-                } else {
+                let l = self.n(x).link(lv);
+                if l.forward == NIL {
                     break;
                 }
+                let f = self.n(l.forward);
+                if !pred(f.score, &f.member) {
+                    break;
+                }
+                rank += l.span as usize;
+                x = l.forward;
             }
         }
         rank
@@ -294,22 +447,46 @@ impl SkipList {
         std::iter::successors(self.first(), move |&id| self.next(id)).map(move |id| (self.member(id), self.score(id)))
     }
 
-    /// Checks the structural invariants (spans, backward links, order); for
-    /// tests.
+    /// One ZSCAN step over the member table (`Dict::scan`'s cursor contract).
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8], f64)) -> u64 {
+        self.index.scan(&self.nodes, cursor, |id| f(self.member(id), self.score(id)))
+    }
+
+    /// Shrinks the member table when it became sparse (Redis checks after deletions).
+    pub fn try_shrink(&mut self) {
+        self.index.try_shrink();
+    }
+
+    /// The `DEBUG HTSTATS-KEY` text of the member table.
+    pub fn stats(&self) -> String {
+        self.index.stats(&self.nodes)
+    }
+
+    /// Checks the structural invariants (spans, backward links, order, index, dense
+    /// arena); for tests.
     #[cfg(test)]
     fn check(&self) {
         let ids: Vec<u32> = std::iter::successors(self.first(), |&id| self.next(id)).collect();
         assert_eq!(ids.len(), self.len);
+        assert_eq!(self.nodes.count, self.len + 1, "arena is dense");
+        assert_eq!(self.index.len(), self.len);
+        assert_eq!(self.last(), ids.last().copied());
+        assert_eq!(self.first().map_or(NIL, |f| self.n(f).backward), NIL);
         for w in ids.windows(2) {
             assert!(self.before(w[0], self.score(w[1]), self.member(w[1])));
             assert_eq!(self.n(w[1]).backward, w[0]);
         }
-        let pos: std::collections::HashMap<u32, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i + 1)).collect();
+        for &id in &ids {
+            assert_eq!(self.find(self.member(id)), Some(id));
+            assert!(self.n(id).level() <= self.level);
+        }
+        let pos: std::collections::HashMap<u32, u32> =
+            ids.iter().enumerate().map(|(i, &id)| (id, i as u32 + 1)).collect();
         for lv in 0..self.level {
             let mut x = HEAD;
             let mut r = 0;
             loop {
-                let l = self.n(x).levels[lv];
+                let l = self.n(x).link(lv);
                 if l.forward == NIL {
                     break;
                 }
@@ -318,63 +495,100 @@ impl SkipList {
                 x = l.forward;
             }
         }
+        assert!(self.n(HEAD).link(self.level - 1).forward != NIL || self.level == 1);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::util::rand::Rng;
+    use std::collections::BTreeMap;
 
-    fn model_sorted(m: &[(f64, Vec<u8>)]) -> Vec<(f64, Vec<u8>)> {
-        let mut v = m.to_vec();
+    /// xorshift64: the test's own replayable randomness.
+    struct XorShift(u64);
+    impl XorShift {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// The model: member -> score, ordered views computed naively.
+    fn sorted(model: &BTreeMap<Vec<u8>, f64>) -> Vec<(f64, Vec<u8>)> {
+        let mut v: Vec<(f64, Vec<u8>)> = model.iter().map(|(m, s)| (*s, m.clone())).collect();
         v.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
         v
     }
 
+    /// Random inserts, removals and rescoring (members short and long, so both inline
+    /// and heap `Sds`), checked against the model after every step: lookups, ranks,
+    /// seeking by rank, prefix counts, both iteration directions, and the invariants.
     #[test]
-    fn ranks_and_ranges_match_a_naive_model() {
-        let mut rng = Rng::with_seed(2024);
-        let mut sl = SkipList::new();
-        let mut model: Vec<(f64, Vec<u8>)> = Vec::new();
-        for step in 0..6000 {
-            let r = rng.below(10);
-            if r < 6 || model.is_empty() {
-                let member = format!("m{}", rng.below(3000)).into_bytes();
-                if model.iter().any(|(_, m)| *m == member) {
-                    continue;
+    fn random_ops_match_a_model() {
+        for seed in [1u64, 0xDEAD_BEEF, 2024] {
+            let mut rng = XorShift(seed);
+            let mut sl = SkipList::new();
+            let mut model: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+            for step in 0..4000 {
+                // Grow for a while, then shrink, so the arena and the table both resize.
+                let grow = step < 2500;
+                let id = rng.below(1500);
+                let member =
+                    if id % 7 == 0 { format!("long-member-name-{id:040}") } else { format!("m{id}") }.into_bytes();
+                let score = rng.below(60) as f64 / 4.0 - 5.0;
+                match rng.below(10) {
+                    0..=5 if grow => {
+                        if let std::collections::btree_map::Entry::Vacant(e) = model.entry(member.clone()) {
+                            e.insert(score);
+                            sl.insert(score, Sds::from(&member[..]));
+                        }
+                    }
+                    6 | 7 => {
+                        let got = sl.find(&member);
+                        assert_eq!(got.is_some(), model.contains_key(&member));
+                        if let Some(x) = got {
+                            sl.set_score(x, score);
+                            model.insert(member, score);
+                        }
+                    }
+                    _ => {
+                        assert_eq!(sl.remove(&member), model.remove(&member));
+                        sl.try_shrink();
+                    }
                 }
-                let score = (rng.below(200) as f64) / 4.0 - 10.0;
-                sl.insert(score, Sds::from(&member[..]));
-                model.push((score, member));
-            } else {
-                let i = rng.below(model.len() as u64) as usize;
-                let (s, m) = model.swap_remove(i);
-                assert!(sl.remove(s, &m));
-                assert!(!sl.remove(s, &m));
+                assert_eq!(sl.len(), model.len());
+                let want = sorted(&model);
+                if step % 97 == 0 {
+                    sl.check();
+                    assert!(sl.iter().map(|(m, s)| (s, m.to_vec())).eq(want.iter().cloned()));
+                    let back: Vec<(f64, Vec<u8>)> = std::iter::successors(sl.last(), |&x| sl.prev(x))
+                        .map(|x| (sl.score(x), sl.member(x).to_vec()))
+                        .collect();
+                    assert!(back.iter().rev().eq(want.iter()));
+                }
+                if !want.is_empty() {
+                    let i = rng.below(want.len() as u64) as usize;
+                    let (s, m) = &want[i];
+                    let x = sl.find(m).expect("present");
+                    assert_eq!((sl.score(x), sl.rank(x)), (*s, i));
+                    assert_eq!(sl.at(i), Some(x));
+                }
+                assert_eq!(sl.at(want.len()), None);
+                let lo = rng.below(60) as f64 / 4.0 - 5.0;
+                assert_eq!(sl.count_prefix(|s, _| s < lo), want.iter().filter(|(s, _)| *s < lo).count());
             }
-            if step % 500 == 0 {
-                sl.check();
+            sl.check();
+            // Empty it completely: the arena returns to the header and its chunks go.
+            let members: Vec<Vec<u8>> = model.keys().cloned().collect();
+            for m in &members {
+                assert!(sl.remove(m).is_some());
             }
-            let sorted = model_sorted(&model);
-            // Rank of a random element, and seeking by rank.
-            if !sorted.is_empty() {
-                let i = rng.below(sorted.len() as u64) as usize;
-                let (s, m) = &sorted[i];
-                assert_eq!(sl.rank(*s, m), Some(i + 1));
-                let id = sl.at(i).expect("in range");
-                assert_eq!((sl.score(id), sl.member(id)), (*s, &m[..]));
-            }
-            assert_eq!(sl.at(sorted.len()), None);
-            // Range counting by score.
-            let lo = (rng.below(200) as f64) / 4.0 - 10.0;
-            let below = sl.count_prefix(|s, _| s < lo);
-            assert_eq!(below, sorted.iter().filter(|(s, _)| *s < lo).count());
+            sl.check();
+            assert!(sl.is_empty() && sl.first().is_none() && sl.last().is_none());
+            assert!(sl.nodes.chunks.len() <= 2);
         }
-        sl.check();
-        let sorted = model_sorted(&model);
-        assert!(sl.iter().map(|(m, s)| (s, m.to_vec())).eq(sorted.into_iter()));
-        assert_eq!(sl.last().map(|id| sl.member(id).to_vec()), model_sorted(&model).last().map(|x| x.1.clone()));
     }
 
     #[test]
@@ -386,8 +600,37 @@ mod tests {
         sl.insert(0.5, Sds::from("z"));
         let order: Vec<Vec<u8>> = sl.iter().map(|(m, _)| m.to_vec()).collect();
         assert_eq!(order, vec![b"z".to_vec(), b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
-        assert_eq!(sl.rank(1.0, b"b"), Some(3));
-        assert_eq!(sl.rank(1.0, b"d"), None);
+        assert_eq!(sl.find(b"b").map(|x| sl.rank(x)), Some(2));
+        assert_eq!(sl.find(b"d"), None);
         assert_eq!(sl.count_prefix(|s, m| s < 1.0 || (s == 1.0 && m < b"b".as_slice())), 2);
+        // Rescoring in place and across the order.
+        let b = sl.find(b"b").expect("present");
+        sl.set_score(b, 1.0);
+        sl.set_score(b, -1.0);
+        assert_eq!(sl.first(), Some(b));
+        sl.check();
+    }
+
+    #[test]
+    fn large_list_spans_chunks_and_clones() {
+        let mut sl = SkipList::with_capacity(5000);
+        for i in 0..5000u32 {
+            sl.insert(f64::from(i % 100), Sds::from(format!("e{i}").as_str()));
+        }
+        let copy = sl.clone();
+        for i in (0..5000u32).step_by(3) {
+            assert!(sl.remove(format!("e{i}").as_bytes()).is_some());
+        }
+        sl.check();
+        copy.check();
+        assert_eq!(copy.len(), 5000);
+        assert_eq!(sl.len(), 5000 - 1667);
+        assert!(sl.stats().contains("number of elements: 3333"));
+    }
+
+    #[test]
+    fn node_stays_small() {
+        // The layout the memory budget relies on: 64 bytes per node in the arena.
+        assert!(std::mem::size_of::<Node>() <= 64);
     }
 }

@@ -6,13 +6,13 @@
 //! member/score pairs kept in `(score, member)` order, searched linearly for
 //! a member as Redis walks its listpack) until an insert would exceed
 //! `zset-max-listpack-entries` or brings a member longer than
-//! `zset-max-listpack-value`, then `skiplist` (a span-counting skiplist for
-//! order and rank plus a member -> score table) for good, except where Redis
+//! `zset-max-listpack-value`, then `skiplist` (`types::skiplist`: a
+//! span-counting skiplist for order and rank whose nodes are also indexed by
+//! member) for good, except where Redis
 //! converts back (`shrink_if_fits`, used by the STORE commands). Every range
 //! query is reduced to a rank interval in O(log N), which is why
 //! `count_prefix` is the one primitive both encodings provide.
 
-use crate::db::dict::Dict;
 use crate::types::sds::Sds;
 use crate::types::skiplist::{NodeId, SkipList};
 
@@ -25,19 +25,12 @@ pub struct ZLimits {
     pub max_value: usize,
 }
 
-/// The large encoding: order and ranks in the skiplist, scores by member in
-/// the table.
-pub struct Big {
-    zsl: SkipList,
-    dict: Dict<Sds, f64>,
-}
-
 /// A sorted set value.
 pub enum ZSet {
     /// `listpack`: pairs in `(score, member)` order.
     Listpack(Vec<(Sds, f64)>),
-    /// `skiplist`.
-    Skiplist(Box<Big>),
+    /// `skiplist`: order, ranks and member lookup in one structure.
+    Skiplist(Box<SkipList>),
 }
 
 impl std::fmt::Debug for ZSet {
@@ -50,13 +43,7 @@ impl Clone for ZSet {
     fn clone(&self) -> ZSet {
         match self {
             ZSet::Listpack(v) => ZSet::Listpack(v.clone()),
-            ZSet::Skiplist(b) => {
-                let mut dict = Dict::with_capacity(b.dict.len());
-                for (k, s) in b.dict.iter() {
-                    dict.insert_new(k.clone(), *s);
-                }
-                ZSet::Skiplist(Box::new(Big { zsl: b.zsl.clone(), dict }))
-            }
+            ZSet::Skiplist(b) => ZSet::Skiplist(b.clone()),
         }
     }
 }
@@ -233,7 +220,7 @@ impl ZSet {
     /// of `first_len` bytes.
     pub fn new_for(limits: ZLimits, first_len: usize) -> ZSet {
         if limits.max_entries == 0 || first_len > limits.max_value {
-            ZSet::Skiplist(Box::new(Big { zsl: SkipList::new(), dict: Dict::new() }))
+            ZSet::Skiplist(Box::default())
         } else {
             ZSet::Listpack(Vec::new())
         }
@@ -245,16 +232,16 @@ impl ZSet {
         if len <= limits.max_entries && max_len <= limits.max_value {
             ZSet::Listpack(Vec::with_capacity(len))
         } else {
-            ZSet::Skiplist(Box::new(Big { zsl: SkipList::new(), dict: Dict::with_capacity(len) }))
+            ZSet::Skiplist(Box::new(SkipList::with_capacity(len)))
         }
     }
 
-    /// The member table of the skiplist encoding (DEBUG HTSTATS-KEY); None
-    /// for a listpack.
-    pub fn table(&self) -> Option<&Dict<Sds, f64>> {
+    /// The skiplist encoding, whose `stats()` is the DEBUG HTSTATS-KEY text
+    /// of its member table; None for a listpack.
+    pub fn table(&self) -> Option<&SkipList> {
         match self {
             ZSet::Listpack(_) => None,
-            ZSet::Skiplist(b) => Some(&b.dict),
+            ZSet::Skiplist(b) => Some(b),
         }
     }
 
@@ -270,7 +257,7 @@ impl ZSet {
     pub fn len(&self) -> usize {
         match self {
             ZSet::Listpack(v) => v.len(),
-            ZSet::Skiplist(b) => b.zsl.len(),
+            ZSet::Skiplist(b) => b.len(),
         }
     }
 
@@ -283,17 +270,16 @@ impl ZSet {
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
             ZSet::Listpack(v) => v.iter().find(|(m, _)| &m[..] == member).map(|(_, s)| *s),
-            ZSet::Skiplist(b) => b.dict.get(member).copied(),
+            ZSet::Skiplist(b) => b.find(member).map(|x| b.score(x)),
         }
     }
 
     /// Switches to the skiplist encoding (no-op when already there).
     pub fn convert_to_skiplist(&mut self) {
         if let ZSet::Listpack(v) = self {
-            let mut big = Big { zsl: SkipList::new(), dict: Dict::with_capacity(v.len()) };
+            let mut big = SkipList::with_capacity(v.len());
             for (m, s) in v.drain(..) {
-                big.dict.insert_new(m.clone(), s);
-                big.zsl.insert(s, m);
+                big.insert(s, m);
             }
             *self = ZSet::Skiplist(Box::new(big));
         }
@@ -303,8 +289,8 @@ impl ZSet {
     /// zsetConvertToListpackIfNeeded, applied to STORE results).
     pub fn shrink_if_fits(&mut self, limits: ZLimits) {
         if let ZSet::Skiplist(b) = self {
-            if b.zsl.len() <= limits.max_entries && b.zsl.iter().all(|(m, _)| m.len() <= limits.max_value) {
-                let v: Vec<(Sds, f64)> = b.zsl.iter().map(|(m, s)| (Sds::from(m), s)).collect();
+            if b.len() <= limits.max_entries && b.iter().all(|(m, _)| m.len() <= limits.max_value) {
+                let v: Vec<(Sds, f64)> = b.iter().map(|(m, s)| (Sds::from(m), s)).collect();
                 *self = ZSet::Listpack(v);
             }
         }
@@ -322,14 +308,12 @@ impl ZSet {
             self.convert_to_skiplist();
         }
         if let ZSet::Skiplist(b) = self {
-            let m = Sds::from(member);
-            b.dict.insert_new(m.clone(), score);
-            b.zsl.insert(score, m);
+            b.insert(score, Sds::from(member));
         }
     }
 
     /// Moves an existing member to a new score.
-    fn rescore(&mut self, member: &[u8], old: f64, new: f64) {
+    fn rescore(&mut self, member: &[u8], new: f64) {
         match self {
             ZSet::Listpack(v) => {
                 if let Some(i) = v.iter().position(|(m, _)| &m[..] == member) {
@@ -339,10 +323,8 @@ impl ZSet {
                 }
             }
             ZSet::Skiplist(b) => {
-                b.zsl.remove(old, member);
-                b.zsl.insert(new, Sds::from(member));
-                if let Some(s) = b.dict.get_mut(member) {
-                    *s = new;
+                if let Some(x) = b.find(member) {
+                    b.set_score(x, new);
                 }
             }
         }
@@ -369,7 +351,7 @@ impl ZSet {
                 if new == cur {
                     return Ok(AddOutcome::Same(new));
                 }
-                self.rescore(member, cur, new);
+                self.rescore(member, new);
                 Ok(AddOutcome::Updated(new))
             }
             None if f.xx => Ok(AddOutcome::Nop),
@@ -390,14 +372,11 @@ impl ZSet {
                 }
                 None => false,
             },
-            ZSet::Skiplist(b) => match b.dict.remove(member) {
-                Some((_, s)) => {
-                    b.zsl.remove(s, member);
-                    b.dict.try_shrink();
-                    true
-                }
-                None => false,
-            },
+            ZSet::Skiplist(b) => {
+                let gone = b.remove(member).is_some();
+                b.try_shrink();
+                gone
+            }
         }
     }
 
@@ -405,10 +384,7 @@ impl ZSet {
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         match self {
             ZSet::Listpack(v) => v.iter().position(|(m, _)| &m[..] == member).map(|i| (i, v[i].1)),
-            ZSet::Skiplist(b) => {
-                let s = *b.dict.get(member)?;
-                b.zsl.rank(s, member).map(|r| (r - 1, s))
-            }
+            ZSet::Skiplist(b) => b.find(member).map(|x| (b.rank(x), b.score(x))),
         }
     }
 
@@ -416,7 +392,7 @@ impl ZSet {
     pub fn at(&self, i: usize) -> Option<(&[u8], f64)> {
         match self {
             ZSet::Listpack(v) => v.get(i).map(|(m, s)| (&m[..], *s)),
-            ZSet::Skiplist(b) => b.zsl.at(i).map(|id| (b.zsl.member(id), b.zsl.score(id))),
+            ZSet::Skiplist(b) => b.at(i).map(|id| (b.member(id), b.score(id))),
         }
     }
 
@@ -425,7 +401,7 @@ impl ZSet {
     pub fn count_prefix(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
         match self {
             ZSet::Listpack(v) => v.partition_point(|(m, s)| pred(*s, m)),
-            ZSet::Skiplist(b) => b.zsl.count_prefix(pred),
+            ZSet::Skiplist(b) => b.count_prefix(pred),
         }
     }
 
@@ -448,7 +424,7 @@ impl ZSet {
     pub fn iter_from(&self, start: usize, rev: bool) -> ZIter<'_> {
         match self {
             ZSet::Listpack(v) => ZIter::Lp { v, next: if start < v.len() { Some(start) } else { None }, rev },
-            ZSet::Skiplist(b) => ZIter::Sl { zsl: &b.zsl, cur: b.zsl.at(start), rev },
+            ZSet::Skiplist(b) => ZIter::Sl { zsl: b, cur: b.at(start), rev },
         }
     }
 
@@ -495,7 +471,7 @@ impl ZSet {
                 v.iter().for_each(|(m, s)| f(m, *s));
                 0
             }
-            ZSet::Skiplist(b) => b.dict.scan(cursor, |m, s| f(m, *s)),
+            ZSet::Skiplist(b) => b.scan(cursor, f),
         }
     }
 }
