@@ -968,6 +968,9 @@ impl Server {
 
     /// The checklist run once per loop iteration before polling again.
     fn before_sleep(&mut self) {
+        // 0. Write (and under `appendfsync always`, fsync) the AOF before any
+        //    reply of this iteration can leave.
+        crate::persist::aof::writer::before_sleep(self);
         // 1. Serve clients blocked on keys that commands of this iteration
         //    made ready, so their replies leave in the same flush.
         self.serve_ready_keys();
@@ -1175,6 +1178,9 @@ impl Server {
             // COMPAT: prepareForShutdown's log lines, here and below.
             log::warn!("There is a child saving an .rdb. Killing it!");
             crate::persist::rdb::kill_child(self);
+        }
+        if !crate::persist::aof::prepare_for_shutdown(self, flags.contains(ShutdownFlags::FORCE)) {
+            return false;
         }
         let nosave = flags.contains(ShutdownFlags::NOSAVE);
         if (!self.config.save.is_empty() && !nosave) || flags.contains(ShutdownFlags::SAVE) {

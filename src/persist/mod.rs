@@ -7,6 +7,7 @@
 //! when to write, to which file, and what a failure means (the MISCONF
 //! refusal), as Redis's rdb.c and serverCron do.
 
+pub mod aof;
 pub mod child;
 pub mod rdb;
 
@@ -41,6 +42,8 @@ pub struct Persist {
     pub latest_fork_usec: u64,
     /// See `latest_fork_usec`.
     pub total_forks: u64,
+    /// The append-only file.
+    pub aof: aof::Aof,
 }
 
 impl Default for Persist {
@@ -59,6 +62,7 @@ impl Default for Persist {
             loading: false,
             latest_fork_usec: 0,
             total_forks: 0,
+            aof: aof::Aof::default(),
         }
     }
 }
@@ -75,12 +79,13 @@ pub fn cron(srv: &mut Server) {
     if let Some(exit) = child::reap(srv) {
         match exit.kind {
             child::ChildKind::Rdb => rdb::bgsave_done(srv, &exit),
-            child::ChildKind::Aof => {}
+            child::ChildKind::Aof => aof::rewrite::done(srv, &exit),
         }
     }
     if srv.persist.child.is_none() {
         rdb::cron(srv);
     }
+    aof::cron(srv);
 }
 
 /// Redis's writeCommandsDeniedByDiskError: the MISCONF error a write (or
@@ -93,5 +98,5 @@ pub fn deny_writes_error(srv: &Server) -> Option<crate::client::reply::ReplyErro
             "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.",
         ));
     }
-    None
+    aof::deny_writes_error(srv)
 }
