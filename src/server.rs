@@ -956,6 +956,8 @@ impl Server {
     }
 
     fn write_to(&mut self, key: usize) {
+        // Replies of commands read in this iteration may be in the buffer.
+        crate::persist::aof::writer::before_reply(self);
         let Some(mut c) = self.take_client(key) else { return };
         if !c.flags.close_asap {
             self.flush_or_close(&mut c);

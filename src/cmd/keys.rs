@@ -419,6 +419,8 @@ pub fn flushall(srv: &mut Server, c: &mut Client) -> CmdResult {
         crate::persist::rdb::save(srv);
     }
     srv.ks.dirty += 1;
+    // The save above reset the counter: propagate even over empty dbs.
+    srv.force_propagation();
     c.reply.ok();
     Ok(())
 }

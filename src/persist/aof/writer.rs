@@ -185,6 +185,15 @@ fn write_all(file: Option<&mut std::fs::File>, buf: &[u8]) -> (usize, Option<std
     (done, None)
 }
 
+/// Before a client's buffer is written outside before-sleep (a writable
+/// event): commands read in this iteration may have replies in it, so
+/// their AOF bytes go first (Redis's AE_BARRIER rule).
+pub fn before_reply(srv: &mut Server) {
+    if !srv.persist.aof.buf.is_empty() {
+        flush(srv);
+    }
+}
+
 /// Before-sleep hook: flushes the buffer while the AOF is on.
 pub fn before_sleep(srv: &mut Server) {
     if srv.persist.aof.state != State::Off {
