@@ -418,7 +418,7 @@ mod tests {
         assert!(ck.process_resp(data, &mut pos, "f", &mut multi));
         assert_eq!(ck.line, 8);
         assert!(!ck.process_resp(b"*1\r\n$9\r\nab", &mut 0, "f", &mut multi));
-        assert_eq!(ck.error, "0x               4: Expected to read 11 bytes, got 2 bytes");
+        assert_eq!(ck.error, "0x               8: Expected to read 11 bytes, got 2 bytes");
     }
 
     #[test]
