@@ -337,7 +337,7 @@ fn fake_client(srv: &Server) -> Client {
             std::process::exit(1);
         }
     };
-    let mut c = Client::new(u64::MAX, usize::MAX, stream, srv.clock.now_ms, "");
+    let mut c = Client::new(crate::client::AOF_CLIENT_ID, usize::MAX, stream, srv.clock.now_ms, "");
     c.authenticated = true;
     c.reply.muted = true;
     c
