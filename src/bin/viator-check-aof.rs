@@ -94,7 +94,7 @@ impl Checker {
 
     fn read_string(&mut self, data: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
         let len = self.read_long(data, pos, b'$')?;
-        if len < 0 || len > i64::MAX - 2 {
+        if !(0..=i64::MAX - 2).contains(&len) {
             self.set_error(format!("Expected to read string of {len} bytes, which is not in the suitable range"));
             return None;
         }

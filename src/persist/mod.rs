@@ -1,7 +1,8 @@
 //! Persistence: when and where the dataset goes to disk and comes back.
 //!
 //! Owns the RDB file's life ([`rdb`]: SAVE, BGSAVE, save points, loading at
-//! start-up, DEBUG RELOAD, the save on SHUTDOWN and FLUSHALL), the forked
+//! start-up, DEBUG RELOAD, the save on SHUTDOWN and FLUSHALL), the
+//! append-only file ([`aof`]: manifest, appends, rewrites), the forked
 //! child that writes snapshots ([`child`]) and the state INFO persistence
 //! reports. The byte format lives in `crate::rdb`; this module only decides
 //! when to write, to which file, and what a failure means (the MISCONF

@@ -48,10 +48,8 @@ pub fn load_all(srv: &mut Server) -> Outcome {
     if Path::new(&filename).exists() {
         let interrupted_upgrade =
             m.incr.is_empty() && m.base.as_ref().is_some_and(|b| b.name == filename) && !dir.join(&filename).exists();
-        if !dir.is_dir() || m.is_empty() || interrupted_upgrade {
-            if !upgrade_prepare(srv) {
-                return Outcome::Failed;
-            }
+        if (!dir.is_dir() || m.is_empty() || interrupted_upgrade) && !upgrade_prepare(srv) {
+            return Outcome::Failed;
         }
     }
     let m = srv.persist.aof.manifest.clone();

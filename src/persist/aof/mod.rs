@@ -353,7 +353,10 @@ pub fn cron(srv: &mut Server) {
             rewrite::rewrite_background(srv);
         }
     }
-    if srv.persist.aof.state != State::Off && !srv.persist.aof.last_write_ok && srv.cron_loops % 10 == 0 {
+    if srv.persist.aof.state != State::Off
+        && !srv.persist.aof.last_write_ok
+        && srv.cron_loops.is_multiple_of(srv.config.hz.clamp(1, 500) as u64)
+    {
         writer::flush(srv);
     }
 }

@@ -180,7 +180,7 @@ fn write_stream(out: &mut Vec<u8>, key: &[u8], st: &crate::types::stream::Stream
     use crate::types::stream::StreamId;
     use crate::util::num::IntBuf;
     let id = |i: StreamId| format!("{}-{}", i.ms, i.seq);
-    if st.len() > 0 {
+    if !st.is_empty() {
         for e in st.entries.range(StreamId::MIN, StreamId::MAX, false) {
             let mut fields = Vec::new();
             for (f, v) in e.fields() {
