@@ -262,7 +262,7 @@ pub static TABLE: &[Directive] = &[
     boolean!("lazyfree-lazy-user-flush", None, [DEBUG | IMPLEMENTED], lazyfree_lazy_user_flush, false),
     boolean!("repl-disable-tcp-nodelay", None, [], repl_disable_tcp_nodelay, false),
     boolean!("repl-diskless-sync", None, [DEBUG], repl_diskless_sync, true),
-    boolean!("aof-rewrite-incremental-fsync", None, [], aof_rewrite_incremental_fsync, true),
+    boolean!("aof-rewrite-incremental-fsync", None, [IMPLEMENTED], aof_rewrite_incremental_fsync, true),
     boolean!("no-appendfsync-on-rewrite", None, [IMPLEMENTED], no_appendfsync_on_rewrite, false),
     boolean!("cluster-require-full-coverage", None, [], cluster_require_full_coverage, true),
     boolean!("rdb-save-incremental-fsync", None, [], rdb_save_incremental_fsync, true),

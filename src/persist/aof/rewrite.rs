@@ -25,6 +25,9 @@ use crate::types::value::Value;
 
 /// Most items one rewritten command carries (AOF_REWRITE_ITEMS_PER_CMD).
 const ITEMS_PER_CMD: usize = 64;
+/// Bytes between two fsyncs of a BASE being written with
+/// `aof-rewrite-incremental-fsync` (REDIS_AUTOSYNC_BYTES).
+const AUTOSYNC_BYTES: usize = 4 * 1024 * 1024;
 /// Consecutive failures after which automatic rewrites are delayed.
 const LIMIT_THRESHOLD: u64 = 3;
 /// Longest delay between limited automatic rewrites, in minutes.
@@ -48,13 +51,17 @@ pub fn rewrite_file(srv: &Server, target: &Path) -> bool {
             return false;
         }
     };
-    let mut out = BufWriter::with_capacity(64 * 1024, file);
+    let mut out = AutoSync {
+        inner: BufWriter::with_capacity(64 * 1024, file),
+        unsynced: 0,
+        every: srv.config.aof_rewrite_incremental_fsync.then_some(AUTOSYNC_BYTES),
+    };
     let written = if srv.config.aof_use_rdb_preamble {
         crate::persist::rdb::write_snapshot(srv, &mut out, true)
     } else {
         write_commands(srv, &mut out)
     };
-    let synced = written.and_then(|_| out.into_inner().map_err(|e| e.into_error())).and_then(|f| f.sync_all());
+    let synced = written.and_then(|_| out.inner.into_inner().map_err(|e| e.into_error())).and_then(|f| f.sync_all());
     if let Err(e) = synced {
         log::warn!("Write error writing append only file on disk: {}", crate::config::strerror(&e));
         let _ = std::fs::remove_file(&tmp);
@@ -66,6 +73,31 @@ pub fn rewrite_file(srv: &Server, target: &Path) -> bool {
         return false;
     }
     true
+}
+
+/// A file writer that fsyncs every `every` bytes, so a big BASE does not
+/// reach the disk in one burst at the end (rio's auto-sync).
+struct AutoSync {
+    inner: BufWriter<File>,
+    unsynced: usize,
+    every: Option<usize>,
+}
+
+impl Write for AutoSync {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.unsynced += n;
+        if self.every.is_some_and(|every| self.unsynced >= every) {
+            self.inner.flush()?;
+            self.inner.get_ref().sync_data()?;
+            self.unsynced = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// The command form of the dataset (Redis's rewriteAppendOnlyFileRio).
