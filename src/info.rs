@@ -306,7 +306,7 @@ fn memory(srv: &Server, _c: &Client, w: &mut Section) {
     w.kv("mem_clients_slaves", 0);
     w.kv("mem_clients_normal", srv.client_mem.normal());
     w.kv("mem_cluster_links", 0);
-    w.kv("mem_aof_buffer", 0);
+    w.kv("mem_aof_buffer", srv.persist.aof.buf.capacity());
     w.kv("mem_allocator", "jemalloc-5.3.0");
     w.kv("active_defrag_running", 0);
     w.kv("lazyfree_pending_objects", srv.ks.lazyfree.pending());
@@ -349,18 +349,14 @@ fn persistence(srv: &Server, w: &mut Section) {
     w.kv("rdb_last_cow_size", p.rdb_last_cow);
     w.kv("rdb_last_load_keys_expired", p.last_load_keys_expired);
     w.kv("rdb_last_load_keys_loaded", p.last_load_keys_loaded);
-    w.kv("aof_enabled", srv.config.appendonly as u8);
-    w.kv("aof_rewrite_in_progress", 0);
-    w.kv("aof_rewrite_scheduled", 0);
-    w.kv("aof_last_rewrite_time_sec", -1);
-    w.kv("aof_current_rewrite_time_sec", -1);
-    w.kv("aof_last_bgrewrite_status", "ok");
-    w.kv("aof_rewrites", 0);
-    w.kv("aof_rewrites_consecutive_failures", 0);
-    w.kv("aof_last_write_status", "ok");
-    w.kv("aof_last_cow_size", 0);
+    for (k, v) in crate::persist::aof::info_fields(srv) {
+        w.kv(k, v);
+    }
     w.kv("module_fork_in_progress", 0);
     w.kv("module_fork_last_cow_size", 0);
+    for (k, v) in crate::persist::aof::info_enabled_fields(srv) {
+        w.kv(k, v);
+    }
 }
 
 fn stats(srv: &Server, w: &mut Section) {

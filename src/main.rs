@@ -96,7 +96,7 @@ fn main() {
         }
     }
     log::warn!("Server initialized");
-    if let Err(e) = viator::persist::rdb::load_at_startup(&mut srv) {
+    if let Err(e) = viator::persist::aof::load_at_startup(&mut srv) {
         for line in e.lines() {
             log::warn!("{line}");
         }

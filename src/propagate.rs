@@ -97,13 +97,22 @@ impl Propagation {
     pub fn at_top(&self) -> bool {
         self.depth == 0
     }
+
+    /// True while a command runs inside another one (EXEC's queue).
+    pub fn nested(&self) -> bool {
+        self.depth > 1
+    }
 }
 
 impl Server {
-    /// Whether anything consumes the stream: a backlog or replicas (and,
-    /// when it lands, the AOF). Without one, units are not even assembled.
+    /// Whether anything consumes the stream: a backlog, replicas or the
+    /// AOF. Without one, units are not even assembled; nor while a file is
+    /// being loaded (its commands are already on disk).
     pub fn propagating(&self) -> bool {
-        self.repl.backlog.is_some() || !self.repl.replicas.is_empty()
+        (self.repl.backlog.is_some()
+            || !self.repl.replicas.is_empty()
+            || self.persist.aof.state != crate::persist::aof::State::Off)
+            && !self.persist.loading
     }
 
     /// Adds a command to the current execution unit, after whatever the
@@ -151,7 +160,8 @@ impl Server {
         if sinks {
             self.queue_expired_deletions();
         }
-        let changed = self.ks.dirty != mark.dirty;
+        // A save resets the counter: only growth means "changed" (as in Redis).
+        let changed = self.ks.dirty > mark.dirty;
         if sinks && !is_exec && !flags.prevent && (changed || flags.force) {
             let argv = flags.rewrite.unwrap_or_else(|| argv.to_vec());
             self.prop.unit.push(Op { db, argv });
@@ -230,5 +240,6 @@ impl Server {
     /// Feeds one command to every sink.
     fn emit(&mut self, db: usize, argv: &[Bytes]) {
         self.repl_feed(db, argv);
+        crate::persist::aof::writer::feed(self, db, argv);
     }
 }

@@ -986,6 +986,8 @@ impl Server {
     }
 
     fn write_to(&mut self, key: usize) {
+        // Replies of commands read in this iteration may be in the buffer.
+        crate::persist::aof::writer::before_reply(self);
         let Some(mut c) = self.take_client(key) else { return };
         if !c.flags.close_asap {
             self.flush_or_close(&mut c);
@@ -998,6 +1000,9 @@ impl Server {
 
     /// The checklist run once per loop iteration before polling again.
     fn before_sleep(&mut self) {
+        // 0. Write (and under `appendfsync always`, fsync) the AOF before any
+        //    reply of this iteration can leave.
+        crate::persist::aof::writer::before_sleep(self);
         // 1. Serve clients blocked on keys that commands of this iteration
         //    made ready, so their replies leave in the same flush.
         self.serve_ready_keys();
@@ -1211,6 +1216,9 @@ impl Server {
             // COMPAT: prepareForShutdown's log lines, here and below.
             log::warn!("There is a child saving an .rdb. Killing it!");
             crate::persist::rdb::kill_child(self);
+        }
+        if !crate::persist::aof::prepare_for_shutdown(self, flags.contains(ShutdownFlags::FORCE)) {
+            return false;
         }
         let nosave = flags.contains(ShutdownFlags::NOSAVE);
         if (!self.config.save.is_empty() && !nosave) || flags.contains(ShutdownFlags::SAVE) {

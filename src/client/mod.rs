@@ -46,6 +46,9 @@ pub struct Flags {
     pub monitor: bool,
 }
 
+/// The id of the client that replays the AOF (Redis's CLIENT_ID_AOF).
+pub const AOF_CLIENT_ID: u64 = u64::MAX;
+
 /// One connection.
 pub struct Client {
     /// Unique, increasing id (CLIENT ID).
@@ -175,6 +178,12 @@ impl Client {
     /// Number of arguments including the command name.
     pub fn argc(&self) -> usize {
         self.argv.len()
+    }
+
+    /// Redis's mustObeyClient: commands from the AOF (and, later, the
+    /// primary) are applied as written, never refused for option rules.
+    pub fn must_obey(&self) -> bool {
+        self.id == AOF_CLIENT_ID
     }
 
     /// True when replies are currently being discarded (CLIENT REPLY OFF/SKIP).

@@ -55,6 +55,9 @@ pub fn reset(srv: &mut Server, c: &mut Client) -> CmdResult {
     crate::acl::reset_client_user(srv, c);
     super::pubsub::forget_client(srv, c);
     crate::tracking::forget_client(srv, c);
+    // A MONITOR stops being one (Redis's clearClientConnectionState).
+    super::client::forget_monitor(srv, c);
+    c.flags.monitor = false;
     c.reply.simple("RESET");
     Ok(())
 }

@@ -91,6 +91,11 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
             c.reply.ok();
         }
         ("reload", _) => return crate::persist::rdb::debug_reload(srv, c),
+        ("loadaof", 2) => return crate::persist::aof::debug_loadaof(srv, c),
+        ("aof-flush-sleep", 3) => {
+            srv.persist.aof.flush_sleep_us = args::int(c.arg(2)).unwrap_or(0).max(0) as u64;
+            c.reply.ok();
+        }
         ("set-skip-checksum-validation", 3) => {
             crate::rdb::set_skip_checksum_validation(args::int(c.arg(2)).unwrap_or(0) != 0);
             c.reply.ok();

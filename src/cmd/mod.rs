@@ -308,6 +308,7 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("lastsave", server::lastsave),
     ("save", crate::persist::rdb::save_command),
     ("bgsave", crate::persist::rdb::bgsave_command),
+    ("bgrewriteaof", crate::persist::aof::rewrite::bgrewriteaof_command),
     ("shutdown", server::shutdown),
     ("config|get", server::config_get),
     ("config|set", server::config_set),

@@ -276,7 +276,10 @@ fn parse_add_trim(srv: &Server, c: &Client, xadd: bool) -> Result<AddTrimArgs, R
     if !xadd && strategy.is_none() {
         return Err(ReplyError::err("syntax error, XTRIM must be called with a trimming strategy"));
     }
-    if limit_given {
+    if c.must_obey() {
+        // Propagated trims are already exact (COMPAT: streamParseAddOrTrimArgsOrReply).
+        limit = 0;
+    } else if limit_given {
         if !approx {
             return Err(ReplyError::err("syntax error, LIMIT cannot be used without the special ~ option"));
         }

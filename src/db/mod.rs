@@ -90,6 +90,8 @@ pub struct Keyspace {
     pub notify_flags: u32,
     /// When false (a replica), expired keys are reported missing but not deleted.
     pub expire_deletes: bool,
+    /// True while the AOF is replayed: nothing expires (Redis's loading rule).
+    pub loading: bool,
     /// Number of keys removed by expiry (INFO `expired_keys`).
     pub stat_expired_keys: u64,
     /// Lookups that found / missed a key (INFO `keyspace_hits/misses`).
@@ -127,6 +129,7 @@ impl Keyspace {
             events: Vec::new(),
             notify_flags: 0,
             expire_deletes: true,
+            loading: false,
             stat_expired_keys: 0,
             stat_hits: 0,
             stat_misses: 0,
@@ -165,7 +168,7 @@ impl Keyspace {
     /// logically gone (deleted here, or just reported missing on a replica).
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let Some(&at) = self.dbs[db].expires.get(key) else { return false };
-        if at > self.now_ms {
+        if at > self.now_ms || self.loading {
             return false;
         }
         if !self.expire_deletes {

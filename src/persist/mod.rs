@@ -1,12 +1,14 @@
 //! Persistence: when and where the dataset goes to disk and comes back.
 //!
 //! Owns the RDB file's life ([`rdb`]: SAVE, BGSAVE, save points, loading at
-//! start-up, DEBUG RELOAD, the save on SHUTDOWN and FLUSHALL), the forked
+//! start-up, DEBUG RELOAD, the save on SHUTDOWN and FLUSHALL), the
+//! append-only file ([`aof`]: manifest, appends, rewrites), the forked
 //! child that writes snapshots ([`child`]) and the state INFO persistence
 //! reports. The byte format lives in `crate::rdb`; this module only decides
 //! when to write, to which file, and what a failure means (the MISCONF
 //! refusal), as Redis's rdb.c and serverCron do.
 
+pub mod aof;
 pub mod child;
 pub mod rdb;
 
@@ -45,6 +47,8 @@ pub struct Persist {
     pub latest_fork_usec: u64,
     /// See `latest_fork_usec`.
     pub total_forks: u64,
+    /// The append-only file.
+    pub aof: aof::Aof,
 }
 
 impl Default for Persist {
@@ -65,6 +69,7 @@ impl Default for Persist {
             loading_total_bytes: 0,
             latest_fork_usec: 0,
             total_forks: 0,
+            aof: aof::Aof::default(),
         }
     }
 }
@@ -81,12 +86,13 @@ pub fn cron(srv: &mut Server) {
     if let Some(exit) = child::reap(srv) {
         match exit.kind {
             child::ChildKind::Rdb => rdb::bgsave_done(srv, &exit),
-            child::ChildKind::Aof => {}
+            child::ChildKind::Aof => aof::rewrite::done(srv, &exit),
         }
     }
     if srv.persist.child.is_none() {
         rdb::cron(srv);
     }
+    aof::cron(srv);
 }
 
 /// Redis's writeCommandsDeniedByDiskError: the MISCONF error a write (or
@@ -99,5 +105,5 @@ pub fn deny_writes_error(srv: &Server) -> Option<crate::client::reply::ReplyErro
             "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.",
         ));
     }
-    None
+    aof::deny_writes_error(srv)
 }

@@ -60,7 +60,7 @@ fn write_file(srv: &Server, filename: &str, pid: u32) -> bool {
             return false;
         }
     };
-    let written = write_snapshot(srv, &mut file).map(|_| "rdbSaveRio").and_then(|_| file.sync_all().map(|_| "fsync"));
+    let written = write_snapshot(srv, &mut file, false).map(|_| "rdbSaveRio").and_then(|_| file.sync_all().map(|_| "fsync"));
     if let Err(e) = written {
         log::warn!("Write error saving DB on disk(rdbSaveRio): {}", crate::config::strerror(&e));
         let _ = std::fs::remove_file(&tmp);
@@ -84,14 +84,19 @@ fn write_file(srv: &Server, filename: &str, pid: u32) -> bool {
     true
 }
 
-/// The RDB bytes of the current dataset into `out`.
-fn write_snapshot(srv: &Server, out: &mut impl Write) -> io::Result<()> {
+/// The RDB bytes of the current dataset into `out`; `aof_base` marks the
+/// image as an AOF BASE (the `aof-base` AUX field is 1).
+pub(crate) fn write_snapshot(srv: &Server, out: &mut impl Write, aof_base: bool) -> io::Result<()> {
     let mut opts = srv.rdb_save_options();
     opts.progress = Some(child::report_progress);
     if matches!(srv.config.maxmemory_policy, MaxmemoryPolicy::AllkeysLru | MaxmemoryPolicy::VolatileLru) {
         opts.lru_now_ms = Some(srv.ks.now_ms);
     }
-    crate::rdb::write_rdb(out, &srv.ks, &srv.rdb_aux_fields(), opts)
+    let mut aux = srv.rdb_aux_fields();
+    if aof_base {
+        aux.iter_mut().filter(|(k, _)| *k == "aof-base").for_each(|(_, v)| *v = "1".to_string());
+    }
+    crate::rdb::write_rdb(out, &srv.ks, &aux, opts)
 }
 
 fn fsync_dir_of(filename: &str) -> io::Result<()> {
@@ -201,18 +206,33 @@ pub fn load_file(srv: &mut Server, path: &str, replace: bool, serve_clients: boo
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(LoadError::NotFound),
         Err(e) => return Err(LoadError::Io(e)),
     };
+    srv.persist.loading_total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    load_from(srv, &mut file, replace, true, serve_clients)
+}
+
+/// Loads an RDB image read from `input` (a file, or an AOF BASE); keys
+/// whose time has passed are skipped only when `skip_expired` (an AOF
+/// preamble keeps them, as Redis does). With `serve_clients`, clients are
+/// served meanwhile (see [`load_file`]).
+pub(crate) fn load_from(
+    srv: &mut Server,
+    input: &mut impl io::Read,
+    replace: bool,
+    skip_expired: bool,
+    serve_clients: bool,
+) -> Result<RdbInfo, LoadError> {
+    let was_loading = srv.persist.loading;
     srv.persist.loading = true;
     srv.persist.loading_started_secs = srv.clock.now_secs();
-    srv.persist.loading_total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut last_events = std::time::Instant::now();
     let limits = crate::cmd::dump::load_limits(srv);
     let opts = LoadOptions {
         databases: srv.ks.dbs.len(),
-        skip_expired_before_ms: Some(srv.clock.now_ms),
+        skip_expired_before_ms: skip_expired.then_some(srv.clock.now_ms),
         verify_checksum: srv.config.rdbchecksum && !crate::rdb::skip_checksum_validation(),
     };
     let now = srv.clock.now_ms;
-    let result = crate::rdb::read_rdb(&mut file, &limits, opts, |k| {
+    let result = crate::rdb::read_rdb(input, &limits, opts, |k| {
         let mut obj = Obj { value: k.value, lru: srv.ks.access.initial(now) };
         crate::evict::set_access(&mut obj, &srv.ks.access, k.freq, k.idle_secs.map(|s| s as i64), now);
         let d = &mut srv.ks.dbs[k.db];
@@ -244,7 +264,7 @@ pub fn load_file(srv: &mut Server, path: &str, replace: bool, serve_clients: boo
         }
         Ok(())
     });
-    srv.persist.loading = false;
+    srv.persist.loading = was_loading;
     let info = result.map_err(LoadError::Bad)?;
     srv.persist.last_load_keys_loaded = info.keys_loaded;
     srv.persist.last_load_keys_expired = info.keys_expired;

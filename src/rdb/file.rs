@@ -154,6 +154,8 @@ pub struct RdbInfo {
     pub empty_keys_skipped: u64,
     /// Whether the file carried a non-zero checksum.
     pub checksummed: bool,
+    /// Bytes of the input the RDB image took (an AOF tail may follow).
+    pub end_offset: usize,
 }
 
 /// How a load behaves.
@@ -489,5 +491,6 @@ pub fn read_rdb(
             }
         }
     }
+    info.end_offset = records.offset();
     Ok(info)
 }

@@ -17,7 +17,9 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         while i < n && is_space(line[i]) {
             i += 1;
         }
-        if i >= n {
+        // A NUL ends the line, as it ends the C string sdssplitargs reads
+        // (without this, a NUL would be met again and again forever).
+        if i >= n || line[i] == 0 {
             return Some(args);
         }
         let mut cur = Vec::new();
@@ -108,6 +110,12 @@ fn hex(c: u8) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::split_args;
+
+    #[test]
+    fn nul_ends_the_line() {
+        assert_eq!(split_args(b"a\0b c"), Some(vec![b"a".to_vec()]));
+        assert_eq!(split_args(b"\0"), Some(vec![]));
+    }
 
     fn s(line: &str) -> Option<Vec<String>> {
         split_args(line.as_bytes()).map(|v| v.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect())

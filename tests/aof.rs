@@ -1,0 +1,195 @@
+//! The append-only file through real processes: restarts over one
+//! `appendonlydir`, BGREWRITEAOF compaction, turning AOF on at run time,
+//! Debian's real redis-server loading Viator's AOF directory, and the crash
+//! contract of `appendfsync` (SIGKILL while a writer counts acknowledged
+//! INCRs).
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::Connection;
+use support::{q, wait_for, Server};
+
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+fn info_field(con: &mut Connection, name: &str) -> String {
+    let text: String = q(con, &["INFO", "persistence"]);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
+        .unwrap_or_else(|| panic!("no {name} in INFO persistence:\n{text}"))
+}
+
+fn manifest(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap_or_default()
+}
+
+fn wait_rewrite(con: &mut Connection) {
+    assert!(wait_for(Duration::from_secs(10), || info_field(con, "aof_rewrite_in_progress") == "0"));
+}
+
+fn fill(con: &mut Connection) {
+    let _: () = q(con, &["SET", "s", "v"]);
+    let _: () = q(con, &["SET", "ttl", "v", "EX", "10000"]);
+    let _: i64 = q(con, &["RPUSH", "l", "a", "b", "1"]);
+    let _: i64 = q(con, &["HSET", "h", "f", "v", "g", "2"]);
+    let _: i64 = q(con, &["SADD", "set", "1", "2", "x"]);
+    let _: i64 = q(con, &["ZADD", "z", "1.5", "a", "-2", "b"]);
+    let _: String = q(con, &["XADD", "st", "1-1", "f", "v"]);
+    let _: () = q(con, &["XGROUP", "CREATE", "st", "g", "0"]);
+    let _: redis::Value = q(con, &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "st", ">"]);
+    let _: () = q(con, &["SELECT", "3"]);
+    let _: i64 = q(con, &["INCRBY", "n", "7"]);
+    let _: () = q(con, &["SELECT", "0"]);
+}
+
+#[test]
+fn restart_with_appendonly_keeps_data() {
+    let dir = Server::new_dir();
+    let digest = {
+        let srv = Server::start_in(&dir, &["--appendonly", "yes"]);
+        let mut con = srv.client();
+        fill(&mut con);
+        q::<String>(&mut con, &["DEBUG", "DIGEST"])
+    };
+    assert!(manifest(&dir).contains("type b") && manifest(&dir).contains("type i"), "{}", manifest(&dir));
+    let srv = Server::start_in(&dir, &["--appendonly", "yes"]);
+    let mut con = srv.client();
+    assert_eq!(q::<String>(&mut con, &["DEBUG", "DIGEST"]), digest);
+    assert!(srv.log().contains("DB loaded from append only file"), "{}", srv.log());
+}
+
+#[test]
+fn bgrewriteaof_compacts_and_rotates_the_manifest() {
+    for preamble in ["yes", "no"] {
+        let dir = Server::new_dir();
+        let srv = Server::start_in(&dir, &["--appendonly", "yes", "--aof-use-rdb-preamble", preamble]);
+        let mut con = srv.client();
+        for _ in 0..200 {
+            let _: i64 = q(&mut con, &["INCR", "counter"]);
+        }
+        fill(&mut con);
+        let before = manifest(&dir);
+        let incr = dir.join("appendonlydir/appendonly.aof.1.incr.aof");
+        let incr_size = std::fs::metadata(&incr).unwrap().len();
+        assert_eq!(q::<String>(&mut con, &["BGREWRITEAOF"]), "Background append only file rewriting started");
+        wait_rewrite(&mut con);
+        let after = manifest(&dir);
+        let ext = if preamble == "yes" { "rdb" } else { "aof" };
+        assert_eq!(
+            after,
+            format!("file appendonly.aof.2.base.{ext} seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"),
+            "before: {before}"
+        );
+        assert!(!incr.exists(), "history files are deleted");
+        let base = std::fs::metadata(dir.join(format!("appendonlydir/appendonly.aof.2.base.{ext}"))).unwrap().len();
+        assert!(base < incr_size, "the base ({base}) is smaller than the log it replaces ({incr_size})");
+        let d1: String = q(&mut con, &["DEBUG", "DIGEST"]);
+        let _: () = q(&mut con, &["DEBUG", "LOADAOF"]);
+        assert_eq!(q::<String>(&mut con, &["DEBUG", "DIGEST"]), d1);
+        assert_eq!(info_field(&mut con, "aof_rewrites"), "1");
+        assert_eq!(info_field(&mut con, "aof_last_bgrewrite_status"), "ok");
+    }
+}
+
+#[test]
+fn config_set_appendonly_at_run_time() {
+    let dir = Server::new_dir();
+    let digest = {
+        let srv = Server::start_in(&dir, &[]);
+        let mut con = srv.client();
+        fill(&mut con);
+        assert_eq!(info_field(&mut con, "aof_enabled"), "0");
+        let _: () = q(&mut con, &["CONFIG", "SET", "appendonly", "yes"]);
+        assert_eq!(info_field(&mut con, "aof_enabled"), "1");
+        wait_rewrite(&mut con);
+        assert_eq!(
+            manifest(&dir),
+            "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+        );
+        let _: () = q(&mut con, &["SET", "after", "1"]);
+        q::<String>(&mut con, &["DEBUG", "DIGEST"])
+    };
+    let srv = Server::start_in(&dir, &["--appendonly", "yes"]);
+    let mut con = srv.client();
+    assert_eq!(q::<String>(&mut con, &["DEBUG", "DIGEST"]), digest);
+}
+
+#[test]
+fn real_redis_server_loads_viators_aof() {
+    if !Path::new(REDIS_SERVER).exists() {
+        eprintln!("skipped: {REDIS_SERVER} not installed");
+        return;
+    }
+    for preamble in ["yes", "no"] {
+        let dir = Server::new_dir();
+        let digest = {
+            let srv = Server::start_in(&dir, &["--appendonly", "yes", "--aof-use-rdb-preamble", preamble]);
+            let mut con = srv.client();
+            fill(&mut con);
+            let _: String = q(&mut con, &["BGREWRITEAOF"]);
+            wait_rewrite(&mut con);
+            let _: i64 = q(&mut con, &["RPUSH", "l", "after-rewrite"]);
+            q::<String>(&mut con, &["DEBUG", "DIGEST"])
+        };
+        let redis = Server::start_redis_in(Path::new(REDIS_SERVER), &dir, &["--appendonly", "yes"]);
+        let mut con = redis.client();
+        assert_eq!(q::<String>(&mut con, &["DEBUG", "DIGEST"]), digest, "preamble {preamble}: {}", redis.log());
+    }
+}
+
+/// Counts acknowledged INCRs on one connection until the server dies.
+fn writer(port: u16, stop: Arc<AtomicBool>, acked: Arc<AtomicI64>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}/")) else { return };
+        let Ok(mut con) = client.get_connection() else { return };
+        while !stop.load(Ordering::Relaxed) {
+            match redis::cmd("INCR").arg("counter").query::<i64>(&mut con) {
+                Ok(v) => acked.store(v, Ordering::SeqCst),
+                Err(_) => return,
+            }
+        }
+    })
+}
+
+fn crash_and_count(fsync: &str) -> (i64, i64, f64) {
+    let dir = Server::new_dir();
+    let srv = Server::start_in(&dir, &["--appendonly", "yes", "--appendfsync", fsync]);
+    let (stop, acked) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicI64::new(0)));
+    let t0 = std::time::Instant::now();
+    let handle = writer(srv.port(), stop.clone(), acked.clone());
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = Command::new("kill").args(["-KILL", &srv.pid().to_string()]).status().expect("run kill");
+    assert!(status.success());
+    let secs = t0.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let _ = handle.join();
+    let acknowledged = acked.load(Ordering::SeqCst);
+    drop(srv);
+    let srv = Server::start_in(&dir, &["--appendonly", "yes"]);
+    let mut con = srv.client();
+    let value: i64 = q::<Option<i64>>(&mut con, &["GET", "counter"]).unwrap_or(0);
+    (acknowledged, value, secs)
+}
+
+#[test]
+fn crash_with_appendfsync_always_loses_no_acknowledged_write() {
+    let (acknowledged, value, _) = crash_and_count("always");
+    assert!(acknowledged > 0, "the writer made progress");
+    assert!(value >= acknowledged, "acknowledged {acknowledged}, recovered {value}");
+}
+
+#[test]
+fn crash_with_appendfsync_everysec_loses_at_most_about_a_second() {
+    let (acknowledged, value, secs) = crash_and_count("everysec");
+    assert!(acknowledged > 0, "the writer made progress");
+    let per_sec = acknowledged as f64 / secs;
+    assert!(
+        value as f64 >= acknowledged as f64 - per_sec * 2.0,
+        "acknowledged {acknowledged}, recovered {value}, {per_sec:.0} writes/s"
+    );
+}
