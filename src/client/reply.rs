@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use crate::util::num::IntBuf;
+
 /// The reply buffer of one connection.
 #[derive(Debug, Default)]
 pub struct Reply {
@@ -86,9 +88,11 @@ impl Reply {
     }
 
     fn line(&mut self, prefix: u8, n: i64) {
-        self.w().push(prefix);
-        push_int(self.w(), n);
-        self.w().extend_from_slice(b"\r\n");
+        let digits = IntBuf::new(n);
+        let w = self.w();
+        w.push(prefix);
+        w.extend_from_slice(digits.as_bytes());
+        w.extend_from_slice(b"\r\n");
     }
 
     /// `+OK`.
@@ -118,16 +122,23 @@ impl Reply {
 
     /// A bulk string reply.
     pub fn bulk(&mut self, s: &[u8]) {
-        self.line(b'$', s.len() as i64);
-        self.w().extend_from_slice(s);
-        self.w().extend_from_slice(b"\r\n");
+        let w = self.w();
+        // The hot path of large array replies: short strings get their
+        // header in one copy, without formatting a number.
+        if s.len() < 10 {
+            w.extend_from_slice(&[b'$', b'0' + s.len() as u8, b'\r', b'\n']);
+        } else {
+            w.push(b'$');
+            w.extend_from_slice(IntBuf::from_u64(s.len() as u64).as_bytes());
+            w.extend_from_slice(b"\r\n");
+        }
+        w.extend_from_slice(s);
+        w.extend_from_slice(b"\r\n");
     }
 
     /// An integer sent as a bulk string (`GET` of an int-encoded value).
     pub fn bulk_int(&mut self, n: i64) {
-        let mut tmp = Vec::with_capacity(20);
-        push_int(&mut tmp, n);
-        self.bulk(&tmp);
+        self.bulk(IntBuf::new(n).as_bytes());
     }
 
     /// The null value: `$-1` in RESP2, `_` in RESP3.
@@ -278,22 +289,7 @@ impl Reply {
 
 /// Appends the decimal text of `n`.
 pub fn push_int(out: &mut Vec<u8>, n: i64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    let neg = n < 0;
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if neg {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&tmp[i..]);
+    out.extend_from_slice(IntBuf::new(n).as_bytes());
 }
 
 /// Every error reply a command can produce. `Display` gives the exact text

@@ -249,8 +249,8 @@ pub fn lindex(srv: &mut Server, c: &mut Client) -> CmdResult {
 }
 
 /// Replies with elements `start..=end` (negative indexes from the tail,
-/// clamped), reversed when `reverse`: Redis's `addListRangeReply`.
-fn reply_range(c: &mut Client, l: &List, start: i64, end: i64, reverse: bool) {
+/// clamped): Redis's `addListRangeReply`.
+fn reply_range(c: &mut Client, l: &List, start: i64, end: i64) {
     let len = l.len() as i64;
     let mut start = if start < 0 { len + start } else { start };
     let mut end = if end < 0 { len + end } else { end };
@@ -266,10 +266,7 @@ fn reply_range(c: &mut Client, l: &List, start: i64, end: i64, reverse: bool) {
     }
     let n = (end - start + 1) as usize;
     c.reply.array(n);
-    let it = if reverse { l.iter_from(end, false) } else { l.iter_from(start, true) };
-    for v in it.take(n) {
-        reply_value(c, v);
-    }
+    l.for_each_from(start, n, |v| reply_value(c, v));
 }
 
 /// LRANGE key start stop.
@@ -278,7 +275,7 @@ pub fn lrange(srv: &mut Server, c: &mut Client) -> CmdResult {
     let end = args::int(c.arg(3))?;
     let key = c.argv[1].clone();
     match list_read(srv, c.db, &key)? {
-        Some(l) => reply_range(c, l, start, end, false),
+        Some(l) => reply_range(c, l, start, end),
         None => c.reply.array(0),
     }
     Ok(())

@@ -49,6 +49,28 @@ impl LpValue<'_> {
         }
     }
 
+    /// The entry as an integer: integers as is, strings parsed strictly.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            LpValue::Int(n) => Some(*n),
+            LpValue::Str(s) => crate::util::num::string2ll(s),
+        }
+    }
+
+    /// The entry's text; an integer is rendered into `buf`.
+    pub fn as_bytes<'b>(&self, buf: &'b mut IntBuf) -> &'b [u8]
+    where
+        Self: 'b,
+    {
+        match *self {
+            LpValue::Int(n) => {
+                *buf = IntBuf::new(n);
+                buf.as_bytes()
+            }
+            LpValue::Str(s) => s,
+        }
+    }
+
     /// The entry's text as an owned vector.
     pub fn to_vec(&self) -> Vec<u8> {
         match self {
@@ -128,11 +150,13 @@ fn as_int(s: &[u8]) -> Option<i64> {
 
 /// Bytes a backlen takes for an entry of `l` bytes (encoding + payload).
 fn backlen_size(l: usize) -> usize {
+    // Redis switches to the wider form one below each power of 2^7, so
+    // these bounds (not 16383, 2097151 ...) keep sizes byte-identical.
     match l {
         0..=127 => 1,
-        128..=16383 => 2,
-        16384..=2097151 => 3,
-        2097152..=268435455 => 4,
+        128..=16382 => 2,
+        16383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
         _ => 5,
     }
 }
@@ -152,37 +176,45 @@ fn push_backlen(out: &mut Vec<u8>, l: usize) {
 fn encode_entry(out: &mut Vec<u8>, ele: &[u8]) {
     let start = out.len();
     if let Some(v) = as_int(ele) {
-        if (0..=127).contains(&v) {
-            out.push(v as u8);
-        } else if (-4096..=4095).contains(&v) {
-            let u = (v as u16) & 0x1fff;
-            out.push(0xC0 | (u >> 8) as u8);
-            out.push(u as u8);
-        } else if (-32768..=32767).contains(&v) {
-            out.push(0xF1);
-            out.extend_from_slice(&(v as i16).to_le_bytes());
-        } else if (-8_388_608..=8_388_607).contains(&v) {
-            out.push(0xF2);
-            out.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-        } else if (i32::MIN as i64..=i32::MAX as i64).contains(&v) {
-            out.push(0xF3);
-            out.extend_from_slice(&(v as i32).to_le_bytes());
-        } else {
-            out.push(0xF4);
-            out.extend_from_slice(&v.to_le_bytes());
-        }
+        encode_int(out, v);
+        return;
+    }
+    let len = ele.len();
+    if len < 64 {
+        out.push(0x80 | len as u8);
+    } else if len < 4096 {
+        out.push(0xE0 | (len >> 8) as u8);
+        out.push(len as u8);
     } else {
-        let len = ele.len();
-        if len < 64 {
-            out.push(0x80 | len as u8);
-        } else if len < 4096 {
-            out.push(0xE0 | (len >> 8) as u8);
-            out.push(len as u8);
-        } else {
-            out.push(0xF0);
-            out.extend_from_slice(&(len as u32).to_le_bytes());
-        }
-        out.extend_from_slice(ele);
+        out.push(0xF0);
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+    }
+    out.extend_from_slice(ele);
+    let l = out.len() - start;
+    push_backlen(out, l);
+}
+
+/// Appends the whole entry for the integer `v`, in the smallest form.
+fn encode_int(out: &mut Vec<u8>, v: i64) {
+    let start = out.len();
+    if (0..=127).contains(&v) {
+        out.push(v as u8);
+    } else if (-4096..=4095).contains(&v) {
+        let u = (v as u16) & 0x1fff;
+        out.push(0xC0 | (u >> 8) as u8);
+        out.push(u as u8);
+    } else if (-32768..=32767).contains(&v) {
+        out.push(0xF1);
+        out.extend_from_slice(&(v as i16).to_le_bytes());
+    } else if (-8_388_608..=8_388_607).contains(&v) {
+        out.push(0xF2);
+        out.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+    } else if (i32::MIN as i64..=i32::MAX as i64).contains(&v) {
+        out.push(0xF3);
+        out.extend_from_slice(&(v as i32).to_le_bytes());
+    } else {
+        out.push(0xF4);
+        out.extend_from_slice(&v.to_le_bytes());
     }
     let l = out.len() - start;
     push_backlen(out, l);
@@ -190,16 +222,10 @@ fn encode_entry(out: &mut Vec<u8>, ele: &[u8]) {
 
 /// Encoded size of `ele` as an entry (what Redis's size estimates use).
 pub fn entry_size(ele: &[u8]) -> usize {
-    let l = if let Some(v) = as_int(ele) {
-        match v {
-            0..=127 => 1,
-            -4096..=4095 => 2,
-            -32768..=32767 => 3,
-            -8_388_608..=8_388_607 => 4,
-            _ if (i32::MIN as i64..=i32::MAX as i64).contains(&v) => 5,
-            _ => 9,
-        }
-    } else {
+    if let Some(v) = as_int(ele) {
+        return int_entry_size(v);
+    }
+    let l = {
         let len = ele.len();
         len + if len < 64 {
             1
@@ -212,12 +238,30 @@ pub fn entry_size(ele: &[u8]) -> usize {
     l + backlen_size(l)
 }
 
+/// Encoded size of the integer `v` as an entry.
+pub fn int_entry_size(v: i64) -> usize {
+    let l = match v {
+        0..=127 => 1,
+        -4096..=4095 => 2,
+        -32768..=32767 => 3,
+        -8_388_608..=8_388_607 => 4,
+        _ if (i32::MIN as i64..=i32::MAX as i64).contains(&v) => 5,
+        _ => 9,
+    };
+    l + backlen_size(l)
+}
+
 /// Decodes the entry starting at `buf[p]`: its value and the size of its
 /// encoding + payload (backlen excluded). `None` if the bytes are not a
 /// complete entry.
+///
+/// The two one-byte-header forms (7-bit integers, strings up to 63 bytes),
+/// most entries of most lists, are decoded inline in the caller; returning
+/// the other forms' result from a call costs a store-forwarding stall per
+/// entry, which dominated LRANGE.
+#[inline(always)]
 fn decode(buf: &[u8], p: usize) -> Option<(LpValue<'_>, usize)> {
     let b = *buf.get(p)?;
-    let bytes = |n: usize| buf.get(p + 1..p + 1 + n);
     if b & 0x80 == 0 {
         return Some((LpValue::Int(b as i64), 1));
     }
@@ -225,6 +269,12 @@ fn decode(buf: &[u8], p: usize) -> Option<(LpValue<'_>, usize)> {
         let len = (b & 0x3f) as usize;
         return Some((LpValue::Str(buf.get(p + 1..p + 1 + len)?), 1 + len));
     }
+    decode_wide(buf, p, b)
+}
+
+/// `decode` for the entries whose encoding byte `b` has a wider header.
+fn decode_wide(buf: &[u8], p: usize, b: u8) -> Option<(LpValue<'_>, usize)> {
+    let bytes = |n: usize| buf.get(p + 1..p + 1 + n);
     if b & 0xE0 == 0xC0 {
         let lo = *bytes(1)?.first()?;
         let u = (((b & 0x1f) as u16) << 8) | lo as u16;
@@ -338,6 +388,18 @@ impl Listpack {
         Ok(Listpack { buf })
     }
 
+    /// Adopts bytes the caller already validated with `from_bytes` (RDB
+    /// load checks a stream node before deciding where it goes).
+    pub fn from_validated(buf: Vec<u8>) -> Listpack {
+        debug_assert!(Listpack::from_bytes(buf.clone()).is_ok());
+        Listpack { buf }
+    }
+
+    /// Heap bytes held, spare capacity included (memory accounting).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// The raw bytes, in Redis's format.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf
@@ -446,8 +508,14 @@ impl Listpack {
         decode(&self.buf, p).map(|(v, _)| v).expect("listpack entry is valid")
     }
 
+    /// The entry at `p` as an integer (strings parsed strictly).
+    pub fn get_int(&self, p: usize) -> Option<i64> {
+        self.get(p).as_int()
+    }
+
     /// The entry at `p` and the position of the one after it, decoding the
     /// entry once (forward iteration's step).
+    #[inline]
     pub fn get_and_next(&self, p: usize) -> (LpValue<'_>, Option<usize>) {
         let (v, l) = decode(&self.buf, p).expect("listpack entry is valid");
         let n = p + l + backlen_size(l);
@@ -499,14 +567,23 @@ impl Listpack {
 
     /// Appends `ele`.
     pub fn push_back(&mut self, ele: &[u8]) {
+        self.append_with(entry_size(ele), |out| encode_entry(out, ele));
+    }
+
+    /// Appends the integer `v` (stored as `push_back` stores its text).
+    pub fn push_int(&mut self, v: i64) {
+        self.append_with(int_entry_size(v), |out| encode_int(out, v));
+    }
+
+    /// Appends the `size`-byte entry that `encode` writes.
+    fn append_with(&mut self, size: usize, encode: impl FnOnce(&mut Vec<u8>)) {
         let at = self.eof_pos();
-        let before = self.buf.len();
-        self.grow_for(entry_size(ele));
+        self.grow_for(size);
         // Encode straight into place: drop the terminator, append, restore it.
         self.buf.truncate(at);
-        encode_entry(&mut self.buf, ele);
+        encode(&mut self.buf);
+        debug_assert_eq!(self.buf.len(), at + size);
         self.buf.push(EOF);
-        debug_assert!(self.buf.len() > before);
         self.set_header(1);
     }
 
@@ -552,9 +629,25 @@ impl Listpack {
 
     /// Replaces the entry at `p` with `ele`; `p` stays its position.
     pub fn replace_at(&mut self, p: usize, ele: &[u8]) {
-        let l = self.entry_len(p);
         let mut enc = Vec::with_capacity(entry_size(ele));
         encode_entry(&mut enc, ele);
+        self.replace_encoded(p, enc);
+    }
+
+    /// Replaces the entry at `p` with the integer `v`; same-width values
+    /// (most counter and flag updates) are overwritten in place.
+    pub fn replace_int(&mut self, p: usize, v: i64) {
+        let mut enc = Vec::with_capacity(int_entry_size(v));
+        encode_int(&mut enc, v);
+        if enc.len() == self.entry_len(p) {
+            self.buf[p..p + enc.len()].copy_from_slice(&enc);
+        } else {
+            self.replace_encoded(p, enc);
+        }
+    }
+
+    fn replace_encoded(&mut self, p: usize, enc: Vec<u8>) {
+        let l = self.entry_len(p);
         if enc.len() > l {
             self.buf.reserve_exact(enc.len() - l);
         }
@@ -729,6 +822,47 @@ mod tests {
             assert_eq!(lp.get(HEADER_SIZE), LpValue::Str(s.as_bytes()), "{s}");
         }
         assert!(Listpack::from_bytes(lp.as_bytes().to_vec()).is_ok());
+    }
+
+    #[test]
+    fn integer_appends_and_in_place_replacement() {
+        // push_int stores exactly what push_back stores for the same text.
+        for v in [0i64, 127, 128, -1, 4095, -4096, 40_000, 9_000_000, i32::MIN as i64, i64::MAX] {
+            let (mut a, mut b) = (Listpack::new(), Listpack::new());
+            a.push_int(v);
+            b.push_back(v.to_string().as_bytes());
+            assert_eq!(a.as_bytes(), b.as_bytes());
+            assert_eq!(a.bytes(), 7 + int_entry_size(v));
+            assert_eq!(a.get_int(HEADER_SIZE), Some(v));
+        }
+        let mut lp = Listpack::new();
+        lp.push_int(1);
+        lp.push_back(b"after");
+        let p = lp.first().expect("entry");
+        lp.replace_int(p, 100_000);
+        assert_eq!(lp.get_int(p), Some(100_000));
+        assert_eq!(lp.next(p).map(|q| lp.get(q)), Some(LpValue::Str(b"after")));
+        lp.replace_int(p, 3);
+        assert_eq!(lp.bytes(), 7 + 2 + 7);
+        assert_eq!(Listpack::from_bytes(lp.as_bytes().to_vec()).map(|l| l.len()), Ok(2));
+        let mut scratch = IntBuf::new(0);
+        assert_eq!(LpValue::Int(-42).as_bytes(&mut scratch), b"-42");
+        assert_eq!(LpValue::Str(b"12").as_int(), Some(12));
+    }
+
+    #[test]
+    fn backlen_widths_follow_redis_at_the_boundaries() {
+        // Redis uses the wider backlen from 16383 (and 2097151) on.
+        assert_eq!((backlen_size(16382), backlen_size(16383)), (2, 3));
+        assert_eq!((backlen_size(2_097_150), backlen_size(2_097_151)), (3, 4));
+        // A string of 16378 bytes has a 5-byte header: 16383 bytes, 3 of backlen.
+        let big = vec![b'q'; 16378];
+        assert_eq!(entry_size(&big), 16383 + 3);
+        let mut lp = Listpack::new();
+        lp.push_back(&big);
+        lp.push_back(b"x");
+        let back = Listpack::from_bytes(lp.as_bytes().to_vec()).expect("valid");
+        assert_eq!(back.last().and_then(|p| back.prev(p)).map(|p| back.get(p)), Some(LpValue::Str(&big)));
     }
 
     #[test]

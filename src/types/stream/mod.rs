@@ -11,7 +11,6 @@
 //! time), no replies.
 
 pub mod group;
-pub mod lp;
 pub mod node;
 
 use std::collections::BTreeMap;
@@ -310,7 +309,7 @@ impl<'a> Iterator for Range<'a> {
 impl Entries {
     /// Every node as (master ID, listpack bytes), in ID order (RDB save).
     pub fn raw_nodes(&self) -> impl Iterator<Item = (StreamId, &[u8])> + '_ {
-        self.nodes.iter().map(|(k, n)| (*k, n.lp.as_slice()))
+        self.nodes.iter().map(|(k, n)| (*k, n.lp.as_bytes()))
     }
 
     /// Files a node under `master` from listpack bytes the caller validated
@@ -319,7 +318,7 @@ impl Entries {
         if self.nodes.contains_key(&master) {
             return false;
         }
-        self.nodes.insert(master, Node { lp: lp::Listpack::from_validated(lp) });
+        self.nodes.insert(master, Node { lp: crate::types::listpack::Listpack::from_validated(lp) });
         true
     }
 

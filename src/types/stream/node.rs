@@ -12,8 +12,8 @@
 //! Owns the node format only: ordering between nodes, lengths and IDs of the
 //! whole stream belong to `Stream`.
 
-use super::lp::{Elem, Listpack};
 use super::StreamId;
+use crate::types::listpack::{Listpack, LpValue};
 
 /// Entry flag: the entry was deleted (a tombstone).
 pub const FLAG_DELETED: i64 = 1;
@@ -59,7 +59,7 @@ pub struct Fields<'a> {
 }
 
 impl<'a> Iterator for Fields<'a> {
-    type Item = (Elem<'a>, Elem<'a>);
+    type Item = (LpValue<'a>, LpValue<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
@@ -69,17 +69,17 @@ impl<'a> Iterator for Fields<'a> {
         let field = match self.master {
             Some(m) => {
                 self.master = self.lp.next(m);
-                self.lp.get(m)?
+                self.lp.get(m)
             }
             None => {
                 let p = self.cur?;
                 self.cur = self.lp.next(p);
-                self.lp.get(p)?
+                self.lp.get(p)
             }
         };
         let p = self.cur?;
         self.cur = self.lp.next(p);
-        Some((field, self.lp.get(p)?))
+        Some((field, self.lp.get(p)))
     }
 }
 
@@ -95,13 +95,13 @@ impl Node {
     pub fn new(pairs: &[&[u8]]) -> Node {
         let mut lp = Listpack::new();
         let numfields = pairs.len() / 2;
-        lp.append_int(1);
-        lp.append_int(0);
-        lp.append_int(numfields as i64);
+        lp.push_int(1);
+        lp.push_int(0);
+        lp.push_int(numfields as i64);
         for f in pairs.iter().step_by(2) {
-            lp.append_str(f);
+            lp.push_back(f);
         }
-        lp.append_int(0);
+        lp.push_int(0);
         let mut node = Node { lp };
         node.push_entry(StreamId::MIN, StreamId::MIN, FLAG_SAMEFIELDS, pairs);
         node
@@ -145,7 +145,7 @@ impl Node {
         let mut same = n == pairs.len() / 2;
         if same {
             for f in pairs.iter().step_by(2) {
-                match mp.and_then(|p| self.lp.get(p)) {
+                match mp.map(|p| self.lp.get(p)) {
                     Some(e) if e.eq_bytes(f) => mp = mp.and_then(|p| self.lp.next(p)),
                     _ => {
                         same = false;
@@ -161,20 +161,20 @@ impl Node {
     fn push_entry(&mut self, master_id: StreamId, id: StreamId, flags: i64, pairs: &[&[u8]]) {
         let numfields = pairs.len() / 2;
         let same = flags & FLAG_SAMEFIELDS != 0;
-        self.lp.append_int(flags);
+        self.lp.push_int(flags);
         // Deltas wrap like Redis's unsigned subtraction stored as int64.
-        self.lp.append_int(id.ms.wrapping_sub(master_id.ms) as i64);
-        self.lp.append_int(id.seq.wrapping_sub(master_id.seq) as i64);
+        self.lp.push_int(id.ms.wrapping_sub(master_id.ms) as i64);
+        self.lp.push_int(id.seq.wrapping_sub(master_id.seq) as i64);
         if !same {
-            self.lp.append_int(numfields as i64);
+            self.lp.push_int(numfields as i64);
         }
         for (i, x) in pairs.iter().enumerate() {
             if !same || i % 2 == 1 {
-                self.lp.append_str(x);
+                self.lp.push_back(x);
             }
         }
         let lp_count = if same { numfields + 3 } else { 2 * numfields + 4 };
-        self.lp.append_int(lp_count as i64);
+        self.lp.push_int(lp_count as i64);
     }
 
     /// Decodes every entry of the node, tombstones included, in ID order.
@@ -299,6 +299,6 @@ mod tests {
         // entry: flags, 0, 0 (2 each), "v" (3), lp-count (2) = 11.
         let n = Node::new(&[b"f", b"v"]);
         assert_eq!(n.bytes(), 7 + 11 + 11);
-        assert_eq!(crate::types::stream::lp::appended_size(b"f") + crate::types::stream::lp::appended_size(b"v"), 6);
+        assert_eq!(crate::types::listpack::entry_size(b"f") + crate::types::listpack::entry_size(b"v"), 6);
     }
 }
