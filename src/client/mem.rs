@@ -128,7 +128,7 @@ struct Placement {
 #[derive(Debug)]
 pub struct OutputAccount {
     /// Size of the fixed buffer (`rbs`).
-    buf_size: usize,
+    pub buf_size: usize,
     /// Bytes in the fixed buffer (`obl`), written or not.
     bufpos: usize,
     /// Bytes of the fixed buffer already written.

@@ -61,9 +61,15 @@ impl Reply {
             self.buf.clear();
             self.sent = 0;
             self.acct.drained();
-            // Give back memory after a huge reply, keep a small buffer warm.
-            if self.buf.capacity() > 64 * 1024 {
-                self.buf.shrink_to(16 * 1024);
+            // Keep warm what Redis's fixed reply buffer would hold now (its
+            // size follows the client's recent peak, see the cron's resize);
+            // what a larger reply needed goes back once it is written, as
+            // Redis frees its reply blocks. Otherwise every client that once
+            // got a burst (tracking invalidations, say) would keep it, and
+            // that memory would feed key eviction.
+            let keep = self.acct.buf_size.max(1024);
+            if self.buf.capacity() > keep {
+                self.buf.shrink_to(keep);
             }
         }
     }
