@@ -42,6 +42,7 @@ pub mod lazyfree;
 pub mod logging;
 pub mod oom;
 pub mod persist;
+pub mod proctitle;
 pub mod propagate;
 pub mod rdb;
 pub mod reactor;

@@ -49,7 +49,6 @@ fn main() {
         eprintln!("Sentinel mode is not available in this version of Viator yet.");
         std::process::exit(1);
     }
-    log::info!("Ready to accept connections");
     viator::logging::configure(cfg.loglevel, &cfg.logfile);
     if cfg.daemonize {
         daemonize();
@@ -102,6 +101,7 @@ fn main() {
         }
         std::process::exit(1);
     }
+    srv.set_proc_title();
     log::info!("Ready to accept connections");
     let code = srv.run();
     std::process::exit(code);

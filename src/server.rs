@@ -1255,6 +1255,12 @@ impl Server {
         true
     }
 
+    /// Shows `proc-title-template` as the process title (start-up, CONFIG SET).
+    pub fn set_proc_title(&self) {
+        let file = self.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        crate::proctitle::set(&self.config, &self.config.proc_title_template, &file);
+    }
+
     /// Logs, once each, the directives given that have no effect yet.
     pub fn note_unimplemented(&mut self) {
         for name in self.config.unimplemented_in_use() {

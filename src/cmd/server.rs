@@ -122,6 +122,7 @@ fn apply_config(srv: &mut Server, changed: &[&'static str]) -> CmdResult {
             "notify-keyspace-events" => srv.ks.notify_flags = srv.config.notify_keyspace_events,
             "requirepass" => crate::acl::requirepass_changed(srv),
             "crash-log-enabled" => crate::crash::set_enabled(srv.config.crash_log_enabled),
+            "proc-title-template" => srv.set_proc_title(),
             "maxmemory"
             | "maxmemory-policy"
             | "lfu-log-factor"

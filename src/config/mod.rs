@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 
 pub use parse::split_args;
 pub use rewrite::{RewriteHooks, RewriteState};
-pub use table::{Directive, DirectiveFlags, Kind, NumFormat, Special, TABLE};
+pub use table::{expand_proc_title, Directive, DirectiveFlags, Kind, NumFormat, Special, TABLE};
 pub use types::*;
 pub(crate) use value::format_percentile;
 pub(crate) use value::strerror;

@@ -588,6 +588,15 @@ fn check_hostname(_: &Config, v: &str) -> Result<(), &'static str> {
 /// A template is valid when every `{name}` is a known variable and the expansion
 /// (with an empty title) is not blank. `{{` is a literal brace.
 fn check_proc_title_template(c: &Config, v: &str) -> Result<(), &'static str> {
+    expand_proc_title(c, v, "", "-").map(|_| ())
+}
+
+/// Expands a `proc-title-template` as Redis's expandProcTitleTemplate: the
+/// variables `{title}` (given), `{listen-addr}`, `{server-mode}`,
+/// `{config-file}` (given), `{port}`, `{tls-port}` and `{unixsocket}`; the
+/// result is trimmed of spaces and must not be blank.
+pub fn expand_proc_title(c: &Config, v: &str, title: &str, config_file: &str) -> Result<String, &'static str> {
+    // COMPAT: Redis's CONFIG SET reason.
     const BAD: &str = "template format is invalid or contains unknown variables";
     let mut out = String::new();
     let mut rest = v;
@@ -604,7 +613,7 @@ fn check_proc_title_template(c: &Config, v: &str) -> Result<(), &'static str> {
         }
         let close = after.find('}').ok_or(BAD)?;
         let value = match &after[..close] {
-            "title" => String::new(),
+            "title" => title.to_string(),
             "listen-addr" => {
                 if c.port != 0 || c.tls_port != 0 {
                     let port = if c.port != 0 { c.port } else { c.tls_port };
@@ -622,7 +631,7 @@ fn check_proc_title_template(c: &Config, v: &str) -> Result<(), &'static str> {
                     String::new()
                 }
             }
-            "config-file" => "-".to_string(),
+            "config-file" => config_file.to_string(),
             "port" => c.port.to_string(),
             "tls-port" => c.tls_port.to_string(),
             "unixsocket" => c.unixsocket.clone(),
@@ -632,9 +641,10 @@ fn check_proc_title_template(c: &Config, v: &str) -> Result<(), &'static str> {
         rest = &after[close + 1..];
     }
     out.push_str(rest);
-    if out.trim_matches(' ').is_empty() {
+    let out = out.trim_matches(' ');
+    if out.is_empty() {
         Err(BAD)
     } else {
-        Ok(())
+        Ok(out.to_string())
     }
 }
