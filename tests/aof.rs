@@ -18,10 +18,7 @@ use support::{q, wait_for, Server};
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
 fn info_field(con: &mut Connection, name: &str) -> String {
-    let text: String = q(con, &["INFO", "persistence"]);
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
-        .unwrap_or_else(|| panic!("no {name} in INFO persistence:\n{text}"))
+    support::info_field(con, "persistence", name)
 }
 
 fn manifest(dir: &Path) -> String {

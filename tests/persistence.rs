@@ -19,10 +19,7 @@ const REDIS_SERVER: &str = "/usr/bin/redis-server";
 const REDIS_CHECK_RDB: &str = "/usr/bin/redis-check-rdb";
 
 fn info_field(con: &mut Connection, name: &str) -> String {
-    let text: String = q(con, &["INFO", "persistence"]);
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
-        .unwrap_or_else(|| panic!("no {name} in INFO persistence:\n{text}"))
+    support::info_field(con, "persistence", name)
 }
 
 /// Every type in every encoding Redis 7.0 writes, in two databases, some

@@ -13,6 +13,7 @@ use bytes::Bytes;
 
 use super::catalog::AclCommand;
 use crate::cmd::spec::{BeginSearch, FindKeys, KeySpec};
+use crate::util::num::c_strtol;
 
 /// The key is read (`ACCESS` key-spec flag).
 pub const READ: u8 = 1;
@@ -205,30 +206,6 @@ fn fallback_kind(name: &str) -> Option<Fallback> {
     })
 }
 
-/// C `atoi`: optional blanks and sign, then digits up to the first other byte.
-fn atoi(s: &[u8]) -> i64 {
-    let mut i = s.iter().take_while(|b| b.is_ascii_whitespace()).count();
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let mut n: i64 = 0;
-    for &b in s[i.min(s.len())..].iter().take_while(|b| b.is_ascii_digit()) {
-        n = n.saturating_mul(10).saturating_add((b - b'0') as i64);
-    }
-    if neg {
-        -n
-    } else {
-        n
-    }
-}
 
 fn fallback(kind: Fallback, argv: &[Bytes]) -> Vec<KeyRef> {
     let argc = argv.len();
@@ -357,7 +334,7 @@ fn fallback(kind: Fallback, argv: &[Bytes]) -> Vec<KeyRef> {
             (s + 1..s + 1 + num / 2).map(|p| key(p, 0)).collect()
         }
         Fallback::NumKeys(store, count, first) => {
-            let Some(n) = argv.get(count).map(|a| atoi(a)) else { return Vec::new() };
+            let Some(n) = argv.get(count).map(|a| c_strtol(a).0) else { return Vec::new() };
             if n < 1 || n > (argc.saturating_sub(first)) as i64 {
                 return Vec::new();
             }

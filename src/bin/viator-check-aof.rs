@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::exit;
 
 use viator::persist::aof::manifest::Manifest;
+use viator::util::num::c_strtol;
 
 /// How checking one file ended (Redis's AOF_CHECK_* codes).
 #[derive(PartialEq)]
@@ -36,22 +37,6 @@ struct Checker {
     to_timestamp: i64,
     /// `--fix`.
     fix: bool,
-}
-
-/// C's strtol over a line: optional blanks and sign, digits; returns the
-/// value and the index just after the digits.
-fn strtol(s: &[u8]) -> (i64, usize) {
-    let mut i = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
-    let neg = matches!(s.get(i), Some(b'-'));
-    if matches!(s.get(i), Some(b'-' | b'+')) {
-        i += 1;
-    }
-    let mut v: i64 = 0;
-    while let Some(d) = s.get(i).filter(|b| b.is_ascii_digit()) {
-        v = v.saturating_mul(10).saturating_add(i64::from(d - b'0'));
-        i += 1;
-    }
-    (if neg { -v } else { v }, i)
 }
 
 /// fgets with a buffer of `cap` bytes: at most cap-1 bytes, through '\n'.
@@ -88,7 +73,7 @@ impl Checker {
             self.set_error(format!("Expected prefix '{}', got: '{}'", prefix as char, buf[0] as char));
             return None;
         }
-        let (v, end) = strtol(&buf[1..]);
+        let (v, end) = c_strtol(&buf[1..]);
         self.consume_newline(&buf[1 + end..]).then_some(v)
     }
 
@@ -145,7 +130,7 @@ impl Checker {
         if self.to_timestamp == 0 || !buf.starts_with(b"#TS:") {
             return true;
         }
-        let (ts, end) = strtol(&buf[4..]);
+        let (ts, end) = c_strtol(&buf[4..]);
         if buf.get(4 + end) != Some(&b'\r') {
             println!("Invalid timestamp annotation");
             exit(1);

@@ -23,6 +23,24 @@ pub const LONG_STR_SIZE: usize = 21;
 /// `string2ld` rejects input of this many bytes or more (Redis's `MAX_LONG_DOUBLE_CHARS`).
 pub const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
 
+/// C's `strtol` over a prefix of `s`: optional leading blanks, an optional
+/// sign, then decimal digits. Returns the value (saturating instead of
+/// overflowing) and the index just after the digits (after the sign when
+/// there are none). `atoi`/`atoll` are `.0` of it: 0 when no digits.
+pub fn c_strtol(s: &[u8]) -> (i64, usize) {
+    let mut i = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
+    let neg = matches!(s.get(i), Some(b'-'));
+    if matches!(s.get(i), Some(b'-' | b'+')) {
+        i += 1;
+    }
+    let mut v: i64 = 0;
+    while let Some(d) = s.get(i).filter(|b| b.is_ascii_digit()) {
+        v = v.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+        i += 1;
+    }
+    (if neg { -v } else { v }, i)
+}
+
 /// Parses a canonical signed 64-bit decimal: optional `-`, digits, no leading zeros (except
 /// `"0"` itself), no spaces, no `+`, in range. A string accepted here prints back
 /// identically, which is what lets Redis store such strings as integers.

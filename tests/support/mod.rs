@@ -441,6 +441,15 @@ pub fn qe(con: &mut redis::Connection, args: &[&str]) -> String {
     err_text(redis::cmd(args[0]).arg(&args[1..]).query::<redis::Value>(con))
 }
 
+/// One `field:value` of `INFO section`, as text; panics naming the section
+/// when the field is missing.
+pub fn info_field(con: &mut redis::Connection, section: &str, name: &str) -> String {
+    let text: String = q(con, &["INFO", section]);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
+        .unwrap_or_else(|| panic!("no {name} in INFO {section}:\n{text}"))
+}
+
 /// Polls `f` every 10 ms until it returns true or `timeout` passes.
 pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use super::{dir_path, manifest::Part, State};
 use crate::client::Client;
 use crate::server::Server;
+use crate::util::num::c_strtol;
 
 /// Longest line read at once (AOF_ANNOTATION_LINE_MAX_LEN - 1, as fgets).
 const LINE_MAX: usize = 1023;
@@ -370,23 +371,9 @@ fn next_line<'a>(data: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
     Some(&rest[..n])
 }
 
-/// C's atoi/strtol prefix parse: blanks, sign, digits; 0 when none.
+/// C's atoi: see [`c_strtol`].
 pub(crate) fn atoi(s: &[u8]) -> i64 {
-    let mut i = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
-    let neg = matches!(s.get(i), Some(b'-'));
-    if matches!(s.get(i), Some(b'-' | b'+')) {
-        i += 1;
-    }
-    let mut v: i64 = 0;
-    while let Some(d) = s.get(i).filter(|b| b.is_ascii_digit()) {
-        v = v.saturating_mul(10).saturating_add(i64::from(d - b'0'));
-        i += 1;
-    }
-    if neg {
-        -v
-    } else {
-        v
-    }
+    c_strtol(s).0
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
 
+use crate::util::num::c_strtol;
+
 /// Longest manifest line Redis reads (MANIFEST_MAX_LINE).
 pub const MAX_LINE: usize = 1024;
 
@@ -212,7 +214,7 @@ impl Manifest {
                     }
                     name = Some(n);
                 } else if key.eq_ignore_ascii_case(b"seq") {
-                    seq = atoll(&kv[1]);
+                    seq = c_strtol(&kv[1]).0;
                 } else if key.eq_ignore_ascii_case(b"type") {
                     kind = kv[1].first().copied().unwrap_or(0);
                 }
@@ -308,31 +310,6 @@ fn trim(s: &[u8]) -> &[u8] {
     &s[start..end]
 }
 
-/// C's atoll: optional blanks and sign, then digits; 0 when none.
-fn atoll(s: &[u8]) -> i64 {
-    let mut i = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let mut v: i64 = 0;
-    while let Some(d) = s.get(i).filter(|b| b.is_ascii_digit()) {
-        v = v.wrapping_mul(10).wrapping_add(i64::from(d - b'0'));
-        i += 1;
-    }
-    if neg {
-        v.wrapping_neg()
-    } else {
-        v
-    }
-}
 
 #[cfg(test)]
 mod tests {
