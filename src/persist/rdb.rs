@@ -232,7 +232,15 @@ pub(crate) fn load_from(
         verify_checksum: srv.config.rdbchecksum && !crate::rdb::skip_checksum_validation(),
     };
     let now = srv.clock.now_ms;
-    let result = crate::rdb::read_rdb(input, &limits, opts, |k| {
+    // Each RESIZEDB hint sizes the tables up front, as Redis's dictExpand.
+    let sizes = std::cell::RefCell::new(Vec::new());
+    let result = crate::rdb::read_rdb_sized(input, &limits, opts, |db, keys, expires| sizes.borrow_mut().push((db, keys, expires)), |k| {
+        for (db, keys, expires) in sizes.borrow_mut().drain(..) {
+            if let Some(d) = srv.ks.dbs.get_mut(db) {
+                d.dict.reserve(d.dict.len() + keys as usize);
+                d.expires.reserve(d.expires.len() + expires as usize);
+            }
+        }
         let mut obj = Obj { value: k.value, lru: srv.ks.access.initial(now) };
         crate::evict::set_access(&mut obj, &srv.ks.access, k.freq, k.idle_secs.map(|s| s as i64), now);
         let d = &mut srv.ks.dbs[k.db];

@@ -172,7 +172,7 @@ pub fn check_rdb(data: &[u8], now_ms: i64, out: &mut impl Write) -> io::Result<b
             // COMPAT: redis-check-rdb's progress lines.
             Record::Aux(k, v) => writeln!(out, "[offset {at}] AUX FIELD {} = '{}'", c_str(&k), c_str(&v))?,
             Record::SelectDb(n) => writeln!(out, "[offset {at}] Selecting DB ID {n}")?,
-            Record::Function(_) => {}
+            Record::Function(_) | Record::ResizeDb { .. } => {}
             Record::Key { key, rdb_type, value, expire_at_ms, .. } => {
                 st.keys += 1;
                 last_type = None;

@@ -242,6 +242,14 @@ pub enum Record {
         /// LFU counter (FREQ opcode).
         freq: Option<u8>,
     },
+    /// RESIZEDB: how many keys, and keys with an expire time, the current
+    /// database holds (a sizing hint).
+    ResizeDb {
+        /// Keys in the database.
+        keys: u64,
+        /// Keys with an expire time.
+        expires: u64,
+    },
     /// The EOF opcode and, from version 5 on, the stored checksum with
     /// the one computed over everything before it.
     End {
@@ -374,8 +382,9 @@ impl<'a> Records<'a> {
                 }
                 OP_RESIZEDB => {
                     self.step = Step::ReadLen;
-                    self.r.length()?;
-                    self.r.length()?;
+                    let keys = self.r.length()?;
+                    let expires = self.r.length()?;
+                    return Ok(Some(Record::ResizeDb { keys, expires }));
                 }
                 OP_AUX => {
                     self.step = Step::ReadAux;
@@ -434,6 +443,20 @@ pub fn read_rdb(
     input: &mut impl Read,
     limits: &LoadLimits,
     opts: LoadOptions,
+    on_key: impl FnMut(LoadedKey) -> Result<(), RdbError>,
+) -> Result<RdbInfo, RdbError> {
+    read_rdb_sized(input, limits, opts, |_, _, _| {}, on_key)
+}
+
+/// [`read_rdb`], also handing each RESIZEDB hint to `on_resize(db, keys,
+/// expires)` before that database's keys (capped by what the file could
+/// hold), so the caller can size its tables once instead of growing them
+/// key by key.
+pub fn read_rdb_sized(
+    input: &mut impl Read,
+    limits: &LoadLimits,
+    opts: LoadOptions,
+    mut on_resize: impl FnMut(usize, u64, u64),
     mut on_key: impl FnMut(LoadedKey) -> Result<(), RdbError>,
 ) -> Result<RdbInfo, RdbError> {
     let mut data = Vec::new();
@@ -444,6 +467,12 @@ pub fn read_rdb(
     while let Some(rec) = records.next_record()? {
         match rec {
             Record::Aux(k, v) => info.aux.push((k, v)),
+            Record::ResizeDb { keys, expires } => {
+                // A key takes at least 3 bytes of the file: a hint beyond that
+                // is a lie (a hostile file must not make us reserve terabytes).
+                let most = data.len() as u64 / 3;
+                on_resize(db, keys.min(most), expires.min(most))
+            }
             Record::Function(src) => info.functions.push(src),
             Record::SelectDb(n) => {
                 if n >= opts.databases as u64 {

@@ -25,13 +25,24 @@ fn hash3(b: &[u8]) -> usize {
     (v.wrapping_mul(2_654_435_761) >> (32 - HLOG)) as usize
 }
 
+thread_local! {
+    /// The match finder's table, kept between calls: clearing (or
+    /// allocating) 16 Ki entries per string would cost far more than
+    /// compressing a short one. Stale entries are harmless: a candidate is
+    /// used only if it lies before the current position and its bytes match.
+    static TABLE: std::cell::RefCell<Vec<usize>> = std::cell::RefCell::new(vec![0; 1 << HLOG]);
+}
+
 /// Compresses `input`; None when the result would not fit in `max_out`
 /// bytes (the caller then stores the string verbatim, as Redis does).
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     if input.is_empty() {
         return None;
     }
-    let mut table = vec![0usize; 1 << HLOG];
+    TABLE.with(|t| compress_with(&mut t.borrow_mut(), input, max_out))
+}
+
+fn compress_with(table: &mut [usize], input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(max_out.min(input.len()));
     // Position of the control byte of the literal run being built.
     let mut lit_pos = 0;
@@ -43,7 +54,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
             let h = hash3(&input[ip..]);
             let candidate = table[h];
             table[h] = ip + 1;
-            if candidate > 0 {
+            if candidate > 0 && candidate - 1 < ip {
                 let r = candidate - 1;
                 let off = ip - r - 1;
                 if off < MAX_OFF && input[r..r + 3] == input[ip..ip + 3] {
@@ -161,6 +172,20 @@ pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, LzfError> {
 mod tests {
     use super::*;
     use crate::util::rand::Rng;
+
+    #[test]
+    fn leftovers_of_earlier_inputs_never_leak_into_later_ones() {
+        // Fill the shared table from one input, then compress others whose
+        // hashes collide with its positions: every output must decode to
+        // its own input.
+        let first: Vec<u8> = (0..4000u32).map(|i| (i * 7 % 251) as u8).collect();
+        assert!(compress(&first, first.len()).is_some());
+        for later in [&b"abcabcabcabcabcabcabcabc"[..], &first[..100], b"zzzzzzzzzzzzzzzzzzzzzzzzz", &first[3000..]] {
+            if let Some(c) = compress(later, later.len()) {
+                assert_eq!(decompress(&c, later.len()).unwrap(), later);
+            }
+        }
+    }
 
     fn round_trip(data: &[u8]) {
         if let Some(c) = compress(data, data.len()) {

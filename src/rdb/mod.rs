@@ -26,7 +26,7 @@ use crate::types::hash::HashLimits;
 use crate::types::value::Value;
 use crate::types::zset::ZLimits;
 
-pub use file::{read_rdb, write_rdb, LoadOptions, LoadedKey, RdbInfo, Record, Records, SaveOptions, Step};
+pub use file::{read_rdb, read_rdb_sized, write_rdb, LoadOptions, LoadedKey, RdbInfo, Record, Records, SaveOptions, Step};
 pub use opcodes::RDB_VERSION;
 
 /// What went wrong while reading RDB data.
