@@ -350,7 +350,8 @@ impl Server {
                         self.write_to(key);
                     }
                 }
-                Some((TokenKind::BusListener | TokenKind::Link, _)) | None => {}
+                Some((TokenKind::Link, _)) => crate::repl::replica::on_event(self, readable, writable),
+                Some((TokenKind::BusListener, _)) | None => {}
             }
         }
         self.ready_events = events;
@@ -563,6 +564,9 @@ impl Server {
                 let before = c.query.len();
                 let parsed = c.parser.parse(&mut c.query, &mut c.argv, limits);
                 crate::client::mem::parsed(c, before - c.query.len());
+                if c.flags.master {
+                    self.repl.replica.unapplied += before - c.query.len();
+                }
                 match parsed {
                     Ok(Parsed::Command) => {}
                     Ok(Parsed::Incomplete) => break,
@@ -589,7 +593,11 @@ impl Server {
                 }
                 break;
             }
-            self.execute(c);
+            if c.flags.master {
+                crate::repl::replica::execute_from_master(self, c);
+            } else {
+                self.execute(c);
+            }
             if c.blocked.is_some() {
                 // argv stays: the command runs again when a key is ready.
                 break;
@@ -699,6 +707,8 @@ impl Server {
             .flatten()
         {
             // A failed save with stop-writes-on-bgsave-error: MISCONF.
+            Some(e)
+        } else if let Some(e) = crate::repl::replica::deny_command(self, c, idx) {
             Some(e)
         } else if c.reply.resp == 2 && c.subs.count() > 0 && !allowed_while_subscribed(self.commands.cmds[idx].name) {
             // COMPAT: Redis's subscriber-context error.
@@ -1048,6 +1058,9 @@ impl Server {
             if c.flags.replica {
                 self.repl_forget(key);
             }
+            if c.flags.master {
+                crate::repl::replica::master_client_freed(self, key);
+            }
             self.client_mem.forget(&mut c);
             crate::cmd::client::forget_monitor(self, &c);
             crate::tracking::forget_client(self, &mut c);
@@ -1114,6 +1127,7 @@ impl Server {
         }
         self.clients_cron();
         crate::persist::cron(self);
+        crate::repl::replica::cron(self);
         crate::info::sample_memory(self);
         self.migrate_sockets.close_idle(self.clock.now_ms / 1000);
         crate::tracking::enforce_limit(self, None);
@@ -1165,7 +1179,7 @@ impl Server {
     /// Ends CLIENT PAUSE and runs the commands that waited.
     pub fn unpause(&mut self) {
         self.pause = Pause::None;
-        self.ks.expire_deletes = true;
+        self.ks.expire_deletes = !self.repl.replica.is_replica();
         let waiting = std::mem::take(&mut self.paused_clients);
         for key in waiting {
             let Some(mut c) = self.take_client(key) else { continue };

@@ -90,6 +90,9 @@ pub struct Keyspace {
     pub notify_flags: u32,
     /// When false (a replica), expired keys are reported missing but not deleted.
     pub expire_deletes: bool,
+    /// True while a replica applies its master's stream: expired keys still
+    /// exist for it (the master sends their deletions).
+    pub master_applying: bool,
     /// Number of keys removed by expiry (INFO `expired_keys`).
     pub stat_expired_keys: u64,
     /// Lookups that found / missed a key (INFO `keyspace_hits/misses`).
@@ -127,6 +130,7 @@ impl Keyspace {
             events: Vec::new(),
             notify_flags: 0,
             expire_deletes: true,
+            master_applying: false,
             stat_expired_keys: 0,
             stat_hits: 0,
             stat_misses: 0,
@@ -165,7 +169,7 @@ impl Keyspace {
     /// logically gone (deleted here, or just reported missing on a replica).
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let Some(&at) = self.dbs[db].expires.get(key) else { return false };
-        if at > self.now_ms {
+        if at > self.now_ms || self.master_applying {
             return false;
         }
         if !self.expire_deletes {
