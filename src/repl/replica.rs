@@ -869,7 +869,7 @@ pub fn execute_from_master(srv: &mut Server, c: &mut Client) {
     let consumed = std::mem::take(&mut srv.repl.replica.unapplied);
     let mut bytes = Vec::with_capacity(consumed);
     crate::resp::value::encode_command_into(&mut bytes, &c.argv);
-    srv.repl.feed_from_master(&bytes, consumed as i64);
+    srv.repl_feed_from_master(&bytes, consumed as i64);
 }
 
 #[cfg(test)]

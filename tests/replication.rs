@@ -1,0 +1,201 @@
+//! Replication through real processes, against Debian's real redis-server
+//! in both roles: a Viator replica of a Redis master and a Redis replica of
+//! a Viator master, under a write load of every type with expiries. The
+//! contract: once the replica's offset reaches the master's, `DEBUG DIGEST`
+//! (Redis's own algorithm on both sides) is equal. Also REPLICAOF NO ONE,
+//! READONLY, MASTERDOWN, ROLE, and reconnection after the link is killed
+//! (with a partial resync against a Redis master).
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use redis::Connection;
+use support::{q, qe, wait_for, Server};
+
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+/// Redis sends a diskless snapshot at once instead of waiting 5 s for
+/// more replicas.
+const REDIS_MASTER_ARGS: &[&str] = &["--repl-diskless-sync-delay", "0"];
+
+fn info_field(con: &mut Connection, name: &str) -> Option<String> {
+    let text: String = q(con, &["INFO", "replication"]);
+    text.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim_end().to_string()))
+}
+
+/// A seeded mix of writes over every type, some with short and long TTLs.
+fn workload(con: &mut Connection, seed: u64, n: usize) {
+    let mut x = seed | 1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..n {
+        let r = next();
+        let k = r % 40;
+        let v = (r >> 8) % 1000;
+        let mut cmd = redis::cmd("PING");
+        match (r >> 20) % 14 {
+            0 => cmd = redis::cmd("SET").arg(format!("s{k}")).arg(v).clone(),
+            1 => cmd = redis::cmd("SET").arg(format!("s{k}")).arg(v).arg("PX").arg(50 + v % 200).clone(),
+            2 => cmd = redis::cmd("INCRBY").arg(format!("n{k}")).arg(v).clone(),
+            3 => cmd = redis::cmd("RPUSH").arg(format!("l{k}")).arg(v).arg(v + 1).clone(),
+            4 => cmd = redis::cmd("LPOP").arg(format!("l{k}")).clone(),
+            5 => cmd = redis::cmd("HSET").arg(format!("h{k}")).arg(format!("f{}", v % 10)).arg(v).clone(),
+            6 => cmd = redis::cmd("SADD").arg(format!("t{k}")).arg(v % 50).clone(),
+            7 => cmd = redis::cmd("SREM").arg(format!("t{k}")).arg(v % 50).clone(),
+            8 => cmd = redis::cmd("ZADD").arg(format!("z{k}")).arg(v).arg(format!("m{}", v % 20)).clone(),
+            9 => cmd = redis::cmd("XADD").arg(format!("x{k}")).arg("*").arg("f").arg(v).clone(),
+            10 => cmd = redis::cmd("EXPIRE").arg(format!("h{k}")).arg(1 + v % 100).clone(),
+            11 => cmd = redis::cmd("PEXPIRE").arg(format!("t{k}")).arg(20 + v % 100).clone(),
+            12 => cmd = redis::cmd("DEL").arg(format!("s{k}")).clone(),
+            _ => cmd = redis::cmd("APPEND").arg(format!("a{k}")).arg(v).clone(),
+        }
+        let _: redis::Value = cmd.query(con).unwrap_or(redis::Value::Nil);
+    }
+    // Something in another database, and a transaction.
+    let _: () = q(con, &["SELECT", "3"]);
+    let _: () = q(con, &["SET", "db3", "x", "EX", "1000"]);
+    let _: () = q(con, &["SELECT", "0"]);
+    let _: redis::Value = redis::pipe().atomic().cmd("INCR").arg("tx").cmd("LPUSH").arg("txl").arg("a").query(con).unwrap();
+}
+
+/// Waits until the replica's offset equals the master's and both digests
+/// match (expiring keys may need a moment to be deleted on the master and
+/// for the DELs to arrive). Panics with both logs otherwise.
+fn assert_converges(master: &Server, replica: &Server) {
+    let mut m = master.client();
+    let mut r = replica.client();
+    let mut last = String::new();
+    let ok = wait_for(Duration::from_secs(20), || {
+        let mo = info_field(&mut m, "master_repl_offset");
+        let md: String = q(&mut m, &["DEBUG", "DIGEST"]);
+        let ro = info_field(&mut r, "slave_repl_offset");
+        let rd: String = q(&mut r, &["DEBUG", "DIGEST"]);
+        let link = info_field(&mut r, "master_link_status");
+        last = format!("master {mo:?} {md}, replica {ro:?} {rd} link {link:?}");
+        link.as_deref() == Some("up") && mo == ro && md == rd
+    });
+    assert!(ok, "no convergence: {last}\nmaster log:\n{}\nreplica log:\n{}", master.log(), replica.log());
+}
+
+#[test]
+fn viator_replica_follows_a_redis_master_and_resumes_partially() {
+    let mdir = Server::new_dir();
+    let master = Server::start_redis_in(Path::new(REDIS_SERVER), &mdir, REDIS_MASTER_ARGS);
+    let replica = Server::start();
+    let mut m = master.client();
+    let mut r = replica.client();
+    workload(&mut m, 1, 500);
+    let port = master.port().to_string();
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &port]);
+    let again: String = q(&mut r, &["REPLICAOF", "127.0.0.1", &port]);
+    assert_eq!(again, "OK Already connected to specified master");
+    // Writes during the synchronisation.
+    workload(&mut m, 2, 2000);
+    assert_converges(&master, &replica);
+
+    // ROLE and INFO as a replica.
+    let role: redis::Value = q(&mut r, &["ROLE"]);
+    let redis::Value::Array(items) = role else { panic!("ROLE: {role:?}") };
+    assert_eq!(items.len(), 5);
+    assert_eq!(items[0], redis::Value::BulkString(b"slave".to_vec()));
+    assert_eq!(items[2], redis::Value::Int(master.port() as i64));
+    assert_eq!(items[3], redis::Value::BulkString(b"connected".to_vec()));
+    assert_eq!(info_field(&mut r, "role").as_deref(), Some("slave"));
+    assert_eq!(info_field(&mut r, "master_port"), Some(port.clone()));
+    assert_eq!(info_field(&mut r, "slave_read_only").as_deref(), Some("1"));
+    assert_eq!(info_field(&mut m, "connected_slaves").as_deref(), Some("1"));
+
+    // READONLY for writes from ordinary clients, reads are served.
+    assert_eq!(qe(&mut r, &["SET", "k", "v"]), "READONLY You can't write against a read only replica.");
+    let _: redis::Value = q(&mut r, &["GET", "s1"]);
+
+    // Kill the link: the replica reconnects and continues from its offset.
+    let killed: i64 = q(&mut r, &["CLIENT", "KILL", "TYPE", "master"]);
+    assert_eq!(killed, 1);
+    workload(&mut m, 3, 1000);
+    assert_converges(&master, &replica);
+    assert!(
+        replica.log().contains("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization."),
+        "log:\n{}",
+        replica.log()
+    );
+    // The master killing the replica's link works the same way.
+    let _: i64 = q(&mut m, &["CLIENT", "KILL", "TYPE", "replica"]);
+    workload(&mut m, 4, 500);
+    assert_converges(&master, &replica);
+
+    // Promotion: writable, a new history that keeps the old one as replid2.
+    let old_id = info_field(&mut r, "master_replid").unwrap();
+    let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    assert_eq!(info_field(&mut r, "role").as_deref(), Some("master"));
+    assert_eq!(info_field(&mut r, "master_replid2"), Some(old_id));
+    let _: () = q(&mut r, &["SET", "k", "v"]);
+    let role: redis::Value = q(&mut r, &["ROLE"]);
+    let redis::Value::Array(items) = role else { panic!("ROLE: {role:?}") };
+    assert_eq!(items[0], redis::Value::BulkString(b"master".to_vec()));
+    let _ = std::fs::remove_dir_all(&mdir);
+}
+
+#[test]
+fn redis_replica_follows_a_viator_master() {
+    let master = Server::start();
+    let rdir = Server::new_dir();
+    let replica = Server::start_redis_in(Path::new(REDIS_SERVER), &rdir, &[]);
+    let mut m = master.client();
+    let mut r = replica.client();
+    workload(&mut m, 5, 500);
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    workload(&mut m, 6, 2000);
+    assert_converges(&master, &replica);
+    // The master lists it, with the port it announced.
+    let line = info_field(&mut m, "slave0").unwrap_or_default();
+    assert!(line.starts_with(&format!("ip=127.0.0.1,port={},state=online,", replica.port())), "{line}");
+    let role: redis::Value = q(&mut m, &["ROLE"]);
+    let redis::Value::Array(items) = role else { panic!("ROLE: {role:?}") };
+    assert_eq!(items[0], redis::Value::BulkString(b"master".to_vec()));
+    let redis::Value::Array(rows) = &items[2] else { panic!("ROLE: {items:?}") };
+    assert_eq!(rows.len(), 1);
+    // A killed link: the Redis replica comes back (with a full resync).
+    let killed: i64 = q(&mut m, &["CLIENT", "KILL", "TYPE", "replica"]);
+    assert_eq!(killed, 1);
+    workload(&mut m, 7, 500);
+    assert_converges(&master, &replica);
+    let _ = std::fs::remove_dir_all(&rdir);
+}
+
+#[test]
+fn viator_chain_from_the_config_file_and_masterdown() {
+    let master = Server::start();
+    let mut m = master.client();
+    workload(&mut m, 8, 300);
+    let port = master.port().to_string();
+    let replica = Server::start_with(&["--replicaof", "127.0.0.1", &port, "--replica-serve-stale-data", "no"]);
+    workload(&mut m, 9, 300);
+    assert_converges(&master, &replica);
+    // A replica of the replica gets the stream through it.
+    let sub = Server::start_with(&["--replicaof", "127.0.0.1", &replica.port().to_string()]);
+    workload(&mut m, 10, 300);
+    assert_converges(&master, &replica);
+    assert_converges(&replica, &sub);
+    let mut r = replica.client();
+    let hello: redis::Value = q(&mut r, &["HELLO", "2"]);
+    assert!(format!("{hello:?}").contains("replica"), "{hello:?}");
+    // With the master gone and replica-serve-stale-data no: MASTERDOWN,
+    // except for commands allowed on stale data.
+    drop(m);
+    drop(master);
+    assert!(wait_for(Duration::from_secs(5), || info_field(&mut r, "master_link_status").as_deref() == Some("down")));
+    assert_eq!(
+        qe(&mut r, &["GET", "s1"]),
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+    );
+    // PING is not one of them (no `stale` flag), INFO is.
+    assert!(qe(&mut r, &["PING"]).starts_with("MASTERDOWN"));
+    let _: String = q(&mut r, &["INFO", "replication"]);
+}
