@@ -1145,7 +1145,9 @@ impl Server {
         let mut idle = Vec::new();
         for (key, slot) in self.clients.iter_mut() {
             let Some(c) = slot else { continue };
-            if timeout_ms > 0 && now - c.last_interaction_ms > timeout_ms && !c.flags.close_asap {
+            // Replication links are exempt, as in Redis.
+            let link = c.flags.master || c.flags.replica;
+            if timeout_ms > 0 && now - c.last_interaction_ms > timeout_ms && !c.flags.close_asap && !link {
                 idle.push(key);
             }
         }

@@ -273,7 +273,7 @@ pub static TABLE: &[Directive] = &[
     boolean!("replica-lazy-flush", Some("slave-lazy-flush"), [], replica_lazy_flush, false),
     boolean!("replica-serve-stale-data", Some("slave-serve-stale-data"), [IMPLEMENTED], replica_serve_stale_data, true),
     boolean!("replica-read-only", Some("slave-read-only"), [DEBUG | IMPLEMENTED], replica_read_only, true),
-    boolean!("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), [], replica_ignore_maxmemory, true),
+    boolean!("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), [IMPLEMENTED], replica_ignore_maxmemory, true),
     boolean!("jemalloc-bg-thread", None, [], jemalloc_bg_thread, true),
     boolean!("activedefrag", None, [DEBUG], activedefrag, false),
     boolean!("syslog-enabled", None, [IMMUTABLE], syslog_enabled, false),
