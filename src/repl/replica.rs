@@ -421,6 +421,7 @@ pub fn unset_master(srv: &mut Server) {
     r.state = LinkState::None;
     r.cached = false;
     srv.ks.expire_deletes = true;
+    srv.ks.replica_keys_with_expire.clear();
     srv.config.replicaof = None;
     srv.repl.shift_replid();
 }
@@ -506,6 +507,7 @@ pub fn cron(srv: &mut Server) {
         }
         return;
     }
+    expire_own_keys(srv);
     let r = &srv.repl.replica;
     if now - r.last_ack_ms < 1000 {
         return;
@@ -528,6 +530,31 @@ pub fn cron(srv: &mut Server) {
         }
         _ => {}
     }
+}
+
+/// Deletes the expired keys a writable replica's own clients created (at
+/// most a bounded batch per call), as Redis's `expireSlaveKeys`; keys that
+/// lost their TTL or disappeared are forgotten.
+fn expire_own_keys(srv: &mut Server) {
+    if srv.ks.replica_keys_with_expire.is_empty() {
+        return;
+    }
+    srv.ks.now_ms = srv.clock.now_ms;
+    let batch: Vec<(usize, crate::types::sds::Sds)> =
+        srv.ks.replica_keys_with_expire.iter().take(1000).cloned().collect();
+    srv.ks.expire_deletes = true;
+    for (db, key) in batch {
+        match srv.ks.expire_at(db, &key) {
+            Some(at) if at > srv.ks.now_ms => continue,
+            Some(_) => {
+                srv.ks.expire_if_needed(db, &key);
+            }
+            None => {}
+        }
+        srv.ks.replica_keys_with_expire.remove(&(db, key));
+    }
+    srv.ks.expire_deletes = false;
+    srv.after_command(None);
 }
 
 // ------------------------------------------------------------- the link
@@ -804,6 +831,7 @@ fn finish_full_sync(srv: &mut Server, link: Link) -> Result<(), String> {
         format!("Failed trying to rename the temp DB into {target} in MASTER <-> REPLICA synchronization: {e}")
     })?;
     log::info!("MASTER <-> REPLICA sync: Flushing old data");
+    srv.ks.replica_keys_with_expire.clear();
     for db in 0..srv.ks.dbs.len() {
         srv.ks.flush_db(db);
     }
