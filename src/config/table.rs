@@ -316,7 +316,7 @@ pub static TABLE: &[Directive] = &[
         "{title} {listen-addr} {server-mode}",
         Some(check_proc_title_template)
     ),
-    string!("bind-source-addr", None, [], null_if_empty, bind_source_addr, None),
+    string!("bind-source-addr", None, [IMPLEMENTED], null_if_empty, bind_source_addr, None),
     string!("logfile", None, [IMMUTABLE | IMPLEMENTED], logfile, "", None),
     string!("masterauth", None, [SENSITIVE | IMPLEMENTED], null_if_empty, masterauth, None),
     string!("requirepass", None, [SENSITIVE | IMPLEMENTED], null_if_empty, requirepass, None),

@@ -349,23 +349,33 @@ pub fn info_fields(srv: &Server) -> Vec<(&'static str, String)> {
 }
 
 /// The READONLY / MASTERDOWN refusals of a replica, for `check_command`.
-pub fn deny_command(srv: &Server, c: &Client, idx: usize) -> Option<ReplyError> {
+/// EXEC is judged by the commands it queued; refused, it discards the
+/// transaction (EXECABORT), as Redis.
+pub fn deny_command(srv: &mut Server, c: &mut Client, idx: usize) -> Option<ReplyError> {
     let r = &srv.repl.replica;
     if !r.is_replica() || c.flags.master {
         return None;
     }
-    let flags = srv.commands.cmds[idx].flags;
-    if srv.config.replica_read_only && flags.has(CmdFlags::WRITE) {
+    let cmds = &srv.commands.cmds;
+    let exec = cmds[idx].name == "exec";
+    let queued = |f: CmdFlags| c.multi_queue.iter().any(|&(q, _)| cmds[q].flags.has(f));
+    let writes = cmds[idx].flags.has(CmdFlags::WRITE) || (exec && queued(CmdFlags::WRITE));
+    let stale_ok = cmds[idx].flags.has(CmdFlags::STALE)
+        && !(exec && c.multi_queue.iter().any(|&(q, _)| !cmds[q].flags.has(CmdFlags::STALE)));
+    let text = if srv.config.replica_read_only && writes {
         // COMPAT: shared.roslaveerr.
-        return Some(ReplyError::other("READONLY You can't write against a read only replica."));
-    }
-    if r.state != LinkState::Connected && !srv.config.replica_serve_stale_data && !flags.has(CmdFlags::STALE) {
+        "READONLY You can't write against a read only replica."
+    } else if r.state != LinkState::Connected && !srv.config.replica_serve_stale_data && !stale_ok {
         // COMPAT: shared.masterdownerr.
-        return Some(ReplyError::other(
-            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
-        ));
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+    } else {
+        return None;
+    };
+    if exec {
+        crate::cmd::multi::discard_transaction(srv, c);
+        return Some(ReplyError::other(format!("EXECABORT Transaction discarded because of: {text}")));
     }
-    None
+    Some(ReplyError::other(text))
 }
 
 /// SYNC/PSYNC on a replica whose own link is down.
@@ -477,7 +487,7 @@ fn connect(srv: &mut Server) {
             return;
         }
     };
-    let mut stream = match mio::net::TcpStream::connect(addr) {
+    let mut stream = match connect_from(addr, &srv.config.bind_source_addr) {
         Ok(s) => Stream::Tcp(s),
         Err(e) => {
             log::warn!("Unable to connect to MASTER: {e}");
@@ -494,6 +504,25 @@ fn connect(srv: &mut Server) {
     srv.repl.replica.link =
         Some(Link { stream, inbuf: Vec::new(), out: Vec::new(), full: None, header: None, payload: Vec::new() });
     srv.repl.replica.state = LinkState::Connecting;
+}
+
+/// A non-blocking connect to `addr`, from `source` (`bind-source-addr`)
+/// when it is set.
+fn connect_from(addr: std::net::SocketAddr, source: &str) -> io::Result<mio::net::TcpStream> {
+    if source.is_empty() {
+        return mio::net::TcpStream::connect(addr);
+    }
+    let ip: std::net::IpAddr =
+        source.parse().map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad bind-source-addr"))?;
+    let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    sock.bind(&std::net::SocketAddr::new(ip, 0).into())?;
+    sock.set_nonblocking(true)?;
+    match sock.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(mio::net::TcpStream::from_std(sock.into()))
 }
 
 /// Once a second from the cron: connect when due, time out a stuck
