@@ -61,7 +61,8 @@ fn workload(con: &mut Connection, seed: u64, n: usize) {
     let _: () = q(con, &["SELECT", "3"]);
     let _: () = q(con, &["SET", "db3", "x", "EX", "1000"]);
     let _: () = q(con, &["SELECT", "0"]);
-    let _: redis::Value = redis::pipe().atomic().cmd("INCR").arg("tx").cmd("LPUSH").arg("txl").arg("a").query(con).unwrap();
+    let _: redis::Value =
+        redis::pipe().atomic().cmd("INCR").arg("tx").cmd("LPUSH").arg("txl").arg("a").query(con).unwrap();
 }
 
 /// Waits until the replica's offset equals the master's and both digests

@@ -554,6 +554,13 @@ pub fn cron(srv: &mut Server) {
         LinkState::Connect => connect(srv),
         LinkState::Connected => {
             let Some(key) = srv.repl.replica.master_client else { return };
+            let last = srv.clients.get(key).and_then(|s| s.as_deref()).map_or(now, |m| m.last_interaction_ms);
+            if now - last > srv.config.repl_timeout * 1000 {
+                // COMPAT: replicationCron's message.
+                log::warn!("MASTER timeout: no data nor PING received...");
+                srv.kill_client(key);
+                return;
+            }
             let offset = srv.repl.offset;
             srv.with_client(key, None, |c| send_ack(offset, c));
         }
