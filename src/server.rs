@@ -514,7 +514,7 @@ impl Server {
                     c.query.extend_from_slice(&self.read_buf[..n]);
                     self.stats.net_input_bytes += n as u64;
                     let drained = n < limit && !hup;
-                    if c.query.len() as i64 > self.config.client_query_buffer_limit {
+                    if c.query.len() as i64 > self.config.client_query_buffer_limit && !c.flags.master {
                         log::warn!(
                             "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
                             crate::client::mem::info_line(&c, self.clock.now_ms),
@@ -559,7 +559,7 @@ impl Server {
                 let limits = Limits {
                     max_bulk_len: self.config.proto_max_bulk_len,
                     authenticated: c.authenticated,
-                    from_primary: false,
+                    from_primary: c.flags.master,
                 };
                 let before = c.query.len();
                 let parsed = c.parser.parse(&mut c.query, &mut c.argv, limits);
@@ -1055,9 +1055,8 @@ impl Server {
             self.unwatch_all(&mut c);
             self.unblock_client(&mut c);
             crate::cmd::pubsub::forget_client(self, &mut c);
-            if c.flags.replica {
-                self.repl_forget(key);
-            }
+            // Also drops what a never-attached client announced (REPLCONF).
+            self.repl_forget(key);
             if c.flags.master {
                 crate::repl::replica::master_client_freed(self, key);
             }

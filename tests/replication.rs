@@ -176,9 +176,20 @@ fn viator_chain_from_the_config_file_and_masterdown() {
     let mut m = master.client();
     workload(&mut m, 8, 300);
     let port = master.port().to_string();
-    let replica = Server::start_with(&["--replicaof", "127.0.0.1", &port, "--replica-serve-stale-data", "no"]);
+    let replica = Server::start_with(&[
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--replica-serve-stale-data",
+        "no",
+        "--replica-announce-ip",
+        "10.1.2.3",
+    ]);
     workload(&mut m, 9, 300);
     assert_converges(&master, &replica);
+    // The master shows the announced address.
+    let line = info_field(&mut m, "slave0").unwrap_or_default();
+    assert!(line.starts_with(&format!("ip=10.1.2.3,port={},state=online,", replica.port())), "{line}");
     // A replica of the replica gets the stream through it.
     let sub = Server::start_with(&["--replicaof", "127.0.0.1", &replica.port().to_string()]);
     workload(&mut m, 10, 300);

@@ -294,7 +294,7 @@ pub static TABLE: &[Directive] = &[
     string!("aclfile", None, [IMMUTABLE], aclfile, "", None),
     string!("unixsocket", None, [IMMUTABLE | IMPLEMENTED], null_if_empty, unixsocket, None),
     string!("pidfile", None, [IMMUTABLE | IMPLEMENTED], null_if_empty, pidfile, None),
-    string!("replica-announce-ip", Some("slave-announce-ip"), [], null_if_empty, replica_announce_ip, None),
+    string!("replica-announce-ip", Some("slave-announce-ip"), [IMPLEMENTED], null_if_empty, replica_announce_ip, None),
     string!("masteruser", None, [SENSITIVE | IMPLEMENTED], null_if_empty, masteruser, None),
     string!("cluster-announce-ip", None, [], null_if_empty, cluster_announce_ip, None),
     string!("cluster-config-file", None, [IMMUTABLE], cluster_config_file, "nodes.conf", None),

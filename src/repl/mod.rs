@@ -66,6 +66,8 @@ pub struct ReplicaInfo {
     pub ack_offset: i64,
     /// When that ACK arrived (Unix ms).
     pub ack_ms: i64,
+    /// REPLCONF ip-address, shown instead of the peer address.
+    pub announced_ip: Option<String>,
 }
 
 impl Master {
@@ -168,7 +170,8 @@ impl Server {
         }
     }
 
-    /// Forgets a replica that disconnected.
+    /// Forgets a replica (or a client that announced itself as one) that
+    /// disconnected.
     pub fn repl_forget(&mut self, key: usize) {
         self.repl.replicas.retain(|&k| k != key);
         self.repl.replica_info.remove(&key);
@@ -279,11 +282,17 @@ pub fn replconf(srv: &mut Server, c: &mut Client) -> CmdResult {
         b"listening-port" => {
             let port = crate::util::num::string2ll(c.arg(2)).and_then(|p| u16::try_from(p).ok());
             let Some(port) = port else { return Err(ReplyError::NotInteger) };
-            srv.repl.replica_info.insert(c.key, ReplicaInfo { listening_port: port, ..Default::default() });
+            srv.repl.replica_info.entry(c.key).or_default().listening_port = port;
             c.reply.ok();
             Ok(())
         }
-        b"ip-address" | b"capa" | b"rdb-only" => {
+        b"ip-address" => {
+            let ip = String::from_utf8_lossy(c.arg(2)).into_owned();
+            srv.repl.replica_info.entry(c.key).or_default().announced_ip = Some(ip);
+            c.reply.ok();
+            Ok(())
+        }
+        b"capa" | b"rdb-only" => {
             c.reply.ok();
             Ok(())
         }

@@ -48,6 +48,8 @@ pub enum LinkState {
     ReceiveAuth,
     /// REPLCONF listening-port sent.
     ReceivePort,
+    /// REPLCONF ip-address sent (`replica-announce-ip`).
+    ReceiveIp,
     /// REPLCONF capa sent.
     ReceiveCapa,
     /// PSYNC sent.
@@ -270,7 +272,10 @@ fn replica_rows(srv: &Server) -> Vec<ReplicaRow> {
     for &key in &srv.repl.replicas {
         let Some(Some(c)) = srv.clients.get(key) else { continue };
         let info = srv.repl.replica_info.get(&key).cloned().unwrap_or_default();
-        let ip = c.addr.rsplit_once(':').map(|(ip, _)| ip.to_string()).unwrap_or_default();
+        let ip = match &info.announced_ip {
+            Some(ip) => ip.clone(),
+            None => c.addr.rsplit_once(':').map(|(ip, _)| ip.to_string()).unwrap_or_default(),
+        };
         rows.push(ReplicaRow {
             ip,
             port: info.listening_port,
@@ -291,6 +296,8 @@ pub fn info_fields(srv: &Server) -> Vec<(&'static str, String)> {
     if let Some((host, port)) = &r.master {
         let connected = r.state == LinkState::Connected;
         let offset = if connected || r.cached { srv.repl.offset } else { 1 };
+        let master = r.master_client.and_then(|k| srv.clients.get(k)).and_then(|s| s.as_deref());
+        let read_offset = offset + master.map_or(0, |m| (r.unapplied + m.query.len()) as i64);
         kv("master_host", host.clone());
         kv("master_port", port.to_string());
         kv("master_link_status", if connected { "up" } else { "down" }.into());
@@ -298,7 +305,7 @@ pub fn info_fields(srv: &Server) -> Vec<(&'static str, String)> {
             r.master_client.and_then(|k| srv.clients.get(k)).and_then(|s| s.as_deref()).map(|m| m.last_interaction_ms);
         kv("master_last_io_seconds_ago", last_io.map_or(-1, |t| (srv.clock.now_ms - t) / 1000).to_string());
         kv("master_sync_in_progress", u8::from(r.state == LinkState::Transfer).to_string());
-        kv("slave_read_repl_offset", offset.to_string());
+        kv("slave_read_repl_offset", read_offset.to_string());
         kv("slave_repl_offset", offset.to_string());
         if r.state == LinkState::Transfer {
             let (total, read) = match &r.link {
@@ -725,6 +732,10 @@ fn advance(srv: &mut Server, mut link: Link) -> Step {
                     srv.tcp_port as i64
                 };
                 queue_command(&mut link, &[b"REPLCONF", b"listening-port", port.to_string().as_bytes()]);
+                let ip = srv.config.replica_announce_ip.clone();
+                if !ip.is_empty() {
+                    queue_command(&mut link, &[b"REPLCONF", b"ip-address", ip.as_bytes()]);
+                }
                 queue_command(&mut link, &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]);
                 srv.repl.replica.state = if auth { LinkState::ReceiveAuth } else { LinkState::ReceivePort };
             }
@@ -737,6 +748,13 @@ fn advance(srv: &mut Server, mut link: Link) -> Step {
             LinkState::ReceivePort => {
                 if err {
                     log::info!("(Non critical) Master does not understand REPLCONF listening-port: {}", lossy(&line));
+                }
+                let announce = !srv.config.replica_announce_ip.is_empty();
+                srv.repl.replica.state = if announce { LinkState::ReceiveIp } else { LinkState::ReceiveCapa };
+            }
+            LinkState::ReceiveIp => {
+                if err {
+                    log::info!("(Non critical) Master does not understand REPLCONF ip-address: {}", lossy(&line));
                 }
                 srv.repl.replica.state = LinkState::ReceiveCapa;
             }
