@@ -208,7 +208,8 @@ pub fn load_file(srv: &mut Server, path: &str, replace: bool, serve_clients: boo
     let limits = crate::cmd::dump::load_limits(srv);
     let opts = LoadOptions {
         databases: srv.ks.dbs.len(),
-        skip_expired_before_ms: Some(srv.clock.now_ms),
+        // A replica keeps expired keys: its master sends their deletions.
+        skip_expired_before_ms: (!srv.repl.replica.is_replica()).then_some(srv.clock.now_ms),
         verify_checksum: srv.config.rdbchecksum && !crate::rdb::skip_checksum_validation(),
     };
     let now = srv.clock.now_ms;
