@@ -1184,6 +1184,11 @@ impl Server {
         let waiting = std::mem::take(&mut self.paused_clients);
         for key in waiting {
             let Some(mut c) = self.take_client(key) else { continue };
+            if c.flags.master {
+                // Resumed by the replication cron, outside any command.
+                self.put_client(c);
+                continue;
+            }
             self.process_input(&mut c);
             self.queue_write(&mut c);
             self.put_client(c);

@@ -160,6 +160,8 @@ impl Server {
     /// [`Master::feed_from_master`].
     pub fn repl_feed_from_master(&mut self, bytes: &[u8], consumed: i64) {
         self.repl.feed_from_master(bytes, consumed);
+        // The master's own SELECTs went by: what we add next selects again.
+        self.repl.seldb = None;
         self.repl_send_to_replicas(bytes);
     }
 

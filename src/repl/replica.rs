@@ -544,6 +544,7 @@ pub fn cron(srv: &mut Server) {
         return;
     }
     expire_own_keys(srv);
+    resume_master(srv);
     let r = &srv.repl.replica;
     if now - r.last_ack_ms < 1000 {
         return;
@@ -572,6 +573,21 @@ pub fn cron(srv: &mut Server) {
             srv.with_client(key, None, |c| send_ack(offset, c));
         }
         _ => {}
+    }
+}
+
+/// Runs the master's commands that waited out a CLIENT PAUSE (`unpause`
+/// leaves the master client to us, so they never run nested in a command).
+fn resume_master(srv: &mut Server) {
+    let Some(key) = srv.repl.replica.master_client else { return };
+    let waiting = srv.clients.get(key).and_then(|s| s.as_deref()).is_some_and(|m| m.command_ready);
+    if !waiting || srv.paused_clients.contains(&key) {
+        return;
+    }
+    if let Some(mut c) = srv.take_client_slot(key) {
+        srv.process_input(&mut c);
+        srv.queue_client_write(&mut c);
+        srv.return_client_slot(c);
     }
 }
 
