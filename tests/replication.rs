@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use redis::Connection;
-use support::{q, qe, wait_for, Server};
+use support::{q, qe, resp, show, wait_for, Raw, Server};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
@@ -210,4 +210,83 @@ fn viator_chain_from_the_config_file_and_masterdown() {
     // PING is not one of them (no `stale` flag), INFO is.
     assert!(qe(&mut r, &["PING"]).starts_with("MASTERDOWN"));
     let _: String = q(&mut r, &["INFO", "replication"]);
+}
+
+/// The test plays the master: accepts the replica's connection and checks
+/// its handshake word for word, answering as Redis 7.0 would.
+fn fake_master_handshake(listener: &std::net::TcpListener, replica_port: u16) -> (Raw, Vec<u8>) {
+    let (stream, _) = listener.accept().expect("the replica connects");
+    let mut m = Raw::from_stream(stream);
+    assert_eq!(show(&m.read_reply()), show(&resp(&[b"PING"])));
+    m.send(b"+PONG\r\n");
+    let port = replica_port.to_string();
+    assert_eq!(show(&m.read_reply()), show(&resp(&[b"REPLCONF", b"listening-port", port.as_bytes()])));
+    assert_eq!(show(&m.read_reply()), show(&resp(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])));
+    m.send(b"+OK\r\n+OK\r\n");
+    let psync = m.read_reply();
+    (m, psync)
+}
+
+#[test]
+fn handshake_offsets_getack_and_a_cut_inside_a_transaction() {
+    // An empty snapshot, as a Viator master sends it.
+    let rdb = {
+        let donor = Server::start();
+        let mut s = Raw::connect(donor.port());
+        s.send(&resp(&[b"SYNC"]));
+        let mut header = Vec::new();
+        while !header.ends_with(b"\r\n") {
+            header.extend(s.read_n(1, Duration::from_secs(5)));
+        }
+        let len: usize = std::str::from_utf8(&header[1..header.len() - 2]).unwrap().parse().unwrap();
+        s.read_n(len, Duration::from_secs(5))
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mport = listener.local_addr().unwrap().port().to_string();
+    let replica = Server::start();
+    let mut r = replica.client();
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &mport]);
+    let (mut m, psync) = fake_master_handshake(&listener, replica.port());
+    // A former master offers its own history first.
+    assert!(psync.starts_with(b"*3\r\n$5\r\nPSYNC\r\n$40\r\n"), "{}", show(&psync));
+    let id = "a".repeat(40);
+    m.send(format!("+FULLRESYNC {id} 100\r\n${}\r\n", rdb.len()).as_bytes());
+    m.send(&rdb);
+    let applied = [resp(&[b"SELECT", b"0"]), resp(&[b"SET", b"a", b"1"])].concat();
+    let open_tx = [resp(&[b"MULTI"]), resp(&[b"SET", b"b", b"2"])].concat();
+    m.send(&applied);
+    m.send(&open_tx);
+    let off = 100 + applied.len() as i64;
+    assert!(wait_for(Duration::from_secs(5), || info_field(&mut r, "slave_read_repl_offset")
+        == Some((off + open_tx.len() as i64).to_string())));
+    // Inside the transaction the offset waits for EXEC.
+    assert_eq!(info_field(&mut r, "slave_repl_offset"), Some(off.to_string()));
+    assert_eq!(info_field(&mut r, "master_replid"), Some(id.clone()));
+    let a: String = q(&mut r, &["GET", "a"]);
+    assert_eq!(a, "1");
+    // GETACK is answered with the offset (ACKs also come every second).
+    m.send(&resp(&[b"REPLCONF", b"GETACK", b"*"]));
+    let want = show(&resp(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]));
+    let mut seen = Vec::new();
+    while !seen.contains(&want) && seen.len() < 5 {
+        seen.push(show(&m.read_reply()));
+    }
+    assert!(seen.contains(&want), "{seen:?}");
+    // Cut the link: the replica asks to continue right after what it applied.
+    drop(m);
+    let (mut m, psync) = fake_master_handshake(&listener, replica.port());
+    let next = (off + 1).to_string();
+    assert_eq!(show(&psync), show(&resp(&[b"PSYNC", id.as_bytes(), next.as_bytes()])));
+    m.send(b"+CONTINUE\r\n");
+    let tx = [resp(&[b"MULTI"]), resp(&[b"SET", b"b", b"2"]), resp(&[b"EXEC"])].concat();
+    m.send(&tx);
+    let end = off + tx.len() as i64;
+    assert!(wait_for(Duration::from_secs(5), || info_field(&mut r, "slave_repl_offset") == Some(end.to_string())));
+    let b: String = q(&mut r, &["GET", "b"]);
+    assert_eq!(b, "2");
+    assert!(replica.log().contains("Master accepted a Partial Resynchronization"), "{}", replica.log());
+    // The replica serves no writes, and ROLE says where it stands.
+    assert!(qe(&mut r, &["SET", "x", "1"]).starts_with("READONLY"));
+    let role: redis::Value = q(&mut r, &["ROLE"]);
+    assert_eq!(format!("{role:?}").matches("connected").count(), 1, "{role:?}");
 }

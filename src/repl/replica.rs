@@ -178,6 +178,10 @@ pub struct Replica {
     /// True while the master's command runs (its propagation is the raw
     /// stream, not the propagation layer's output).
     pub applying: bool,
+    /// The master's transaction applied so far (encoded commands, bytes
+    /// consumed): the offset moves past a MULTI only with its EXEC, so a
+    /// resync after a cut inside one starts again before the MULTI.
+    held: (Vec<u8>, i64),
     /// Last REPLCONF ACK sent (ms).
     last_ack_ms: i64,
 }
@@ -297,7 +301,7 @@ pub fn info_fields(srv: &Server) -> Vec<(&'static str, String)> {
         let connected = r.state == LinkState::Connected;
         let offset = if connected || r.cached { srv.repl.offset } else { 1 };
         let master = r.master_client.and_then(|k| srv.clients.get(k)).and_then(|s| s.as_deref());
-        let read_offset = offset + master.map_or(0, |m| (r.unapplied + m.query.len()) as i64);
+        let read_offset = offset + master.map_or(0, |m| (r.unapplied + m.query.len()) as i64 + r.held.1);
         kv("master_host", host.clone());
         kv("master_port", port.to_string());
         kv("master_link_status", if connected { "up" } else { "down" }.into());
@@ -462,6 +466,8 @@ pub fn master_client_freed(srv: &mut Server, key: usize) {
     }
     r.master_client = None;
     r.cached = true;
+    r.unapplied = 0;
+    r.held = Default::default();
     r.state = LinkState::Connect;
     r.down_since_secs = srv.clock.now_ms / 1000;
     // COMPAT: Redis's log lines on a lost master link.
@@ -945,6 +951,7 @@ fn attach_master(srv: &mut Server, mut stream: Stream, rest: &[u8]) -> Result<()
     r.cached = true;
     r.down_since_secs = 0;
     r.unapplied = 0;
+    r.held = Default::default();
     r.last_ack_ms = now;
     if let Some(mut c) = srv.take_client_slot(key) {
         srv.process_input(&mut c);
@@ -957,17 +964,22 @@ fn attach_master(srv: &mut Server, mut stream: Stream, rest: &[u8]) -> Result<()
 /// Runs one command of the master's stream (`process_input` calls this
 /// for the master client instead of `execute`): replies stay muted, the
 /// command's bytes go verbatim to our own backlog and replicas, and the
-/// offset advances by what was consumed.
+/// offset advances by what was consumed (inside a transaction: at its end).
 pub fn execute_from_master(srv: &mut Server, c: &mut Client) {
     srv.repl.replica.applying = true;
     srv.ks.master_applying = true;
     srv.execute(c);
     srv.ks.master_applying = false;
     srv.repl.replica.applying = false;
-    let consumed = std::mem::take(&mut srv.repl.replica.unapplied);
-    let mut bytes = Vec::with_capacity(consumed);
-    crate::resp::value::encode_command_into(&mut bytes, &c.argv);
-    srv.repl_feed_from_master(&bytes, consumed as i64);
+    let r = &mut srv.repl.replica;
+    let consumed = std::mem::take(&mut r.unapplied);
+    crate::resp::value::encode_command_into(&mut r.held.0, &c.argv);
+    r.held.1 += consumed as i64;
+    if c.flags.multi {
+        return;
+    }
+    let (bytes, consumed) = std::mem::take(&mut r.held);
+    srv.repl_feed_from_master(&bytes, consumed);
 }
 
 #[cfg(test)]
