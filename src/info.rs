@@ -379,7 +379,7 @@ fn stats(srv: &Server, w: &mut Section) {
     w.kv("instantaneous_input_repl_kbps", "0.00");
     w.kv("instantaneous_output_repl_kbps", "0.00");
     w.kv("rejected_connections", st.rejected_connections);
-    w.kv("sync_full", 0);
+    w.kv("sync_full", srv.repl.stat_sync_full);
     w.kv("sync_partial_ok", 0);
     w.kv("sync_partial_err", 0);
     w.kv("expired_keys", srv.ks.stat_expired_keys);
