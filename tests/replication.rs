@@ -290,3 +290,24 @@ fn handshake_offsets_getack_and_a_cut_inside_a_transaction() {
     let role: redis::Value = q(&mut r, &["ROLE"]);
     assert_eq!(format!("{role:?}").matches("connected").count(), 1, "{role:?}");
 }
+
+#[test]
+fn masteruser_and_masterauth_log_in_to_a_redis_master() {
+    let mdir = Server::new_dir();
+    let master = Server::start_redis_in(Path::new(REDIS_SERVER), &mdir, &[]);
+    let mut m = master.client();
+    let _: () = q(&mut m, &["ACL", "SETUSER", "repl", "on", ">pw", "~*", "&*", "+@all"]);
+    // The default user needs a password from now on: only `repl` can sync.
+    let _: () = q(&mut m, &["CONFIG", "SET", "requirepass", "other"]);
+    let replica = Server::start();
+    let mut r = replica.client();
+    let _: () = q(&mut r, &["CONFIG", "SET", "masteruser", "repl"]);
+    let _: () = q(&mut r, &["CONFIG", "SET", "masterauth", "pw"]);
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    assert!(
+        wait_for(Duration::from_secs(10), || info_field(&mut r, "master_link_status").as_deref() == Some("up")),
+        "log:\n{}",
+        replica.log()
+    );
+    let _ = std::fs::remove_dir_all(&mdir);
+}
