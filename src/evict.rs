@@ -466,7 +466,9 @@ fn over_limit(srv: &Server, limit: u64) -> Option<u64> {
 /// clients are paused: the dataset must stay still.
 pub fn perform(srv: &mut Server) -> Outcome {
     let limit = srv.config.maxmemory as u64;
-    if limit == 0 || srv.pause != Pause::None {
+    // A replica leaves eviction to its master (`replica-ignore-maxmemory`).
+    let ignored = srv.repl.replica.is_replica() && srv.config.replica_ignore_maxmemory;
+    if limit == 0 || srv.pause != Pause::None || ignored {
         return Outcome::Ok;
     }
     let outcome = evict_until(srv, limit);

@@ -76,7 +76,7 @@ pub fn render(srv: &Server, c: &Client, sections: &[String]) -> String {
             "memory" => memory(srv, c, &mut w),
             "persistence" => persistence(srv, &mut w),
             "stats" => stats(srv, &mut w),
-            "replication" => replication(&mut w),
+            "replication" => replication(srv, &mut w),
             "cpu" => cpu(&mut w),
             "modules" => w.header("Modules"),
             "commandstats" => commandstats(srv, &mut w),
@@ -375,7 +375,7 @@ fn stats(srv: &Server, w: &mut Section) {
     w.kv("instantaneous_input_repl_kbps", "0.00");
     w.kv("instantaneous_output_repl_kbps", "0.00");
     w.kv("rejected_connections", st.rejected_connections);
-    w.kv("sync_full", 0);
+    w.kv("sync_full", srv.repl.stat_sync_full);
     w.kv("sync_partial_ok", 0);
     w.kv("sync_partial_err", 0);
     w.kv("expired_keys", srv.ks.stat_expired_keys);
@@ -415,20 +415,16 @@ fn stats(srv: &Server, w: &mut Section) {
     w.kv("reply_buffer_expands", srv.client_mem.reply_buffer_expands);
 }
 
-fn replication(w: &mut Section) {
-    // Replication arrives with issue 6: a lone primary until then.
+fn replication(srv: &Server, w: &mut Section) {
     w.header("Replication");
-    w.kv("role", "master");
-    w.kv("connected_slaves", 0);
-    w.kv("master_failover_state", "no-failover");
-    w.kv("master_replid", "0".repeat(40));
-    w.kv("master_replid2", "0".repeat(40));
-    w.kv("master_repl_offset", 0);
-    w.kv("second_repl_offset", -1);
-    w.kv("repl_backlog_active", 0);
-    w.kv("repl_backlog_size", 1048576);
-    w.kv("repl_backlog_first_byte_offset", 0);
-    w.kv("repl_backlog_histlen", 0);
+    for (name, value) in crate::repl::replica::info_fields(srv) {
+        if name.is_empty() {
+            // A whole `slaveN:...` line.
+            let _ = write!(w.0, "{value}\r\n");
+        } else {
+            w.kv(name, value);
+        }
+    }
 }
 
 fn cpu(w: &mut Section) {

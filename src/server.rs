@@ -350,7 +350,8 @@ impl Server {
                         self.write_to(key);
                     }
                 }
-                Some((TokenKind::BusListener | TokenKind::Link, _)) | None => {}
+                Some((TokenKind::Link, _)) => crate::repl::replica::on_event(self, readable, writable),
+                Some((TokenKind::BusListener, _)) | None => {}
             }
         }
         self.ready_events = events;
@@ -513,7 +514,7 @@ impl Server {
                     c.query.extend_from_slice(&self.read_buf[..n]);
                     self.stats.net_input_bytes += n as u64;
                     let drained = n < limit && !hup;
-                    if c.query.len() as i64 > self.config.client_query_buffer_limit {
+                    if c.query.len() as i64 > self.config.client_query_buffer_limit && !c.flags.master {
                         log::warn!(
                             "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
                             crate::client::mem::info_line(&c, self.clock.now_ms),
@@ -558,11 +559,14 @@ impl Server {
                 let limits = Limits {
                     max_bulk_len: self.config.proto_max_bulk_len,
                     authenticated: c.authenticated,
-                    from_primary: false,
+                    from_primary: c.flags.master,
                 };
                 let before = c.query.len();
                 let parsed = c.parser.parse(&mut c.query, &mut c.argv, limits);
                 crate::client::mem::parsed(c, before - c.query.len());
+                if c.flags.master {
+                    self.repl.replica.unapplied += before - c.query.len();
+                }
                 match parsed {
                     Ok(Parsed::Command) => {}
                     Ok(Parsed::Incomplete) => break,
@@ -589,7 +593,11 @@ impl Server {
                 }
                 break;
             }
-            self.execute(c);
+            if c.flags.master {
+                crate::repl::replica::execute_from_master(self, c);
+            } else {
+                self.execute(c);
+            }
             if c.blocked.is_some() {
                 // argv stays: the command runs again when a key is ready.
                 break;
@@ -699,6 +707,8 @@ impl Server {
             .flatten()
         {
             // A failed save with stop-writes-on-bgsave-error: MISCONF.
+            Some(e)
+        } else if let Some(e) = crate::repl::replica::deny_command(self, c, idx) {
             Some(e)
         } else if c.reply.resp == 2 && c.subs.count() > 0 && !allowed_while_subscribed(self.commands.cmds[idx].name) {
             // COMPAT: Redis's subscriber-context error.
@@ -1050,8 +1060,10 @@ impl Server {
             self.unwatch_all(&mut c);
             self.unblock_client(&mut c);
             crate::cmd::pubsub::forget_client(self, &mut c);
-            if c.flags.replica {
-                self.repl_forget(key);
+            // Also drops what a never-attached client announced (REPLCONF).
+            self.repl_forget(key);
+            if c.flags.master {
+                crate::repl::replica::master_client_freed(self, key);
             }
             self.client_mem.forget(&mut c);
             crate::cmd::client::forget_monitor(self, &c);
@@ -1119,6 +1131,7 @@ impl Server {
         }
         self.clients_cron();
         crate::persist::cron(self);
+        crate::repl::replica::cron(self);
         crate::info::sample_memory(self);
         self.migrate_sockets.close_idle(self.clock.now_ms / 1000);
         crate::tracking::enforce_limit(self, None);
@@ -1136,7 +1149,9 @@ impl Server {
         let mut idle = Vec::new();
         for (key, slot) in self.clients.iter_mut() {
             let Some(c) = slot else { continue };
-            if timeout_ms > 0 && now - c.last_interaction_ms > timeout_ms && !c.flags.close_asap {
+            // Replication links are exempt, as in Redis.
+            let link = c.flags.master || c.flags.replica;
+            if timeout_ms > 0 && now - c.last_interaction_ms > timeout_ms && !c.flags.close_asap && !link {
                 idle.push(key);
             }
         }
@@ -1170,10 +1185,15 @@ impl Server {
     /// Ends CLIENT PAUSE and runs the commands that waited.
     pub fn unpause(&mut self) {
         self.pause = Pause::None;
-        self.ks.expire_deletes = true;
+        self.ks.expire_deletes = !self.repl.replica.is_replica();
         let waiting = std::mem::take(&mut self.paused_clients);
         for key in waiting {
             let Some(mut c) = self.take_client(key) else { continue };
+            if c.flags.master {
+                // Resumed by the replication cron, outside any command.
+                self.put_client(c);
+                continue;
+            }
             self.process_input(&mut c);
             self.queue_write(&mut c);
             self.put_client(c);

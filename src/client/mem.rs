@@ -96,7 +96,9 @@ impl Class {
 
 /// The class of `c` (replication links arrive with issue 6).
 pub fn class_of(c: &Client) -> Class {
-    if c.flags.replica {
+    if c.flags.master {
+        Class::Master
+    } else if c.flags.replica {
         Class::Replica
     } else if c.subs.count() > 0 {
         Class::PubSub
@@ -379,6 +381,9 @@ pub fn info_line(c: &Client, now_ms: i64) -> String {
     let mut flags = String::new();
     if c.flags.replica {
         flags.push('S');
+    }
+    if c.flags.master {
+        flags.push('M');
     }
     if c.flags.monitor {
         flags.push('O');

@@ -44,6 +44,8 @@ pub struct Flags {
     pub replica: bool,
     /// Receives the MONITOR feed.
     pub monitor: bool,
+    /// The link to our master: its commands run with replies muted.
+    pub master: bool,
 }
 
 /// The id of the client that replays the AOF (Redis's CLIENT_ID_AOF).
@@ -188,6 +190,6 @@ impl Client {
 
     /// True when replies are currently being discarded (CLIENT REPLY OFF/SKIP).
     pub fn replies_muted(&self) -> bool {
-        matches!(self.reply_mode, ReplyMode::Off | ReplyMode::Skip)
+        matches!(self.reply_mode, ReplyMode::Off | ReplyMode::Skip) || self.flags.master
     }
 }

@@ -137,7 +137,7 @@ pub fn hello(srv: &mut Server, c: &mut Client) -> CmdResult {
     c.reply.bulk(b"mode");
     c.reply.bulk(if srv.config.cluster_enabled { b"cluster" as &[u8] } else { b"standalone" });
     c.reply.bulk(b"role");
-    c.reply.bulk(b"master");
+    c.reply.bulk(if srv.repl.replica.is_replica() { b"replica" as &[u8] } else { b"master" });
     c.reply.bulk(b"modules");
     c.reply.array(0);
     Ok(())

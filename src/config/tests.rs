@@ -599,10 +599,10 @@ fn table_matches_redis_source_if_present() {
 
 #[test]
 fn unimplemented_directives_are_reported() {
-    let c = cfg("port 7000\nrepl-backlog-size 1mb\nslave-serve-stale-data no\nhz 5\nrename-command DEBUG \"\"");
-    assert_eq!(c.unimplemented_in_use(), vec!["replica-serve-stale-data", "repl-backlog-size"]);
+    let c = cfg("port 7000\nrepl-backlog-size 1mb\nmin-slaves-to-write 1\nhz 5\nrename-command DEBUG \"\"");
+    assert_eq!(c.unimplemented_in_use(), vec!["min-replicas-to-write", "repl-backlog-size"]);
     assert!(!c.was_given(b"slaveof"));
-    assert!(c.was_given(b"slave-serve-stale-data"));
+    assert!(c.was_given(b"min-slaves-to-write"));
     assert!(Config::default().unimplemented_in_use().is_empty());
 }
 

@@ -92,6 +92,12 @@ pub struct Keyspace {
     pub expire_deletes: bool,
     /// True while the AOF is replayed: nothing expires (Redis's loading rule).
     pub loading: bool,
+    /// True while a replica applies its master's stream: expired keys still
+    /// exist for it (the master sends their deletions).
+    pub master_applying: bool,
+    /// Keys a writable replica's own clients gave a TTL: the replica
+    /// expires these itself (those of its master wait for the master's DEL).
+    pub replica_keys_with_expire: std::collections::HashSet<(usize, Sds)>,
     /// Number of keys removed by expiry (INFO `expired_keys`).
     pub stat_expired_keys: u64,
     /// Lookups that found / missed a key (INFO `keyspace_hits/misses`).
@@ -130,6 +136,8 @@ impl Keyspace {
             notify_flags: 0,
             expire_deletes: true,
             loading: false,
+            master_applying: false,
+            replica_keys_with_expire: Default::default(),
             stat_expired_keys: 0,
             stat_hits: 0,
             stat_misses: 0,
@@ -168,7 +176,7 @@ impl Keyspace {
     /// logically gone (deleted here, or just reported missing on a replica).
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let Some(&at) = self.dbs[db].expires.get(key) else { return false };
-        if at > self.now_ms || self.loading {
+        if at > self.now_ms || self.loading || self.master_applying {
             return false;
         }
         if !self.expire_deletes {
@@ -325,6 +333,9 @@ impl Keyspace {
         let d = &mut self.dbs[db];
         if let Some((k, _)) = d.dict.get_key_value(key) {
             let k = k.clone();
+            if !self.expire_deletes && !self.master_applying {
+                self.replica_keys_with_expire.insert((db, k.clone()));
+            }
             d.expires.insert(k, at_ms);
         }
     }

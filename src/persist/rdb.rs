@@ -228,7 +228,8 @@ pub(crate) fn load_from(
     let limits = crate::cmd::dump::load_limits(srv);
     let opts = LoadOptions {
         databases: srv.ks.dbs.len(),
-        skip_expired_before_ms: skip_expired.then_some(srv.clock.now_ms),
+        // A replica keeps expired keys: its master sends their deletions.
+        skip_expired_before_ms: (skip_expired && !srv.repl.replica.is_replica()).then_some(srv.clock.now_ms),
         verify_checksum: srv.config.rdbchecksum && !crate::rdb::skip_checksum_validation(),
     };
     let now = srv.clock.now_ms;

@@ -11,14 +11,17 @@
 //! Full synchronisation (SYNC, PSYNC answered with FULLRESYNC) sends an RDB
 //! snapshot produced in-line: the snapshot is built from the live keyspace in
 //! one go, so no write can slip between it and the stream that follows.
-//! Partial resynchronisation, the replica side, WAIT and FAILOVER are later
-//! work (replication issue); this module must stay free of socket handling,
-//! which belongs to the reactor.
+//! Partial resynchronisation (master side), WAIT and FAILOVER are later
+//! work; the replica side lives in [`replica`]. This module must stay free
+//! of socket handling, which belongs to the reactor.
 //!
 //! Mirrors Redis 7.0's `replicationFeedSlaves` (SELECT re-emission, backlog
 //! accounting) and the wire format of `syncCommand` for full syncs.
 
 pub mod backlog;
+pub mod replica;
+
+use std::collections::HashMap;
 
 use bytes::Bytes;
 
@@ -44,6 +47,27 @@ pub struct Master {
     pub seldb: Option<usize>,
     /// Full syncs served (INFO `sync_full`).
     pub stat_sync_full: u64,
+    /// The previous replication id (`master_replid2`), zeros when none.
+    pub replid2: String,
+    /// First offset `replid2` is no longer valid at (`second_repl_offset`).
+    pub second_offset: i64,
+    /// What replicas told us (REPLCONF), by slab key.
+    pub replica_info: HashMap<usize, ReplicaInfo>,
+    /// The replica side: our own master, if any.
+    pub replica: replica::Replica,
+}
+
+/// What a replica announced and acknowledged.
+#[derive(Debug, Clone, Default)]
+pub struct ReplicaInfo {
+    /// REPLCONF listening-port.
+    pub listening_port: u16,
+    /// Offset of the last REPLCONF ACK.
+    pub ack_offset: i64,
+    /// When that ACK arrived (Unix ms).
+    pub ack_ms: i64,
+    /// REPLCONF ip-address, shown instead of the peer address.
+    pub announced_ip: Option<String>,
 }
 
 impl Master {
@@ -56,6 +80,48 @@ impl Master {
             replicas: Vec::new(),
             seldb: None,
             stat_sync_full: 0,
+            replid2: "0".repeat(40),
+            second_offset: -1,
+            replica_info: HashMap::new(),
+            replica: Default::default(),
+        }
+    }
+
+    /// Starts a new history (promotion): the old id stays acceptable for
+    /// offsets up to the current one, as Redis's `shiftReplicationId`.
+    pub fn shift_replid(&mut self) {
+        self.shift_replid_to(crate::server::random_hex(40));
+    }
+
+    /// Switches to `id`, keeping the current one as `replid2`.
+    pub fn shift_replid_to(&mut self, id: String) {
+        self.replid2 = std::mem::replace(&mut self.replid, id);
+        self.second_offset = self.offset + 1;
+        self.seldb = None;
+    }
+
+    /// Takes the master's identity after a full sync, with a fresh backlog
+    /// starting after `offset`.
+    pub fn adopt(&mut self, id: String, offset: i64, backlog_size: i64) {
+        self.replid = id;
+        self.offset = offset;
+        self.replid2 = "0".repeat(40);
+        self.second_offset = -1;
+        self.seldb = None;
+        self.backlog = Some(Backlog::new(backlog_size.max(16 * 1024) as usize, offset + 1));
+    }
+
+    /// Appends bytes of our master's stream to our backlog and replicas;
+    /// the offset advances by `consumed`, the bytes read for them.
+    pub fn feed_from_master(&mut self, bytes: &[u8], consumed: i64) {
+        self.offset += consumed - bytes.len() as i64;
+        self.feed_raw_bytes(bytes);
+    }
+
+    fn feed_raw_bytes(&mut self, bytes: &[u8]) {
+        self.offset += bytes.len() as i64;
+        if let Some(b) = self.backlog.as_mut() {
+            b.append(bytes);
         }
     }
 }
@@ -71,7 +137,8 @@ impl Server {
     /// preceded by a SELECT when the stream's database changes. Does nothing
     /// (not even offset accounting) while there is no backlog, as Redis.
     pub fn repl_feed(&mut self, db: usize, argv: &[Bytes]) {
-        if self.repl.backlog.is_none() && self.repl.replicas.is_empty() {
+        // On a replica, the master's own bytes are the stream.
+        if (self.repl.backlog.is_none() && self.repl.replicas.is_empty()) || self.repl.replica.applying {
             return;
         }
         let mut bytes = Vec::with_capacity(64);
@@ -85,19 +152,31 @@ impl Server {
 
     /// Appends already-encoded stream bytes to the backlog and replicas.
     fn repl_feed_raw(&mut self, bytes: &[u8]) {
-        self.repl.offset += bytes.len() as i64;
-        if let Some(b) = self.repl.backlog.as_mut() {
-            b.append(bytes);
-        }
+        self.repl.feed_raw_bytes(bytes);
+        self.repl_send_to_replicas(bytes);
+    }
+
+    /// Appends bytes of our master's stream (chained replication); see
+    /// [`Master::feed_from_master`].
+    pub fn repl_feed_from_master(&mut self, bytes: &[u8], consumed: i64) {
+        self.repl.feed_from_master(bytes, consumed);
+        // The master's own SELECTs went by: what we add next selects again.
+        self.repl.seldb = None;
+        self.repl_send_to_replicas(bytes);
+    }
+
+    fn repl_send_to_replicas(&mut self, bytes: &[u8]) {
         for i in 0..self.repl.replicas.len() {
             let key = self.repl.replicas[i];
             self.with_client(key, None, |r| r.reply.unmuted(|out| out.raw(bytes)));
         }
     }
 
-    /// Forgets a replica that disconnected.
+    /// Forgets a replica (or a client that announced itself as one) that
+    /// disconnected.
     pub fn repl_forget(&mut self, key: usize) {
         self.repl.replicas.retain(|&k| k != key);
+        self.repl.replica_info.remove(&key);
     }
 
     /// Attaches `c` as a replica with a full synchronisation: the optional
@@ -125,6 +204,7 @@ impl Server {
         c.flags.replica = true;
         self.repl.seldb = None;
         self.repl.replicas.push(c.key);
+        self.repl.replica_info.entry(c.key).or_default().ack_ms = self.clock.now_ms;
         self.repl.stat_sync_full += 1;
         log::info!("Replica {} asks for synchronization", c.addr);
         log::info!("Synchronization with replica {} succeeded", c.addr);
@@ -162,6 +242,7 @@ pub fn sync(srv: &mut Server, c: &mut Client) -> CmdResult {
     if c.flags.replica {
         return Ok(());
     }
+    replica::refuse_sync_while_down(srv)?;
     if c.flags.multi {
         return Err(ReplyError::err("Command is not allowed inside a transaction"));
     }
@@ -174,20 +255,46 @@ pub fn psync(srv: &mut Server, c: &mut Client) -> CmdResult {
     if c.flags.replica {
         return Ok(());
     }
+    replica::refuse_sync_while_down(srv)?;
     srv.full_sync(c, true)
 }
 
 /// REPLCONF option value ...: the options a replica announces
-/// (listening-port, ip-address, capa) are accepted; ACK/GETACK are silent.
-pub fn replconf(_srv: &mut Server, c: &mut Client) -> CmdResult {
+/// (listening-port, ip-address, capa) are accepted; ACK is recorded
+/// silently; GETACK from our master is answered with an ACK.
+pub fn replconf(srv: &mut Server, c: &mut Client) -> CmdResult {
     if c.argc() % 2 == 0 {
         // COMPAT: the generic syntax error Redis answers.
         return Err(ReplyError::Syntax);
     }
     let opt = c.arg(1).to_ascii_lowercase();
     match opt.as_slice() {
-        b"ack" | b"getack" => Ok(()),
-        b"listening-port" | b"ip-address" | b"capa" | b"rdb-only" => {
+        b"ack" => {
+            if let Some(off) = crate::util::num::string2ll(c.arg(2)) {
+                let info = srv.repl.replica_info.entry(c.key).or_default();
+                info.ack_offset = info.ack_offset.max(off);
+                info.ack_ms = srv.clock.now_ms;
+            }
+            Ok(())
+        }
+        b"getack" => {
+            replica::getack(srv, c);
+            Ok(())
+        }
+        b"listening-port" => {
+            let port = crate::util::num::string2ll(c.arg(2)).and_then(|p| u16::try_from(p).ok());
+            let Some(port) = port else { return Err(ReplyError::NotInteger) };
+            srv.repl.replica_info.entry(c.key).or_default().listening_port = port;
+            c.reply.ok();
+            Ok(())
+        }
+        b"ip-address" => {
+            let ip = String::from_utf8_lossy(c.arg(2)).into_owned();
+            srv.repl.replica_info.entry(c.key).or_default().announced_ip = Some(ip);
+            c.reply.ok();
+            Ok(())
+        }
+        b"capa" | b"rdb-only" => {
             c.reply.ok();
             Ok(())
         }

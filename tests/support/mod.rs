@@ -286,6 +286,12 @@ impl Raw {
         Raw { stream, pending: Vec::new() }
     }
 
+    /// Wraps an accepted connection (a test playing a server's peer).
+    pub fn from_stream(stream: TcpStream) -> Raw {
+        stream.set_nodelay(true).expect("nodelay");
+        Raw { stream, pending: Vec::new() }
+    }
+
     /// Writes all of `bytes`.
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("raw write");

@@ -1,0 +1,313 @@
+//! Replication through real processes, against Debian's real redis-server
+//! in both roles: a Viator replica of a Redis master and a Redis replica of
+//! a Viator master, under a write load of every type with expiries. The
+//! contract: once the replica's offset reaches the master's, `DEBUG DIGEST`
+//! (Redis's own algorithm on both sides) is equal. Also REPLICAOF NO ONE,
+//! READONLY, MASTERDOWN, ROLE, and reconnection after the link is killed
+//! (with a partial resync against a Redis master).
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use redis::Connection;
+use support::{q, qe, resp, show, wait_for, Raw, Server};
+
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+/// Redis sends a diskless snapshot at once instead of waiting 5 s for
+/// more replicas.
+const REDIS_MASTER_ARGS: &[&str] = &["--repl-diskless-sync-delay", "0"];
+
+fn info_field(con: &mut Connection, name: &str) -> Option<String> {
+    let text: String = q(con, &["INFO", "replication"]);
+    text.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim_end().to_string()))
+}
+
+/// A seeded mix of writes over every type, some with short and long TTLs.
+fn workload(con: &mut Connection, seed: u64, n: usize) {
+    let mut x = seed | 1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..n {
+        let r = next();
+        let k = r % 40;
+        let v = (r >> 8) % 1000;
+        let mut cmd = redis::cmd("PING");
+        match (r >> 20) % 14 {
+            0 => cmd = redis::cmd("SET").arg(format!("s{k}")).arg(v).clone(),
+            1 => cmd = redis::cmd("SET").arg(format!("s{k}")).arg(v).arg("PX").arg(50 + v % 200).clone(),
+            2 => cmd = redis::cmd("INCRBY").arg(format!("n{k}")).arg(v).clone(),
+            3 => cmd = redis::cmd("RPUSH").arg(format!("l{k}")).arg(v).arg(v + 1).clone(),
+            4 => cmd = redis::cmd("LPOP").arg(format!("l{k}")).clone(),
+            5 => cmd = redis::cmd("HSET").arg(format!("h{k}")).arg(format!("f{}", v % 10)).arg(v).clone(),
+            6 => cmd = redis::cmd("SADD").arg(format!("t{k}")).arg(v % 50).clone(),
+            7 => cmd = redis::cmd("SREM").arg(format!("t{k}")).arg(v % 50).clone(),
+            8 => cmd = redis::cmd("ZADD").arg(format!("z{k}")).arg(v).arg(format!("m{}", v % 20)).clone(),
+            9 => cmd = redis::cmd("XADD").arg(format!("x{k}")).arg("*").arg("f").arg(v).clone(),
+            10 => cmd = redis::cmd("EXPIRE").arg(format!("h{k}")).arg(1 + v % 100).clone(),
+            11 => cmd = redis::cmd("PEXPIRE").arg(format!("t{k}")).arg(20 + v % 100).clone(),
+            12 => cmd = redis::cmd("DEL").arg(format!("s{k}")).clone(),
+            _ => cmd = redis::cmd("APPEND").arg(format!("a{k}")).arg(v).clone(),
+        }
+        let _: redis::Value = cmd.query(con).unwrap_or(redis::Value::Nil);
+    }
+    // Something in another database, and a transaction.
+    let _: () = q(con, &["SELECT", "3"]);
+    let _: () = q(con, &["SET", "db3", "x", "EX", "1000"]);
+    let _: () = q(con, &["SELECT", "0"]);
+    let _: redis::Value =
+        redis::pipe().atomic().cmd("INCR").arg("tx").cmd("LPUSH").arg("txl").arg("a").query(con).unwrap();
+}
+
+/// Waits until the replica's offset equals the master's and both digests
+/// match (expiring keys may need a moment to be deleted on the master and
+/// for the DELs to arrive). Panics with both logs otherwise.
+fn assert_converges(master: &Server, replica: &Server) {
+    let mut m = master.client();
+    let mut r = replica.client();
+    let mut last = String::new();
+    let ok = wait_for(Duration::from_secs(20), || {
+        let mo = info_field(&mut m, "master_repl_offset");
+        let md: String = q(&mut m, &["DEBUG", "DIGEST"]);
+        let ro = info_field(&mut r, "slave_repl_offset");
+        let rd: String = q(&mut r, &["DEBUG", "DIGEST"]);
+        let link = info_field(&mut r, "master_link_status");
+        last = format!("master {mo:?} {md}, replica {ro:?} {rd} link {link:?}");
+        link.as_deref() == Some("up") && mo == ro && md == rd
+    });
+    assert!(ok, "no convergence: {last}\nmaster log:\n{}\nreplica log:\n{}", master.log(), replica.log());
+}
+
+#[test]
+fn viator_replica_follows_a_redis_master_and_resumes_partially() {
+    let mdir = Server::new_dir();
+    let master = Server::start_redis_in(Path::new(REDIS_SERVER), &mdir, REDIS_MASTER_ARGS);
+    let replica = Server::start();
+    let mut m = master.client();
+    let mut r = replica.client();
+    workload(&mut m, 1, 500);
+    let port = master.port().to_string();
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &port]);
+    let again: String = q(&mut r, &["REPLICAOF", "127.0.0.1", &port]);
+    assert_eq!(again, "OK Already connected to specified master");
+    // Writes during the synchronisation.
+    workload(&mut m, 2, 2000);
+    assert_converges(&master, &replica);
+
+    // ROLE and INFO as a replica.
+    let role: redis::Value = q(&mut r, &["ROLE"]);
+    let redis::Value::Array(items) = role else { panic!("ROLE: {role:?}") };
+    assert_eq!(items.len(), 5);
+    assert_eq!(items[0], redis::Value::BulkString(b"slave".to_vec()));
+    assert_eq!(items[2], redis::Value::Int(master.port() as i64));
+    assert_eq!(items[3], redis::Value::BulkString(b"connected".to_vec()));
+    assert_eq!(info_field(&mut r, "role").as_deref(), Some("slave"));
+    assert_eq!(info_field(&mut r, "master_port"), Some(port.clone()));
+    assert_eq!(info_field(&mut r, "slave_read_only").as_deref(), Some("1"));
+    assert_eq!(info_field(&mut m, "connected_slaves").as_deref(), Some("1"));
+
+    // READONLY for writes from ordinary clients, reads are served.
+    assert_eq!(qe(&mut r, &["SET", "k", "v"]), "READONLY You can't write against a read only replica.");
+    let _: redis::Value = q(&mut r, &["GET", "s1"]);
+
+    // Kill the link: the replica reconnects and continues from its offset.
+    let killed: i64 = q(&mut r, &["CLIENT", "KILL", "TYPE", "master"]);
+    assert_eq!(killed, 1);
+    workload(&mut m, 3, 1000);
+    assert_converges(&master, &replica);
+    assert!(
+        replica.log().contains("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization."),
+        "log:\n{}",
+        replica.log()
+    );
+    // The master killing the replica's link works the same way.
+    let _: i64 = q(&mut m, &["CLIENT", "KILL", "TYPE", "replica"]);
+    workload(&mut m, 4, 500);
+    assert_converges(&master, &replica);
+
+    // Promotion: writable, a new history that keeps the old one as replid2.
+    let old_id = info_field(&mut r, "master_replid").unwrap();
+    let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    assert_eq!(info_field(&mut r, "role").as_deref(), Some("master"));
+    assert_eq!(info_field(&mut r, "master_replid2"), Some(old_id));
+    let _: () = q(&mut r, &["SET", "k", "v"]);
+    let role: redis::Value = q(&mut r, &["ROLE"]);
+    let redis::Value::Array(items) = role else { panic!("ROLE: {role:?}") };
+    assert_eq!(items[0], redis::Value::BulkString(b"master".to_vec()));
+    let _ = std::fs::remove_dir_all(&mdir);
+}
+
+#[test]
+fn redis_replica_follows_a_viator_master() {
+    let master = Server::start();
+    let rdir = Server::new_dir();
+    let replica = Server::start_redis_in(Path::new(REDIS_SERVER), &rdir, &[]);
+    let mut m = master.client();
+    let mut r = replica.client();
+    workload(&mut m, 5, 500);
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    workload(&mut m, 6, 2000);
+    assert_converges(&master, &replica);
+    // The master lists it, with the port it announced.
+    let line = info_field(&mut m, "slave0").unwrap_or_default();
+    assert!(line.starts_with(&format!("ip=127.0.0.1,port={},state=online,", replica.port())), "{line}");
+    let role: redis::Value = q(&mut m, &["ROLE"]);
+    let redis::Value::Array(items) = role else { panic!("ROLE: {role:?}") };
+    assert_eq!(items[0], redis::Value::BulkString(b"master".to_vec()));
+    let redis::Value::Array(rows) = &items[2] else { panic!("ROLE: {items:?}") };
+    assert_eq!(rows.len(), 1);
+    // A killed link: the Redis replica comes back (with a full resync).
+    let killed: i64 = q(&mut m, &["CLIENT", "KILL", "TYPE", "replica"]);
+    assert_eq!(killed, 1);
+    workload(&mut m, 7, 500);
+    assert_converges(&master, &replica);
+    let _ = std::fs::remove_dir_all(&rdir);
+}
+
+#[test]
+fn viator_chain_from_the_config_file_and_masterdown() {
+    let master = Server::start();
+    let mut m = master.client();
+    workload(&mut m, 8, 300);
+    let port = master.port().to_string();
+    let replica = Server::start_with(&[
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--replica-serve-stale-data",
+        "no",
+        "--replica-announce-ip",
+        "10.1.2.3",
+    ]);
+    workload(&mut m, 9, 300);
+    assert_converges(&master, &replica);
+    // The master shows the announced address.
+    let line = info_field(&mut m, "slave0").unwrap_or_default();
+    assert!(line.starts_with(&format!("ip=10.1.2.3,port={},state=online,", replica.port())), "{line}");
+    // A replica of the replica gets the stream through it.
+    let sub = Server::start_with(&["--replicaof", "127.0.0.1", &replica.port().to_string()]);
+    workload(&mut m, 10, 300);
+    assert_converges(&master, &replica);
+    assert_converges(&replica, &sub);
+    let mut r = replica.client();
+    let hello: redis::Value = q(&mut r, &["HELLO", "2"]);
+    assert!(format!("{hello:?}").contains("replica"), "{hello:?}");
+    // With the master gone and replica-serve-stale-data no: MASTERDOWN,
+    // except for commands allowed on stale data.
+    drop(m);
+    drop(master);
+    assert!(wait_for(Duration::from_secs(5), || info_field(&mut r, "master_link_status").as_deref() == Some("down")));
+    assert_eq!(
+        qe(&mut r, &["GET", "s1"]),
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+    );
+    // PING is not one of them (no `stale` flag), INFO is.
+    assert!(qe(&mut r, &["PING"]).starts_with("MASTERDOWN"));
+    let _: String = q(&mut r, &["INFO", "replication"]);
+}
+
+/// The test plays the master: accepts the replica's connection and checks
+/// its handshake word for word, answering as Redis 7.0 would.
+fn fake_master_handshake(listener: &std::net::TcpListener, replica_port: u16) -> (Raw, Vec<u8>) {
+    let (stream, _) = listener.accept().expect("the replica connects");
+    let mut m = Raw::from_stream(stream);
+    assert_eq!(show(&m.read_reply()), show(&resp(&[b"PING"])));
+    m.send(b"+PONG\r\n");
+    let port = replica_port.to_string();
+    assert_eq!(show(&m.read_reply()), show(&resp(&[b"REPLCONF", b"listening-port", port.as_bytes()])));
+    assert_eq!(show(&m.read_reply()), show(&resp(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])));
+    m.send(b"+OK\r\n+OK\r\n");
+    let psync = m.read_reply();
+    (m, psync)
+}
+
+#[test]
+fn handshake_offsets_getack_and_a_cut_inside_a_transaction() {
+    // An empty snapshot, as a Viator master sends it.
+    let rdb = {
+        let donor = Server::start();
+        let mut s = Raw::connect(donor.port());
+        s.send(&resp(&[b"SYNC"]));
+        let mut header = Vec::new();
+        while !header.ends_with(b"\r\n") {
+            header.extend(s.read_n(1, Duration::from_secs(5)));
+        }
+        let len: usize = std::str::from_utf8(&header[1..header.len() - 2]).unwrap().parse().unwrap();
+        s.read_n(len, Duration::from_secs(5))
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mport = listener.local_addr().unwrap().port().to_string();
+    let replica = Server::start();
+    let mut r = replica.client();
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &mport]);
+    let (mut m, psync) = fake_master_handshake(&listener, replica.port());
+    // A former master offers its own history first.
+    assert!(psync.starts_with(b"*3\r\n$5\r\nPSYNC\r\n$40\r\n"), "{}", show(&psync));
+    let id = "a".repeat(40);
+    m.send(format!("+FULLRESYNC {id} 100\r\n${}\r\n", rdb.len()).as_bytes());
+    m.send(&rdb);
+    let applied = [resp(&[b"SELECT", b"0"]), resp(&[b"SET", b"a", b"1"])].concat();
+    let open_tx = [resp(&[b"MULTI"]), resp(&[b"SET", b"b", b"2"])].concat();
+    m.send(&applied);
+    m.send(&open_tx);
+    let off = 100 + applied.len() as i64;
+    assert!(wait_for(Duration::from_secs(5), || info_field(&mut r, "slave_read_repl_offset")
+        == Some((off + open_tx.len() as i64).to_string())));
+    // Inside the transaction the offset waits for EXEC.
+    assert_eq!(info_field(&mut r, "slave_repl_offset"), Some(off.to_string()));
+    assert_eq!(info_field(&mut r, "master_replid"), Some(id.clone()));
+    let a: String = q(&mut r, &["GET", "a"]);
+    assert_eq!(a, "1");
+    // GETACK is answered with the offset (ACKs also come every second).
+    m.send(&resp(&[b"REPLCONF", b"GETACK", b"*"]));
+    let want = show(&resp(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]));
+    let mut seen = Vec::new();
+    while !seen.contains(&want) && seen.len() < 5 {
+        seen.push(show(&m.read_reply()));
+    }
+    assert!(seen.contains(&want), "{seen:?}");
+    // Cut the link: the replica asks to continue right after what it applied.
+    drop(m);
+    let (mut m, psync) = fake_master_handshake(&listener, replica.port());
+    let next = (off + 1).to_string();
+    assert_eq!(show(&psync), show(&resp(&[b"PSYNC", id.as_bytes(), next.as_bytes()])));
+    m.send(b"+CONTINUE\r\n");
+    let tx = [resp(&[b"MULTI"]), resp(&[b"SET", b"b", b"2"]), resp(&[b"EXEC"])].concat();
+    m.send(&tx);
+    let end = off + tx.len() as i64;
+    assert!(wait_for(Duration::from_secs(5), || info_field(&mut r, "slave_repl_offset") == Some(end.to_string())));
+    let b: String = q(&mut r, &["GET", "b"]);
+    assert_eq!(b, "2");
+    assert!(replica.log().contains("Master accepted a Partial Resynchronization"), "{}", replica.log());
+    // The replica serves no writes, and ROLE says where it stands.
+    assert!(qe(&mut r, &["SET", "x", "1"]).starts_with("READONLY"));
+    let role: redis::Value = q(&mut r, &["ROLE"]);
+    assert_eq!(format!("{role:?}").matches("connected").count(), 1, "{role:?}");
+}
+
+#[test]
+fn masteruser_and_masterauth_log_in_to_a_redis_master() {
+    let mdir = Server::new_dir();
+    let master = Server::start_redis_in(Path::new(REDIS_SERVER), &mdir, &[]);
+    let mut m = master.client();
+    let _: () = q(&mut m, &["ACL", "SETUSER", "repl", "on", ">pw", "~*", "&*", "+@all"]);
+    // The default user needs a password from now on: only `repl` can sync.
+    let _: () = q(&mut m, &["CONFIG", "SET", "requirepass", "other"]);
+    let replica = Server::start();
+    let mut r = replica.client();
+    let _: () = q(&mut r, &["CONFIG", "SET", "masteruser", "repl"]);
+    let _: () = q(&mut r, &["CONFIG", "SET", "masterauth", "pw"]);
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    assert!(
+        wait_for(Duration::from_secs(10), || info_field(&mut r, "master_link_status").as_deref() == Some("up")),
+        "log:\n{}",
+        replica.log()
+    );
+    let _ = std::fs::remove_dir_all(&mdir);
+}
