@@ -38,23 +38,22 @@ fn workload(con: &mut Connection, seed: u64, n: usize) {
         let r = next();
         let k = r % 40;
         let v = (r >> 8) % 1000;
-        let mut cmd = redis::cmd("PING");
-        match (r >> 20) % 14 {
-            0 => cmd = redis::cmd("SET").arg(format!("s{k}")).arg(v).clone(),
-            1 => cmd = redis::cmd("SET").arg(format!("s{k}")).arg(v).arg("PX").arg(50 + v % 200).clone(),
-            2 => cmd = redis::cmd("INCRBY").arg(format!("n{k}")).arg(v).clone(),
-            3 => cmd = redis::cmd("RPUSH").arg(format!("l{k}")).arg(v).arg(v + 1).clone(),
-            4 => cmd = redis::cmd("LPOP").arg(format!("l{k}")).clone(),
-            5 => cmd = redis::cmd("HSET").arg(format!("h{k}")).arg(format!("f{}", v % 10)).arg(v).clone(),
-            6 => cmd = redis::cmd("SADD").arg(format!("t{k}")).arg(v % 50).clone(),
-            7 => cmd = redis::cmd("SREM").arg(format!("t{k}")).arg(v % 50).clone(),
-            8 => cmd = redis::cmd("ZADD").arg(format!("z{k}")).arg(v).arg(format!("m{}", v % 20)).clone(),
-            9 => cmd = redis::cmd("XADD").arg(format!("x{k}")).arg("*").arg("f").arg(v).clone(),
-            10 => cmd = redis::cmd("EXPIRE").arg(format!("h{k}")).arg(1 + v % 100).clone(),
-            11 => cmd = redis::cmd("PEXPIRE").arg(format!("t{k}")).arg(20 + v % 100).clone(),
-            12 => cmd = redis::cmd("DEL").arg(format!("s{k}")).clone(),
-            _ => cmd = redis::cmd("APPEND").arg(format!("a{k}")).arg(v).clone(),
-        }
+        let cmd = match (r >> 20) % 14 {
+            0 => redis::cmd("SET").arg(format!("s{k}")).arg(v).clone(),
+            1 => redis::cmd("SET").arg(format!("s{k}")).arg(v).arg("PX").arg(50 + v % 200).clone(),
+            2 => redis::cmd("INCRBY").arg(format!("n{k}")).arg(v).clone(),
+            3 => redis::cmd("RPUSH").arg(format!("l{k}")).arg(v).arg(v + 1).clone(),
+            4 => redis::cmd("LPOP").arg(format!("l{k}")).clone(),
+            5 => redis::cmd("HSET").arg(format!("h{k}")).arg(format!("f{}", v % 10)).arg(v).clone(),
+            6 => redis::cmd("SADD").arg(format!("t{k}")).arg(v % 50).clone(),
+            7 => redis::cmd("SREM").arg(format!("t{k}")).arg(v % 50).clone(),
+            8 => redis::cmd("ZADD").arg(format!("z{k}")).arg(v).arg(format!("m{}", v % 20)).clone(),
+            9 => redis::cmd("XADD").arg(format!("x{k}")).arg("*").arg("f").arg(v).clone(),
+            10 => redis::cmd("EXPIRE").arg(format!("h{k}")).arg(1 + v % 100).clone(),
+            11 => redis::cmd("PEXPIRE").arg(format!("t{k}")).arg(20 + v % 100).clone(),
+            12 => redis::cmd("DEL").arg(format!("s{k}")).clone(),
+            _ => redis::cmd("APPEND").arg(format!("a{k}")).arg(v).clone(),
+        };
         let _: redis::Value = cmd.query(con).unwrap_or(redis::Value::Nil);
     }
     // Something in another database, and a transaction.
