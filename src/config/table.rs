@@ -201,7 +201,7 @@ macro_rules! shutdown {
         Directive {
             name: $name,
             alias: None,
-            flags: flags!(MULTI_ARG),
+            flags: flags!(MULTI_ARG | IMPLEMENTED),
             kind: Kind::Enum {
                 names: ShutdownFlags::NAMES,
                 default: 0,
@@ -244,16 +244,16 @@ const MB: i64 = 1024 * 1024;
 // COMPAT: names, aliases, bounds and defaults are Redis 7.0.15's.
 pub static TABLE: &[Directive] = &[
     // yes/no
-    boolean!("rdbchecksum", None, [IMMUTABLE], rdbchecksum, true),
+    boolean!("rdbchecksum", None, [IMMUTABLE | IMPLEMENTED], rdbchecksum, true),
     boolean!("daemonize", None, [IMMUTABLE | IMPLEMENTED], daemonize, false),
     boolean!("io-threads-do-reads", None, [DEBUG | IMMUTABLE], io_threads_do_reads, false),
     boolean!("always-show-logo", None, [IMMUTABLE | IMPLEMENTED], always_show_logo, false),
     boolean!("protected-mode", None, [IMPLEMENTED], protected_mode, true),
-    boolean!("rdbcompression", None, [], rdbcompression, true),
+    boolean!("rdbcompression", None, [IMPLEMENTED], rdbcompression, true),
     boolean!("rdb-del-sync-files", None, [], rdb_del_sync_files, false),
     boolean!("activerehashing", None, [], activerehashing, true),
-    boolean!("stop-writes-on-bgsave-error", None, [], stop_writes_on_bgsave_error, true),
-    boolean!("set-proc-title", None, [IMMUTABLE], set_proc_title, true),
+    boolean!("stop-writes-on-bgsave-error", None, [IMPLEMENTED], stop_writes_on_bgsave_error, true),
+    boolean!("set-proc-title", None, [IMMUTABLE | IMPLEMENTED], set_proc_title, true),
     boolean!("dynamic-hz", None, [], dynamic_hz, true),
     boolean!("lazyfree-lazy-eviction", None, [DEBUG | IMPLEMENTED], lazyfree_lazy_eviction, false),
     boolean!("lazyfree-lazy-expire", None, [DEBUG | IMPLEMENTED], lazyfree_lazy_expire, false),
@@ -281,7 +281,7 @@ pub static TABLE: &[Directive] = &[
     boolean!("appendonly", None, [DENY_LOADING | IMPLEMENTED], appendonly, false),
     boolean!("cluster-allow-reads-when-down", None, [], cluster_allow_reads_when_down, false),
     boolean!("cluster-allow-pubsubshard-when-down", None, [], cluster_allow_pubsubshard_when_down, true),
-    boolean!("crash-log-enabled", None, [], crash_log_enabled, true),
+    boolean!("crash-log-enabled", None, [IMPLEMENTED], crash_log_enabled, true),
     boolean!("crash-memcheck-enabled", None, [], crash_memcheck_enabled, true),
     boolean!("use-exit-on-panic", None, [HIDDEN], use_exit_on_panic, false),
     boolean!("disable-thp", None, [IMMUTABLE], disable_thp, true),
@@ -300,7 +300,7 @@ pub static TABLE: &[Directive] = &[
     string!("cluster-config-file", None, [IMMUTABLE], cluster_config_file, "nodes.conf", None),
     string!("cluster-announce-hostname", None, [], null_if_empty, cluster_announce_hostname, Some(check_hostname)),
     string!("syslog-ident", None, [IMMUTABLE], syslog_ident, "redis", None),
-    string!("dbfilename", None, [PROTECTED], dbfilename, "dump.rdb", Some(check_dbfilename)),
+    string!("dbfilename", None, [PROTECTED | IMPLEMENTED], dbfilename, "dump.rdb", Some(check_dbfilename)),
     string!("appendfilename", None, [IMMUTABLE | IMPLEMENTED], appendfilename, "appendonly.aof", Some(check_appendfilename)),
     string!("appenddirname", None, [IMMUTABLE | IMPLEMENTED], appenddirname, "appendonlydir", Some(check_appenddirname)),
     string!("server_cpulist", None, [IMMUTABLE], null_if_empty, server_cpulist, None),
@@ -311,7 +311,7 @@ pub static TABLE: &[Directive] = &[
     string!(
         "proc-title-template",
         None,
-        [],
+        [IMPLEMENTED],
         proc_title_template,
         "{title} {listen-addr} {server-mode}",
         Some(check_proc_title_template)
@@ -329,7 +329,7 @@ pub static TABLE: &[Directive] = &[
     enumeration!("appendfsync", None, [IMPLEMENTED], AppendFsync, appendfsync),
     enumeration!("oom-score-adj", None, [IMPLEMENTED], OomScoreAdj, oom_score_adj),
     enumeration!("acl-pubsub-default", None, [], AclPubsubDefault, acl_pubsub_default),
-    enumeration!("sanitize-dump-payload", None, [DEBUG], SanitizeDumpPayload, sanitize_dump_payload),
+    enumeration!("sanitize-dump-payload", None, [DEBUG | IMPLEMENTED], SanitizeDumpPayload, sanitize_dump_payload),
     enumeration!("enable-protected-configs", None, [IMMUTABLE | IMPLEMENTED], ProtectedMode, enable_protected_configs),
     enumeration!("enable-debug-command", None, [IMMUTABLE | IMPLEMENTED], ProtectedMode, enable_debug_command),
     enumeration!("enable-module-command", None, [IMMUTABLE], ProtectedMode, enable_module_command),
@@ -393,8 +393,8 @@ pub static TABLE: &[Directive] = &[
         Integer
     ),
     num!("list-compress-depth", None, [DEBUG], 0, INT_MAX, list_compress_depth, 0, Integer),
-    num!("rdb-key-save-delay", None, [HIDDEN], INT_MIN, INT_MAX, rdb_key_save_delay, 0, Integer),
-    num!("key-load-delay", None, [HIDDEN], INT_MIN, INT_MAX, key_load_delay, 0, Integer),
+    num!("rdb-key-save-delay", None, [HIDDEN | IMPLEMENTED], INT_MIN, INT_MAX, rdb_key_save_delay, 0, Integer),
+    num!("key-load-delay", None, [HIDDEN | IMPLEMENTED], INT_MIN, INT_MAX, key_load_delay, 0, Integer),
     num!("active-expire-effort", None, [], 1, 10, active_expire_effort, 1, Integer),
     num!("hz", None, [IMPLEMENTED], 0, INT_MAX, hz, 10, Integer),
     num!("min-replicas-to-write", Some("min-slaves-to-write"), [], 0, INT_MAX, min_replicas_to_write, 0, Integer),
@@ -487,7 +487,7 @@ pub static TABLE: &[Directive] = &[
     string!("tls-ciphersuites", None, [], null_if_empty, tls_ciphersuites, None),
     // hand written
     special!("dir", None, [PROTECTED | DENY_LOADING | IMPLEMENTED], Dir),
-    special!("save", None, [MULTI_ARG], Save),
+    special!("save", None, [MULTI_ARG | IMPLEMENTED], Save),
     special!("client-output-buffer-limit", None, [MULTI_ARG], ClientOutputBufferLimit),
     special!("oom-score-adj-values", None, [MULTI_ARG | IMPLEMENTED], OomScoreAdjValues),
     special!("notify-keyspace-events", None, [IMPLEMENTED], NotifyKeyspaceEvents),

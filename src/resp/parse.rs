@@ -53,9 +53,6 @@ pub struct RequestParser {
     multibulk_left: i64,
     /// Length of the bulk being read, if its `$len` line was consumed.
     bulk_len: Option<usize>,
-    /// Arguments of the half-read command already copied out of the query
-    /// buffer (see [`RequestParser::detach`]).
-    detached: usize,
 }
 
 impl RequestParser {
@@ -106,7 +103,6 @@ impl RequestParser {
                 return Ok(Parsed::Command);
             }
             self.multibulk_left = count;
-            self.detached = 0;
             argv.reserve(count.min(1024) as usize);
         }
 
@@ -118,10 +114,10 @@ impl RequestParser {
                         if buf.len() > INLINE_MAX {
                             return Err(ProtocolError::new("too big bulk count string"));
                         }
-                        return Ok(self.incomplete(argv));
+                        return Ok(Parsed::Incomplete);
                     };
                     if cr + 1 >= buf.len() {
-                        return Ok(self.incomplete(argv));
+                        return Ok(Parsed::Incomplete);
                     }
                     if buf[0] != b'$' {
                         // COMPAT: Redis prints the offending byte as a C char.
@@ -146,7 +142,7 @@ impl RequestParser {
                 }
             };
             if buf.len() < len + 2 {
-                return Ok(self.incomplete(argv));
+                return Ok(Parsed::Incomplete);
             }
             argv.push(buf.split_to(len).freeze());
             buf.advance(2);
@@ -154,19 +150,6 @@ impl RequestParser {
             self.multibulk_left -= 1;
         }
         Ok(Parsed::Command)
-    }
-
-    /// A command stops half read: the arguments parsed so far are copied out
-    /// of the query buffer, so they no longer pin its allocation. Otherwise a
-    /// client that never finishes its command would keep every buffer the
-    /// query grew through alive, memory that client eviction cannot see
-    /// (Redis's arguments are separate allocations too).
-    fn incomplete(&mut self, argv: &mut [Bytes]) -> Parsed {
-        for a in argv.iter_mut().skip(self.detached) {
-            *a = Bytes::copy_from_slice(a);
-        }
-        self.detached = argv.len();
-        Parsed::Incomplete
     }
 
     fn parse_inline(
@@ -250,25 +233,6 @@ mod tests {
             assert_eq!(argv.len(), 3);
             assert_eq!(&argv[2][..], b"value");
         }
-    }
-
-    #[test]
-    fn half_read_arguments_do_not_pin_the_query_buffer() {
-        let mut p = RequestParser::default();
-        let mut buf = BytesMut::with_capacity(4096);
-        buf.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva");
-        let (base, cap) = (buf.as_ptr() as usize, buf.capacity());
-        let mut argv = Vec::new();
-        assert_eq!(p.parse(&mut buf, &mut argv, OPEN), Ok(Parsed::Incomplete));
-        assert_eq!(argv.len(), 2);
-        for a in &argv {
-            let at = a.as_ptr() as usize;
-            assert!(at < base || at >= base + cap, "argument still points into the query buffer");
-        }
-        buf.extend_from_slice(b"lue\r\n");
-        assert_eq!(p.parse(&mut buf, &mut argv, OPEN), Ok(Parsed::Command));
-        let got: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
-        assert_eq!(got, vec![&b"SET"[..], b"key", b"value"]);
     }
 
     #[test]
