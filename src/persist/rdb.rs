@@ -379,6 +379,12 @@ pub fn bgsave_command(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// dataset (unless NOFLUSH) and load the file again (MERGE lets loaded keys
 /// replace existing ones).
 pub fn debug_reload(srv: &mut Server, c: &mut Client) -> CmdResult {
+    // DEBUG runs while a file loads (it has the loading flag); a reload
+    // nested in that load would pull the keyspace from under it.
+    if srv.persist.loading {
+        // COMPAT: shared.loadingerr.
+        return Err(ReplyError::other("LOADING Redis is loading the dataset in memory"));
+    }
     let (mut merge, mut flush, mut do_save) = (false, true, true);
     for i in 2..c.argc() {
         let a = c.arg(i);
