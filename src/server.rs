@@ -702,11 +702,12 @@ impl Server {
         {
             // Redis's maxmemory step: evict, then refuse what may grow memory.
             Some(e)
-        } else if let Some(e) = (flags.has(CmdFlags::WRITE) || self.commands.cmds[idx].name == "ping")
-            .then(|| crate::persist::deny_writes_error(self))
-            .flatten()
+        } else if let Some(e) = crate::persist::deny_writes_error(self)
+            .filter(|_| flags.has(CmdFlags::WRITE) || self.commands.cmds[idx].name == "ping")
         {
-            // A failed save with stop-writes-on-bgsave-error: MISCONF.
+            // A failed save with stop-writes-on-bgsave-error (or a failed AOF
+            // write): MISCONF for writes and PING. The disk state is checked
+            // first, so the common case costs no name comparison.
             Some(e)
         } else if let Some(e) = crate::repl::replica::deny_command(self, c, idx) {
             Some(e)
