@@ -35,6 +35,8 @@ pub struct Blocked {
     pub deadline_ms: Option<i64>,
     /// Timer that fires the deadline.
     pub timer: Option<u64>,
+    /// Set for WAIT: the acknowledgements awaited instead of keys.
+    pub wait_for: Option<crate::repl::acks::WaitFor>,
 }
 
 impl Server {
@@ -64,7 +66,7 @@ impl Server {
             waited.push(key);
         }
         let timer = deadline_ms.map(|at| self.timers.add(at, Timer::BlockTimeout(c.key, c.id)));
-        c.blocked = Some(Blocked { db, keys: waited, kind, wake_on_delete: false, deadline_ms, timer });
+        c.blocked = Some(Blocked { db, keys: waited, kind, wake_on_delete: false, deadline_ms, timer, wait_for: None });
         self.stats.blocked_clients += 1;
     }
 
@@ -90,6 +92,9 @@ impl Server {
         }
         if let Some(t) = b.timer {
             self.timers.cancel(t);
+        }
+        if b.wait_for.is_some() {
+            self.repl.waiting.retain(|&k| k != c.key);
         }
         self.stats.blocked_clients = self.stats.blocked_clients.saturating_sub(1);
     }
@@ -157,8 +162,9 @@ impl Server {
     pub fn block_timeout(&mut self, key: usize, id: u64) {
         let Some(mut c) = self.take_client_slot(key) else { return };
         if c.id == id && c.blocked.is_some() {
+            let wait = c.blocked.as_ref().and_then(|b| b.wait_for);
             self.unblock_client(&mut c);
-            c.reply.null_array();
+            self.reply_timed_out(&mut c, wait);
             c.argv.clear();
             c.command_ready = false;
             self.process_input(&mut c);
@@ -173,6 +179,7 @@ impl Server {
         let Some(mut c) = self.take_client_slot(key) else { return false };
         let was = c.blocked.is_some();
         if was {
+            let wait = c.blocked.as_ref().and_then(|b| b.wait_for);
             self.unblock_client(&mut c);
             if with_error {
                 // COMPAT: Redis's error for CLIENT UNBLOCK ... ERROR.
@@ -180,7 +187,7 @@ impl Server {
                 self.reply_error(&mut c, &e);
                 crate::latency::unblocked_with_error(self, &c);
             } else {
-                c.reply.null_array();
+                self.reply_timed_out(&mut c, wait);
             }
             c.argv.clear();
             c.command_ready = false;
@@ -189,5 +196,14 @@ impl Server {
         }
         self.return_client_slot(c);
         was
+    }
+
+    /// The reply of a wait that ended without being served: the null array,
+    /// or for WAIT the number of replicas that did acknowledge.
+    fn reply_timed_out(&mut self, c: &mut Client, wait: Option<crate::repl::acks::WaitFor>) {
+        match wait {
+            Some(w) => c.reply.int(crate::repl::acks::count_acks(self, w.offset)),
+            None => c.reply.null_array(),
+        }
     }
 }

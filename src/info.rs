@@ -376,8 +376,8 @@ fn stats(srv: &Server, w: &mut Section) {
     w.kv("instantaneous_output_repl_kbps", "0.00");
     w.kv("rejected_connections", st.rejected_connections);
     w.kv("sync_full", srv.repl.stat_sync_full);
-    w.kv("sync_partial_ok", 0);
-    w.kv("sync_partial_err", 0);
+    w.kv("sync_partial_ok", srv.repl.stat_sync_partial_ok);
+    w.kv("sync_partial_err", srv.repl.stat_sync_partial_err);
     w.kv("expired_keys", srv.ks.stat_expired_keys);
     w.kv("expired_stale_perc", "0.00");
     w.kv("expired_time_cap_reached_count", 0);
@@ -522,6 +522,9 @@ pub fn reset_stats(srv: &mut Server) {
     srv.ks.stat_hits = 0;
     srv.ks.stat_misses = 0;
     srv.ks.stat_expired_keys = 0;
+    srv.repl.stat_sync_full = 0;
+    srv.repl.stat_sync_partial_ok = 0;
+    srv.repl.stat_sync_partial_err = 0;
     for cmd in &mut srv.commands.cmds {
         cmd.stats = Default::default();
     }

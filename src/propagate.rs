@@ -80,6 +80,14 @@ pub mod words {
     pub const EXEC: Bytes = Bytes::from_static(b"EXEC");
     /// `SELECT`.
     pub const SELECT: Bytes = Bytes::from_static(b"SELECT");
+    /// `PING` (the master's keepalive in the replication stream).
+    pub const PING: Bytes = Bytes::from_static(b"PING");
+    /// `REPLCONF`.
+    pub const REPLCONF: Bytes = Bytes::from_static(b"REPLCONF");
+    /// `GETACK`.
+    pub const GETACK: Bytes = Bytes::from_static(b"GETACK");
+    /// `*`.
+    pub const STAR: Bytes = Bytes::from_static(b"*");
 
     /// The verb a deletion propagates as: UNLINK when the matching
     /// `lazyfree-lazy-*` option is on, DEL otherwise.

@@ -661,6 +661,7 @@ impl Server {
                     c.reply.simple("QUEUED");
                 } else {
                     self.call(c, idx);
+                    c.woff = self.repl.offset;
                 }
             }
         }
@@ -708,6 +709,8 @@ impl Server {
             // A failed save with stop-writes-on-bgsave-error (or a failed AOF
             // write): MISCONF for writes and PING. The disk state is checked
             // first, so the common case costs no name comparison.
+            Some(e)
+        } else if let Some(e) = crate::repl::acks::deny_without_good_replicas(self, c, idx) {
             Some(e)
         } else if let Some(e) = crate::repl::replica::deny_command(self, c, idx) {
             Some(e)
@@ -1024,6 +1027,8 @@ impl Server {
         //    An eviction cycle cut short by its time limit continues here, so
         //    its `evicted` events leave with this iteration's replies.
         crate::evict::before_sleep(self);
+        //    WAIT: ask the replicas for ACKs, release the satisfied waits.
+        crate::repl::acks::before_sleep(self);
         // 3. Flush replies: one write per client per iteration, whatever the
         //    number of pipelined commands that produced them.
         let pending = std::mem::take(&mut self.pending_writes);
@@ -1064,7 +1069,7 @@ impl Server {
             // Also drops what a never-attached client announced (REPLCONF).
             self.repl_forget(key);
             if c.flags.master {
-                crate::repl::replica::master_client_freed(self, key);
+                crate::repl::replica::master_client_freed(self, key, c.db);
             }
             self.client_mem.forget(&mut c);
             crate::cmd::client::forget_monitor(self, &c);
@@ -1133,6 +1138,7 @@ impl Server {
         self.clients_cron();
         crate::persist::cron(self);
         crate::repl::replica::cron(self);
+        crate::repl::cron(self);
         crate::info::sample_memory(self);
         self.migrate_sockets.close_idle(self.clock.now_ms / 1000);
         crate::tracking::enforce_limit(self, None);

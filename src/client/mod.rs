@@ -115,6 +115,9 @@ pub struct Client {
     /// While a served blocked command re-runs: its original deadline, kept
     /// if it has to block again.
     pub reblock_deadline: Option<Option<i64>>,
+    /// The replication offset right after this client's last command (WAIT
+    /// waits for replicas to acknowledge it).
+    pub woff: i64,
     /// True while EXEC replays the queue (blocking commands must not block).
     pub in_exec: bool,
     /// Pub/Sub subscriptions.
@@ -166,6 +169,7 @@ impl Client {
             subs: Default::default(),
             blocked: None,
             reblock_deadline: None,
+            woff: 0,
             in_exec: false,
             mem: Default::default(),
             tracking: Default::default(),

@@ -334,6 +334,7 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("replconf", crate::repl::replconf),
     ("sync", crate::repl::sync),
     ("psync", crate::repl::psync),
+    ("wait", crate::repl::acks::wait),
     ("replicaof", crate::repl::replica::replicaof),
     ("slaveof", crate::repl::replica::replicaof),
     ("role", crate::repl::replica::role),

@@ -385,7 +385,7 @@ pub static TABLE: &[Directive] = &[
     num!(
         "repl-ping-replica-period",
         Some("repl-ping-slave-period"),
-        [],
+        [IMPLEMENTED],
         1,
         INT_MAX,
         repl_ping_replica_period,
@@ -397,8 +397,8 @@ pub static TABLE: &[Directive] = &[
     num!("key-load-delay", None, [HIDDEN | IMPLEMENTED], INT_MIN, INT_MAX, key_load_delay, 0, Integer),
     num!("active-expire-effort", None, [], 1, 10, active_expire_effort, 1, Integer),
     num!("hz", None, [IMPLEMENTED], 0, INT_MAX, hz, 10, Integer),
-    num!("min-replicas-to-write", Some("min-slaves-to-write"), [], 0, INT_MAX, min_replicas_to_write, 0, Integer),
-    num!("min-replicas-max-lag", Some("min-slaves-max-lag"), [], 0, INT_MAX, min_replicas_max_lag, 10, Integer),
+    num!("min-replicas-to-write", Some("min-slaves-to-write"), [IMPLEMENTED], 0, INT_MAX, min_replicas_to_write, 0, Integer),
+    num!("min-replicas-max-lag", Some("min-slaves-max-lag"), [IMPLEMENTED], 0, INT_MAX, min_replicas_max_lag, 10, Integer),
     num!("watchdog-period", None, [HIDDEN], 0, INT_MAX, watchdog_period, 0, Integer),
     num!("shutdown-timeout", None, [], 0, INT_MAX, shutdown_timeout, 10, Integer),
     num!("repl-diskless-sync-max-replicas", None, [], 0, INT_MAX, repl_diskless_sync_max_replicas, 0, Integer),
@@ -452,7 +452,7 @@ pub static TABLE: &[Directive] = &[
         1024 * MB, Memory),
     num!("maxmemory-clients", None, [], -100, LONG_MAX, maxmemory_clients, 0, MemoryOrPercent),
     // time_t, off_t
-    num!("repl-backlog-ttl", None, [], 0, LONG_MAX, repl_backlog_ttl, 3600, Integer),
+    num!("repl-backlog-ttl", None, [IMPLEMENTED], 0, LONG_MAX, repl_backlog_ttl, 3600, Integer),
     num!("auto-aof-rewrite-min-size", None, [IMPLEMENTED], 0, LONG_MAX, auto_aof_rewrite_min_size, 64 * MB, Memory),
     num!(
         "loading-process-events-interval-bytes",

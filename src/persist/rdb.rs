@@ -298,13 +298,18 @@ pub(crate) fn load_from(
 pub fn load_at_startup(srv: &mut Server) -> Result<(), String> {
     let t0 = std::time::Instant::now();
     let path = srv.config.dbfilename.clone();
+    srv.backlog_for_startup_load();
     match load_file(srv, &path, false, true) {
-        Ok(_) => {
+        Ok(info) => {
             // COMPAT: loadDataFromDisk's message.
             log::info!("DB loaded from disk: {:.3} seconds", t0.elapsed().as_secs_f64());
+            srv.restore_repl_history(&info.aux, &info.expired_keys);
             Ok(())
         }
-        Err(LoadError::NotFound) => Ok(()),
+        Err(LoadError::NotFound) => {
+            srv.restore_repl_history(&[], &[]);
+            Ok(())
+        }
         Err(LoadError::Io(e)) => Err(format!("Fatal error loading the DB: {}. Exiting.", crate::config::strerror(&e))),
         Err(LoadError::Bad(e)) => {
             // As Redis: the error, then the checker's report on the file

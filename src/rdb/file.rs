@@ -150,6 +150,9 @@ pub struct RdbInfo {
     pub keys_loaded: u64,
     /// Keys skipped because they had expired.
     pub keys_expired: u64,
+    /// Those keys, with their databases (a restarted master propagates
+    /// their deletion).
+    pub expired_keys: Vec<(usize, Vec<u8>)>,
     /// Empty collections skipped (files written by buggy old versions).
     pub empty_keys_skipped: u64,
     /// Whether the file carried a non-zero checksum.
@@ -499,6 +502,7 @@ pub fn read_rdb_sized(
                 let expired = matches!((expire_at_ms, opts.skip_expired_before_ms), (Some(at), Some(now)) if at < now);
                 if expired {
                     info.keys_expired += 1;
+                    info.expired_keys.push((db, key));
                 } else {
                     info.keys_loaded += 1;
                     on_key(LoadedKey { db, key, value, expire_at_ms, idle_secs, freq })?;

@@ -45,6 +45,12 @@ impl Backlog {
         self.first
     }
 
+    /// Renumbers the held bytes so the oldest has stream offset `first`
+    /// (a restarted master continuing the history its RDB recorded).
+    pub fn rebase(&mut self, first: i64) {
+        self.first = first;
+    }
+
     /// Appends stream bytes, dropping the oldest ones beyond capacity.
     pub fn append(&mut self, mut bytes: &[u8]) {
         let cap = self.buf.len();

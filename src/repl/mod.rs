@@ -18,6 +18,7 @@
 //! Mirrors Redis 7.0's `replicationFeedSlaves` (SELECT re-emission, backlog
 //! accounting) and the wire format of `syncCommand` for full syncs.
 
+pub mod acks;
 pub mod backlog;
 pub mod replica;
 
@@ -47,6 +48,23 @@ pub struct Master {
     pub seldb: Option<usize>,
     /// Full syncs served (INFO `sync_full`).
     pub stat_sync_full: u64,
+    /// PSYNCs answered with +CONTINUE (INFO `sync_partial_ok`).
+    pub stat_sync_partial_ok: u64,
+    /// PSYNCs naming a history that could not be continued
+    /// (INFO `sync_partial_err`).
+    pub stat_sync_partial_err: u64,
+    /// Clients blocked in WAIT, by slab key.
+    pub waiting: Vec<usize>,
+    /// Send REPLCONF GETACK to the replicas before the loop sleeps.
+    pub get_ack: bool,
+    /// Replicas whose last ACK is at most `min-replicas-max-lag` old.
+    pub good_replicas: usize,
+    /// When the last replica went away (Unix ms), for `repl-backlog-ttl`.
+    pub no_replicas_since_ms: i64,
+    /// Seconds the replication cron has run, for `repl-ping-replica-period`.
+    cron_loops: i64,
+    /// When the replication cron last ran (ms).
+    cron_last_ms: i64,
     /// The previous replication id (`master_replid2`), zeros when none.
     pub replid2: String,
     /// First offset `replid2` is no longer valid at (`second_repl_offset`).
@@ -68,6 +86,12 @@ pub struct ReplicaInfo {
     pub ack_ms: i64,
     /// REPLCONF ip-address, shown instead of the peer address.
     pub announced_ip: Option<String>,
+    /// Attached with SYNC: it never acknowledges the stream.
+    pub pre_psync: bool,
+    /// REPLCONF capa psync2: +CONTINUE may carry a new replication id.
+    pub capa_psync2: bool,
+    /// REPLCONF capa eof: the replica reads an EOF-marked RDB stream.
+    pub capa_eof: bool,
 }
 
 impl Master {
@@ -80,6 +104,14 @@ impl Master {
             replicas: Vec::new(),
             seldb: None,
             stat_sync_full: 0,
+            stat_sync_partial_ok: 0,
+            stat_sync_partial_err: 0,
+            waiting: Vec::new(),
+            get_ack: false,
+            good_replicas: 0,
+            no_replicas_since_ms: crate::util::clock::unix_ms(),
+            cron_loops: 0,
+            cron_last_ms: 0,
             replid2: "0".repeat(40),
             second_offset: -1,
             replica_info: HashMap::new(),
@@ -150,6 +182,18 @@ impl Server {
         self.repl_feed_raw(&bytes);
     }
 
+    /// Feeds a command that does not depend on the database (PING, REPLCONF
+    /// GETACK): no SELECT precedes it. Only a top-level master adds its own
+    /// commands to the stream.
+    pub fn repl_feed_unselected(&mut self, argv: &[Bytes]) {
+        if (self.repl.backlog.is_none() && self.repl.replicas.is_empty()) || self.repl.replica.is_replica() {
+            return;
+        }
+        let mut bytes = Vec::with_capacity(48);
+        crate::resp::value::encode_command_into(&mut bytes, argv);
+        self.repl_feed_raw(&bytes);
+    }
+
     /// Appends already-encoded stream bytes to the backlog and replicas.
     fn repl_feed_raw(&mut self, bytes: &[u8]) {
         self.repl.feed_raw_bytes(bytes);
@@ -175,21 +219,117 @@ impl Server {
     /// Forgets a replica (or a client that announced itself as one) that
     /// disconnected.
     pub fn repl_forget(&mut self, key: usize) {
+        let was = self.repl.replicas.len();
         self.repl.replicas.retain(|&k| k != key);
         self.repl.replica_info.remove(&key);
+        if was != self.repl.replicas.len() {
+            if self.repl.replicas.is_empty() {
+                self.repl.no_replicas_since_ms = self.clock.now_ms;
+            }
+            acks::refresh_good_replicas(self);
+        }
+    }
+
+    /// How Redis names a replica in its log: the announced (or peer) ip and
+    /// the listening port it announced.
+    pub fn replica_name(&self, c: &Client) -> String {
+        let info = self.repl.replica_info.get(&c.key);
+        let ip = match info.and_then(|i| i.announced_ip.clone()) {
+            Some(ip) => ip,
+            None => c.addr.rsplit_once(':').map_or_else(|| c.addr.clone(), |(ip, _)| ip.to_string()),
+        };
+        match info.map_or(0, |i| i.listening_port) {
+            // COMPAT: replicationGetSlaveName's placeholder.
+            0 => format!("{ip}:<unknown-replica-port>"),
+            port if ip.contains(':') => format!("[{ip}]:{port}"),
+            port => format!("{ip}:{port}"),
+        }
+    }
+
+    /// Makes `c` a replica receiving the live stream from now on.
+    fn attach_replica(&mut self, c: &mut Client) {
+        c.flags.replica = true;
+        self.repl.replicas.push(c.key);
+        self.repl.replica_info.entry(c.key).or_default().ack_ms = self.clock.now_ms;
+        acks::refresh_good_replicas(self);
+    }
+
+    /// Continues the replica's history from the backlog when `replid` is
+    /// ours (or our previous one, up to where it ended) and `offset` is
+    /// still held: `+CONTINUE`, then the missing bytes. False when a full
+    /// synchronisation is needed; the reason is logged as Redis logs it.
+    fn try_partial_resync(&mut self, c: &mut Client, replid: &str, offset: i64) -> bool {
+        let name = self.replica_name(c);
+        let ours = replid.eq_ignore_ascii_case(&self.repl.replid);
+        let previous = replid.eq_ignore_ascii_case(&self.repl.replid2) && offset <= self.repl.second_offset;
+        if !ours && !previous {
+            // COMPAT: masterTryPartialResynchronization's log lines.
+            if replid.starts_with('?') {
+                log::info!("Full resync requested by replica {name}");
+            } else if !replid.eq_ignore_ascii_case(&self.repl.replid2) {
+                log::info!(
+                    "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{replid}', my replication IDs are '{}' and '{}')",
+                    self.repl.replid,
+                    self.repl.replid2
+                );
+            } else {
+                log::info!(
+                    "Partial resynchronization not accepted: Requested offset for second ID was {offset}, but I can reply up to {}",
+                    self.repl.second_offset
+                );
+            }
+            return false;
+        }
+        let Some(missing) = self.repl.backlog.as_ref().and_then(|b| b.since(offset)) else {
+            log::info!("Unable to partial resync with replica {name} for lack of backlog (Replica request was: {offset}).");
+            if offset > self.repl.offset {
+                log::warn!(
+                    "Warning: replica {name} tried to PSYNC with an offset that is greater than the master replication offset."
+                );
+            }
+            return false;
+        };
+        let psync2 = self.repl.replica_info.get(&c.key).is_some_and(|i| i.capa_psync2);
+        c.reply.unmuted(|out| {
+            if psync2 {
+                out.raw(format!("+CONTINUE {}\r\n", self.repl.replid).as_bytes());
+            } else {
+                out.raw(b"+CONTINUE\r\n");
+            }
+            out.raw(&missing);
+        });
+        self.attach_replica(c);
+        log::info!(
+            "Partial resynchronization request from {name} accepted. Sending {} bytes of backlog starting from offset {offset}.",
+            missing.len()
+        );
+        true
+    }
+
+    /// Creates the backlog when the first replica attaches, which starts a
+    /// new history (replicas of an older one cannot continue from it).
+    fn ensure_backlog(&mut self) {
+        if self.repl.backlog.is_some() {
+            return;
+        }
+        let size = self.config.repl_backlog_size.max(16 * 1024) as usize;
+        self.repl.backlog = Some(Backlog::new(size, self.repl.offset + 1));
+        self.repl.replid = crate::server::random_hex(40);
+        self.repl.replid2 = "0".repeat(40);
+        self.repl.second_offset = -1;
+        // COMPAT: syncCommand's log line.
+        log::info!(
+            "Replication backlog created, my new replication IDs are '{}' and '{}'",
+            self.repl.replid,
+            self.repl.replid2
+        );
     }
 
     /// Attaches `c` as a replica with a full synchronisation: the optional
     /// FULLRESYNC line, then the RDB snapshot as `$<len>\r\n<bytes>` (no
     /// trailing CRLF), then the live stream starting with a SELECT.
     fn full_sync(&mut self, c: &mut Client, psync: bool) -> Result<(), ReplyError> {
-        if self.repl.backlog.is_none() {
-            let size = self.config.repl_backlog_size.max(16 * 1024) as usize;
-            self.repl.backlog = Some(Backlog::new(size, self.repl.offset + 1));
-            // A new backlog starts a new history: replicas of the old one
-            // cannot continue from it.
-            self.repl.replid = crate::server::random_hex(40);
-        }
+        self.ensure_backlog();
         let mut snapshot = Vec::new();
         crate::rdb::write_rdb(&mut snapshot, &self.ks, &self.rdb_aux_fields(), self.rdb_save_options())
             .map_err(|e| ReplyError::err(format!("snapshot failed: {e}")))?;
@@ -201,13 +341,11 @@ impl Server {
             out.raw(format!("${}\r\n", snapshot.len()).as_bytes());
             out.raw(&snapshot);
         });
-        c.flags.replica = true;
         self.repl.seldb = None;
-        self.repl.replicas.push(c.key);
-        self.repl.replica_info.entry(c.key).or_default().ack_ms = self.clock.now_ms;
+        self.repl.replica_info.entry(c.key).or_default().pre_psync = !psync;
+        self.attach_replica(c);
         self.repl.stat_sync_full += 1;
-        log::info!("Replica {} asks for synchronization", c.addr);
-        log::info!("Synchronization with replica {} succeeded", c.addr);
+        log::info!("Synchronization with replica {} succeeded", self.replica_name(c));
         Ok(())
     }
 
@@ -222,18 +360,90 @@ impl Server {
         }
     }
 
-    /// The AUX fields an RDB written now carries.
+    /// The AUX fields an RDB written now carries. The replication ones
+    /// only when this server is part of a replication chain, so that a
+    /// restart can continue its history.
     pub fn rdb_aux_fields(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut aux = vec![
             ("redis-ver", crate::REDIS_VERSION.to_string()),
             ("redis-bits", (usize::BITS).to_string()),
             ("ctime", (crate::util::clock::unix_ms() / 1000).to_string()),
             ("used-mem", crate::info::used_memory().to_string()),
-            ("repl-stream-db", "0".to_string()),
-            ("repl-id", self.repl.replid.clone()),
-            ("repl-offset", self.repl.offset.to_string()),
-            ("aof-base", "0".to_string()),
-        ]
+        ];
+        if let Some(db) = self.repl_stream_db() {
+            aux.push(("repl-stream-db", db.to_string()));
+            aux.push(("repl-id", self.repl.replid.clone()));
+            aux.push(("repl-offset", self.repl.offset.to_string()));
+        }
+        aux.push(("aof-base", "0".to_string()));
+        aux
+    }
+
+    /// The database the replication stream has selected, when there is a
+    /// history worth saving: a master with a backlog, or a replica with a
+    /// master link or its cached state.
+    fn repl_stream_db(&self) -> Option<usize> {
+        let r = &self.repl.replica;
+        if !r.is_replica() {
+            return self.repl.backlog.as_ref().map(|_| self.repl.seldb.unwrap_or(0));
+        }
+        if let Some(Some(m)) = r.master_client.and_then(|k| self.clients.get(k)) {
+            return Some(m.db);
+        }
+        r.cached.then_some(r.stream_db)
+    }
+
+    /// After the start-up RDB load: picks up the replication history the
+    /// file recorded (`repl-id`, `repl-offset`, `repl-stream-db`). A master
+    /// keeps it as its previous id, so its replicas can continue from the
+    /// backlog (which holds the deletions of keys found expired, `expired`);
+    /// a replica offers it to its master in PSYNC.
+    pub fn restore_repl_history(&mut self, aux: &[(Vec<u8>, Vec<u8>)], expired: &[(usize, Vec<u8>)]) {
+        let field = |name: &str| aux.iter().find(|(k, _)| k == name.as_bytes()).map(|(_, v)| String::from_utf8_lossy(v));
+        let id = field("repl-id").filter(|id| id.len() == 40).map(|id| id.into_owned());
+        let offset = field("repl-offset").and_then(|v| v.parse::<i64>().ok()).filter(|&o| o != -1);
+        let db = field("repl-stream-db").and_then(|v| v.parse::<i64>().ok()).filter(|&d| d != -1);
+        let history = match (id, offset, db) {
+            (Some(id), Some(offset), Some(db)) => Some((id, offset, db)),
+            _ => None,
+        };
+        // At start-up a `replicaof` directive makes a replica already.
+        if self.repl.replica.is_replica() || self.config.replicaof.is_some() {
+            if let Some((id, offset, db)) = history {
+                self.repl.replid = id;
+                self.repl.offset = offset;
+                let r = &mut self.repl.replica;
+                r.cached = true;
+                r.stream_db = usize::try_from(db).unwrap_or(0);
+            }
+            return;
+        }
+        let Some((id, offset, _)) = history else {
+            // Nothing to continue: no backlog until a replica attaches.
+            self.repl.backlog = None;
+            return;
+        };
+        let lazy = self.config.lazyfree_lazy_expire;
+        for (db, key) in expired {
+            self.repl_feed(*db, &[words::deletion(lazy), Bytes::copy_from_slice(key)]);
+        }
+        self.repl.replid2 = id;
+        self.repl.second_offset = offset + 1;
+        self.repl.offset += offset;
+        let end = self.repl.offset;
+        if let Some(b) = self.repl.backlog.as_mut() {
+            b.rebase(end - b.len() as i64 + 1);
+        }
+        self.repl.no_replicas_since_ms = self.clock.now_ms;
+    }
+
+    /// Before the start-up RDB load of a master: a backlog to hold the
+    /// deletions of expired keys the load finds.
+    pub fn backlog_for_startup_load(&mut self) {
+        if !self.repl.replica.is_replica() && self.config.replicaof.is_none() && self.repl.backlog.is_none() {
+            let size = self.config.repl_backlog_size.max(16 * 1024) as usize;
+            self.repl.backlog = Some(Backlog::new(size, self.repl.offset + 1));
+        }
     }
 }
 
@@ -246,17 +456,73 @@ pub fn sync(srv: &mut Server, c: &mut Client) -> CmdResult {
     if c.flags.multi {
         return Err(ReplyError::err("Command is not allowed inside a transaction"));
     }
+    log::info!("Replica {} asks for synchronization", srv.replica_name(c));
     srv.full_sync(c, false)
 }
 
-/// PSYNC replid offset: partial resynchronisation is not offered yet, so
-/// every request is answered with a full one.
+/// PSYNC replid offset: continues the replica's history from the backlog
+/// when possible (`sync_partial_ok`), otherwise a full synchronisation.
 pub fn psync(srv: &mut Server, c: &mut Client) -> CmdResult {
     if c.flags.replica {
         return Ok(());
     }
     replica::refuse_sync_while_down(srv)?;
+    let offset = crate::util::num::string2ll(c.arg(2)).ok_or(ReplyError::NotInteger)?;
+    let replid = String::from_utf8_lossy(c.arg(1)).into_owned();
+    log::info!("Replica {} asks for synchronization", srv.replica_name(c));
+    if srv.try_partial_resync(c, &replid, offset) {
+        srv.repl.stat_sync_partial_ok += 1;
+        return Ok(());
+    }
+    if !replid.starts_with('?') {
+        srv.repl.stat_sync_partial_err += 1;
+    }
     srv.full_sync(c, true)
+}
+
+/// Once a second: PING the replicas every `repl-ping-replica-period`,
+/// drop replicas silent for `repl-timeout`, free the backlog after
+/// `repl-backlog-ttl` without replicas, recount the good replicas.
+pub fn cron(srv: &mut Server) {
+    let now = srv.clock.now_ms;
+    if now - srv.repl.cron_last_ms < 1000 {
+        return;
+    }
+    srv.repl.cron_last_ms = now;
+    let is_replica = srv.repl.replica.is_replica();
+    let period = srv.config.repl_ping_replica_period.max(1);
+    if !is_replica && !srv.repl.replicas.is_empty() && srv.repl.cron_loops % period == 0 {
+        srv.repl_feed_unselected(&[words::PING]);
+    }
+    srv.repl.cron_loops += 1;
+    let timeout_ms = srv.config.repl_timeout * 1000;
+    for key in srv.repl.replicas.clone() {
+        let Some(info) = srv.repl.replica_info.get(&key) else { continue };
+        // SYNC's replicas never acknowledge: only the socket can tell.
+        if info.pre_psync || now - info.ack_ms <= timeout_ms {
+            continue;
+        }
+        if let Some(Some(c)) = srv.clients.get(key) {
+            // COMPAT: replicationCron's message.
+            log::warn!("Disconnecting timedout replica (streaming sync): {}", srv.replica_name(c));
+        }
+        srv.kill_client(key);
+    }
+    let ttl = srv.config.repl_backlog_ttl;
+    if !is_replica
+        && srv.repl.replicas.is_empty()
+        && ttl > 0
+        && srv.repl.backlog.is_some()
+        && now - srv.repl.no_replicas_since_ms > ttl * 1000
+    {
+        // A later replica cannot continue our history anyway: start anew.
+        srv.repl.backlog = None;
+        srv.repl.replid = crate::server::random_hex(40);
+        srv.repl.replid2 = "0".repeat(40);
+        srv.repl.second_offset = -1;
+        log::info!("Replication backlog freed after {ttl} seconds without connected replicas.");
+    }
+    acks::refresh_good_replicas(srv);
 }
 
 /// REPLCONF option value ...: the options a replica announces
@@ -274,6 +540,7 @@ pub fn replconf(srv: &mut Server, c: &mut Client) -> CmdResult {
                 let info = srv.repl.replica_info.entry(c.key).or_default();
                 info.ack_offset = info.ack_offset.max(off);
                 info.ack_ms = srv.clock.now_ms;
+                acks::refresh_good_replicas(srv);
             }
             Ok(())
         }
@@ -294,7 +561,18 @@ pub fn replconf(srv: &mut Server, c: &mut Client) -> CmdResult {
             c.reply.ok();
             Ok(())
         }
-        b"capa" | b"rdb-only" => {
+        b"capa" => {
+            let info = srv.repl.replica_info.entry(c.key).or_default();
+            for pair in c.argv[1..].chunks(2) {
+                if pair[0].eq_ignore_ascii_case(b"capa") {
+                    info.capa_eof |= pair[1].eq_ignore_ascii_case(b"eof");
+                    info.capa_psync2 |= pair[1].eq_ignore_ascii_case(b"psync2");
+                }
+            }
+            c.reply.ok();
+            Ok(())
+        }
+        b"rdb-only" => {
             c.reply.ok();
             Ok(())
         }

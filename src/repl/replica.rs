@@ -167,6 +167,10 @@ pub struct Replica {
     pub master_client: Option<usize>,
     /// Our replid/offset continue the master's history (PSYNC may work).
     pub cached: bool,
+    /// The database the master's stream had selected when the link went
+    /// down: a partial resync continues in it (the master does not SELECT
+    /// again).
+    pub stream_db: usize,
     /// Unix ms of the last byte from the master.
     pub last_io_ms: i64,
     /// Unix secs the link went down (0: never up).
@@ -334,6 +338,9 @@ pub fn info_fields(srv: &Server) -> Vec<(&'static str, String)> {
     }
     let rows = replica_rows(srv);
     f.push(("connected_slaves", rows.len().to_string()));
+    if super::acks::min_replicas_active(srv) {
+        f.push(("min_slaves_good_slaves", srv.repl.good_replicas.to_string()));
+    }
     let mut slaves = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         slaves.push(format!(
@@ -459,12 +466,13 @@ fn drop_link(srv: &mut Server) {
 }
 
 /// Called when the master client is freed (`free_client`).
-pub fn master_client_freed(srv: &mut Server, key: usize) {
+pub fn master_client_freed(srv: &mut Server, key: usize, db: usize) {
     let r = &mut srv.repl.replica;
     if r.master_client != Some(key) {
         return;
     }
     r.master_client = None;
+    r.stream_db = db;
     r.cached = true;
     r.unapplied = 0;
     r.held = Default::default();
@@ -819,7 +827,8 @@ fn advance(srv: &mut Server, mut link: Link) -> Step {
                         }
                         log::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
                         let Link { stream, inbuf, .. } = link;
-                        attach_master(srv, stream, &inbuf)?;
+                        let db = srv.repl.replica.stream_db;
+                        attach_master(srv, stream, &inbuf, db)?;
                         return Ok(None);
                     }
                     PsyncReply::TryLater => {
@@ -926,12 +935,13 @@ fn finish_full_sync(srv: &mut Server, link: Link) -> Result<(), String> {
         srv.kill_client(key);
     }
     log::info!("MASTER <-> REPLICA sync: Finished with success");
-    attach_master(srv, stream, &inbuf)
+    // The master SELECTs before its first command after a snapshot.
+    attach_master(srv, stream, &inbuf, 0)
 }
 
-/// Turns the link socket into the master client and runs what already
-/// arrived of the stream.
-fn attach_master(srv: &mut Server, mut stream: Stream, rest: &[u8]) -> Result<(), String> {
+/// Turns the link socket into the master client (its stream in database
+/// `db`) and runs what already arrived of the stream.
+fn attach_master(srv: &mut Server, mut stream: Stream, rest: &[u8], db: usize) -> Result<(), String> {
     let now = srv.clock.now_ms;
     let key = srv.clients.vacant_key();
     srv.reactor
@@ -941,6 +951,7 @@ fn attach_master(srv: &mut Server, mut stream: Stream, rest: &[u8]) -> Result<()
     srv.next_client_id += 1;
     c.flags.master = true;
     c.authenticated = true;
+    c.db = db.min(srv.ks.dbs.len().saturating_sub(1));
     c.query.extend_from_slice(rest);
     // The first ACK tells a diskless master the snapshot is in.
     send_ack(srv.repl.offset, &mut c);
