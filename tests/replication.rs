@@ -161,11 +161,32 @@ fn redis_replica_follows_a_viator_master() {
     assert_eq!(items[0], redis::Value::BulkString(b"master".to_vec()));
     let redis::Value::Array(rows) = &items[2] else { panic!("ROLE: {items:?}") };
     assert_eq!(rows.len(), 1);
-    // A killed link: the Redis replica comes back (with a full resync).
+    // WAIT counts the replica once it acknowledged this client's writes.
+    let _: () = q(&mut m, &["SET", "waited", "1"]);
+    let acked: i64 = q(&mut m, &["WAIT", "1", "5000"]);
+    assert_eq!(acked, 1);
+    let acked: i64 = q(&mut m, &["WAIT", "2", "100"]);
+    assert_eq!(acked, 1, "WAIT for more replicas than exist times out with the count");
+    // min-replicas-to-write: one good replica is enough, two are not.
+    let _: () = q(&mut m, &["CONFIG", "SET", "min-replicas-to-write", "2"]);
+    assert_eq!(qe(&mut m, &["SET", "k", "v"]), "NOREPLICAS Not enough good replicas to write.");
+    let _: () = q(&mut m, &["CONFIG", "SET", "min-replicas-to-write", "1"]);
+    let _: () = q(&mut m, &["SET", "k", "v"]);
+    let _: () = q(&mut m, &["CONFIG", "SET", "min-replicas-to-write", "0"]);
+    // A killed link: the Redis replica comes back and continues from the
+    // backlog (both logs say so).
     let killed: i64 = q(&mut m, &["CLIENT", "KILL", "TYPE", "replica"]);
     assert_eq!(killed, 1);
     workload(&mut m, 7, 500);
     assert_converges(&master, &replica);
+    assert!(master.log().contains("Partial resynchronization request from"), "master log:\n{}", master.log());
+    assert!(
+        replica.log().contains("Successful partial resynchronization with master."),
+        "replica log:\n{}",
+        replica.log()
+    );
+    let stats: String = q(&mut m, &["INFO", "stats"]);
+    assert!(stats.contains("sync_partial_ok:1\r\n") && stats.contains("sync_full:1\r\n"), "{stats}");
     let _ = std::fs::remove_dir_all(&rdir);
 }
 
