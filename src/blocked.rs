@@ -96,6 +96,9 @@ impl Server {
         if b.wait_for.is_some() {
             self.repl.waiting.retain(|&k| k != c.key);
         }
+        if b.kind == "shutdown" {
+            self.shutdown_waiters.retain(|&k| k != c.key);
+        }
         self.stats.blocked_clients = self.stats.blocked_clients.saturating_sub(1);
     }
 

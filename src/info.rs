@@ -160,6 +160,9 @@ fn server(srv: &Server, w: &mut Section) {
     w.kv("executable", &srv.executable);
     w.kv("config_file", srv.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
     w.kv("io_threads_active", 0);
+    if srv.shutdown_ms != 0 {
+        w.kv("shutdown_in_milliseconds", (srv.shutdown_ms - srv.clock.now_ms).max(0));
+    }
 }
 
 fn uname() -> String {
@@ -178,7 +181,8 @@ fn clients(srv: &Server, c: &Client, w: &mut Section) {
     let in_timeout: u64 =
         all_clients(srv, c).map(|o| o.blocked.as_ref().is_some_and(|b| b.deadline_ms.is_some()) as u64).sum();
     w.header("Clients");
-    w.kv("connected_clients", srv.clients.len());
+    // Replicas are not counted (Redis: clients minus slaves).
+    w.kv("connected_clients", srv.clients.len() - srv.repl.replicas.len());
     w.kv("cluster_connections", 0);
     w.kv("maxclients", srv.config.maxclients);
     w.kv("client_recent_max_input_buffer", max_in);
@@ -302,7 +306,7 @@ fn memory(srv: &Server, _c: &Client, w: &mut Section) {
     w.kv("mem_fragmentation_bytes", rss as i64 - used as i64);
     w.kv("mem_not_counted_for_evict", crate::evict::not_counted_memory(srv));
     w.kv("mem_replication_backlog", 0);
-    w.kv("mem_total_replication_buffers", 0);
+    w.kv("mem_total_replication_buffers", crate::repl::buffer_memory(srv));
     w.kv("mem_clients_slaves", 0);
     w.kv("mem_clients_normal", srv.client_mem.normal());
     w.kv("mem_cluster_links", 0);

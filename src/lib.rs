@@ -49,6 +49,7 @@ pub mod reactor;
 pub mod repl;
 pub mod resp;
 pub mod server;
+pub mod shutdown;
 pub mod slowlog;
 pub mod tracking;
 pub mod types;

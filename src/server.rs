@@ -132,6 +132,13 @@ pub struct Server {
     /// The pending shutdown came from SIGINT (else SIGTERM): which
     /// `shutdown-on-sig*` flags apply.
     pub shutdown_by_sigint: bool,
+    /// When a shutdown waiting for replicas gives up waiting (Unix ms); 0
+    /// when no shutdown is under way.
+    pub shutdown_ms: i64,
+    /// The flags of the shutdown under way.
+    pub shutdown_flags: ShutdownFlags,
+    /// SHUTDOWN callers blocked until it ends, by slab key.
+    pub shutdown_waiters: Vec<usize>,
     /// DEBUG PAUSE-CRON: the cron does nothing while set.
     pub cron_paused: bool,
     /// Clients with replies to flush in before-sleep.
@@ -224,6 +231,9 @@ impl Server {
             cron_loops: 0,
             shutdown_asap: false,
             shutdown_by_sigint: false,
+            shutdown_ms: 0,
+            shutdown_flags: ShutdownFlags::DEFAULT,
+            shutdown_waiters: Vec::new(),
             cron_paused: false,
             pending_writes: Vec::new(),
             to_close: Vec::new(),
@@ -365,7 +375,7 @@ impl Server {
         if matches!(signal::take(), libc::SIGINT | libc::SIGTERM) {
             // COMPAT: Redis's message for a signal during loading.
             log::warn!("Received shutdown signal during loading, scheduling shutdown.");
-            if self.prepare_for_shutdown(ShutdownFlags::NOSAVE) {
+            if crate::shutdown::prepare(self, ShutdownFlags::NOSAVE) == crate::shutdown::Outcome::Exit {
                 std::process::exit(0);
             }
         }
@@ -614,7 +624,8 @@ impl Server {
     }
 
     fn must_wait_for_pause(&self, c: &Client) -> bool {
-        match self.pause {
+        let pause = if crate::shutdown::pauses_writes(self) && self.pause == Pause::None { Pause::Write(0) } else { self.pause };
+        match pause {
             Pause::None => false,
             Pause::All(_) => true,
             Pause::Write(_) => match self.commands.resolve(&c.argv) {
@@ -1113,15 +1124,9 @@ impl Server {
             }
             _ => {}
         }
-        if self.shutdown_asap && self.exit_code.is_none() {
-            let flags = if self.shutdown_by_sigint { self.config.shutdown_on_sigint } else { self.config.shutdown_on_sigterm };
-            if self.prepare_for_shutdown(flags) {
-                self.exit_code = Some(0);
-                return;
-            }
-            // COMPAT: serverCron's message after a refused signal shutdown.
-            log::warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
-            self.shutdown_asap = false;
+        crate::shutdown::cron(self);
+        if self.exit_code.is_some() {
+            return;
         }
         let hz = self.config.hz.clamp(1, 500) as u64;
         if self.active_expire_enabled {
@@ -1232,43 +1237,9 @@ impl Server {
 
     // -------------------------------------------------------------- shutdown
 
-    /// Prepares to exit as Redis's prepareForShutdown: kills a saving child,
-    /// saves the final snapshot when save points exist (or SAVE is given,
-    /// unless NOSAVE), removes the pid file and the Unix socket. Returns
-    /// false if shutdown must be aborted (the save failed without FORCE).
-    pub fn prepare_for_shutdown(&mut self, flags: ShutdownFlags) -> bool {
-        log::warn!("User requested shutdown...");
-        signal::set_shutting_down(true);
-        if self.persist.child_is(crate::persist::child::ChildKind::Rdb) {
-            // COMPAT: prepareForShutdown's log lines, here and below.
-            log::warn!("There is a child saving an .rdb. Killing it!");
-            crate::persist::rdb::kill_child(self);
-        }
-        if !crate::persist::aof::prepare_for_shutdown(self, flags.contains(ShutdownFlags::FORCE)) {
-            return false;
-        }
-        let nosave = flags.contains(ShutdownFlags::NOSAVE);
-        if (!self.config.save.is_empty() && !nosave) || flags.contains(ShutdownFlags::SAVE) {
-            log::info!("Saving the final RDB snapshot before exiting.");
-            if !crate::persist::rdb::save(self) {
-                if flags.contains(ShutdownFlags::FORCE) {
-                    log::warn!("Error trying to save the DB. Exit anyway.");
-                } else {
-                    log::warn!("Error trying to save the DB, can't exit.");
-                    signal::set_shutting_down(false);
-                    return false;
-                }
-            }
-        }
-        if !self.config.pidfile.is_empty() {
-            log::info!("Removing the pid file.");
-            let _ = std::fs::remove_file(&self.config.pidfile);
-        }
-        if !self.config.unixsocket.is_empty() {
-            log::info!("Removing the unix socket file.");
-            let _ = std::fs::remove_file(&self.config.unixsocket);
-        }
-        // Best effort: flush replies still buffered (e.g. to the SHUTDOWN caller's peers).
+    /// Best effort before exiting: writes what every client (replicas
+    /// first of all) still has buffered.
+    pub fn flush_all_clients(&mut self) {
         let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
         for key in keys {
             if let Some(mut c) = self.take_client(key) {
@@ -1276,10 +1247,6 @@ impl Server {
                 self.put_client(c);
             }
         }
-        // Close the listeners now, so nobody connects to a server on its way out.
-        self.listeners.clear();
-        log::warn!("Redis is now ready to exit, bye bye...");
-        true
     }
 
     /// Shows `proc-title-template` as the process title (start-up, CONFIG SET).

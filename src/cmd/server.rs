@@ -61,25 +61,28 @@ pub fn shutdown(srv: &mut Server, c: &mut Client) -> CmdResult {
         return Err(ReplyError::Syntax);
     }
     if abort {
-        // A signal not yet acted on (the cron may be paused) counts as a
-        // shutdown in progress.
-        let pending = matches!(crate::reactor::signal::take(), libc::SIGINT | libc::SIGTERM);
-        if pending || srv.shutdown_asap {
-            srv.shutdown_asap = false;
-            // COMPAT: abortShutdown's log line.
-            log::warn!("Shutdown manually aborted.");
+        if crate::shutdown::abort(srv) {
             c.reply.ok();
             return Ok(());
         }
         return Err(ReplyError::err("No shutdown in progress."));
     }
-    if srv.prepare_for_shutdown(flags) {
-        srv.exit_code = Some(0);
-        // The caller gets no reply: the connection just closes, as in Redis.
-        c.flags.close_asap = true;
-        return Ok(());
+    // The caller waits (blocked) while the shutdown waits for replicas.
+    crate::shutdown::block_caller(srv, c);
+    match crate::shutdown::prepare(srv, flags) {
+        crate::shutdown::Outcome::Exit => {
+            srv.unblock_client(c);
+            srv.exit_code = Some(0);
+            // The caller gets no reply: the connection just closes, as in Redis.
+            c.flags.close_asap = true;
+            Ok(())
+        }
+        crate::shutdown::Outcome::Waiting => Ok(()),
+        crate::shutdown::Outcome::Failed => {
+            srv.unblock_client(c);
+            Err(ReplyError::err("Errors trying to SHUTDOWN. Check logs."))
+        }
     }
-    Err(ReplyError::err("Errors trying to SHUTDOWN. Check logs."))
 }
 
 // ------------------------------------------------------------------ CONFIG

@@ -430,7 +430,7 @@ pub static TABLE: &[Directive] = &[
     num!("latency-monitor-threshold", None, [IMPLEMENTED], 0, LONG_MAX, latency_monitor_threshold, 0, Integer),
     num!("proto-max-bulk-len", None, [DEBUG | IMPLEMENTED], MB, LONG_MAX, proto_max_bulk_len, 512 * MB, Memory),
     num!("stream-node-max-entries", None, [], 0, LONG_MAX, stream_node_max_entries, 100, Integer),
-    num!("repl-backlog-size", None, [], 1, LONG_MAX, repl_backlog_size, MB, Memory),
+    num!("repl-backlog-size", None, [IMPLEMENTED], 1, LONG_MAX, repl_backlog_size, MB, Memory),
     // unsigned long long
     num!(unsigned "maxmemory", None, [IMPLEMENTED], 0, ULLONG_MAX, maxmemory, 0, Memory),
     num!(unsigned "cluster-link-sendbuf-limit", None, [], 0, ULLONG_MAX, cluster_link_sendbuf_limit, 0, Memory),

@@ -599,8 +599,8 @@ fn table_matches_redis_source_if_present() {
 
 #[test]
 fn unimplemented_directives_are_reported() {
-    let c = cfg("port 7000\nrepl-backlog-size 1mb\nmin-slaves-to-write 1\nhz 5\nrename-command DEBUG \"\"");
-    assert_eq!(c.unimplemented_in_use(), vec!["min-replicas-to-write", "repl-backlog-size"]);
+    let c = cfg("port 7000\ncluster-migration-barrier 2\nlua-time-limit 100\nmin-slaves-to-write 1\nhz 5\nrename-command DEBUG \"\"");
+    assert_eq!(c.unimplemented_in_use(), vec!["cluster-migration-barrier", "busy-reply-threshold"]);
     assert!(!c.was_given(b"slaveof"));
     assert!(c.was_given(b"min-slaves-to-write"));
     assert!(Config::default().unimplemented_in_use().is_empty());

@@ -447,6 +447,16 @@ impl Server {
     }
 }
 
+/// Memory the replication stream holds (INFO `mem_total_replication_buffers`):
+/// Redis 7.0 shares one buffer between the backlog and the replicas, so
+/// this is the larger of the backlog's history and the longest output a
+/// replica has not received yet.
+pub fn buffer_memory(srv: &Server) -> usize {
+    let backlog = srv.repl.backlog.as_ref().map_or(0, |b| b.len());
+    let unsent = srv.repl.replicas.iter().filter_map(|&k| srv.clients.get(k)?.as_deref()).map(|c| c.reply.len()).max();
+    backlog.max(unsent.unwrap_or(0))
+}
+
 /// SYNC: full synchronisation without the PSYNC handshake line.
 pub fn sync(srv: &mut Server, c: &mut Client) -> CmdResult {
     if c.flags.replica {
