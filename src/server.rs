@@ -310,7 +310,8 @@ impl Server {
             let now = crate::util::clock::unix_ms();
             let next = self.timers.next_deadline().unwrap_or(now + 100);
             // Unfinished eviction or lazy-free work: look at sockets, don't sleep.
-            let wait = if crate::evict::has_pending_work(self) { 0 } else { (next - now).clamp(0, 1000) as u64 };
+            let busy = crate::evict::has_pending_work(self) || crate::repl::sync::has_pending_work(self);
+            let wait = if busy { 0 } else { (next - now).clamp(0, 1000) as u64 };
             self.handle_io_events(Duration::from_millis(wait));
             while let Some(t) = self.timers.pop_due(self.clock.now_ms) {
                 match t {
@@ -361,6 +362,7 @@ impl Server {
                     }
                 }
                 Some((TokenKind::Link, _)) => crate::repl::replica::on_event(self, readable, writable),
+                Some((TokenKind::ReplPipe, _)) => crate::repl::sync::pipe_readable(self),
                 Some((TokenKind::BusListener, _)) | None => {}
             }
         }
@@ -974,7 +976,11 @@ impl Server {
     /// if the client must be closed.
     fn flush_client(&mut self, c: &mut Client) -> bool {
         self.stats.total_writes_processed += 1;
-        while !c.reply.is_empty() {
+        loop {
+            // A replica receiving a snapshot file gets its next chunk.
+            if c.reply.is_empty() && !(c.flags.replica && crate::repl::sync::refill(self, c)) {
+                break;
+            }
             match c.stream.write(c.reply.pending()) {
                 Ok(0) => return false,
                 Ok(n) => {
@@ -1040,6 +1046,8 @@ impl Server {
         crate::evict::before_sleep(self);
         //    WAIT: ask the replicas for ACKs, release the satisfied waits.
         crate::repl::acks::before_sleep(self);
+        //    The next chunk of a diskless snapshot for the replicas.
+        crate::repl::sync::before_sleep(self);
         // 3. Flush replies: one write per client per iteration, whatever the
         //    number of pipelined commands that produced them.
         let pending = std::mem::take(&mut self.pending_writes);

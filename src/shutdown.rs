@@ -93,17 +93,20 @@ pub fn finish(srv: &mut Server) -> Outcome {
     let offset = srv.repl.offset;
     let mut lagging = 0;
     for &key in &srv.repl.replicas {
-        let info = srv.repl.replica_info.get(&key).cloned().unwrap_or_default();
-        if info.ack_offset == offset {
+        let (ack_offset, ack_ms, state) =
+            srv.repl.replica_info.get(&key).map_or((0, 0, crate::repl::sync::SyncState::Online), |i| (i.ack_offset, i.ack_ms, i.state));
+        if ack_offset == offset {
             continue;
         }
         lagging += 1;
         let Some(Some(c)) = srv.clients.get(key) else { continue };
+        let online = state == crate::repl::sync::SyncState::Online;
         log::warn!(
-            "Lagging replica {} reported offset {} behind master, lag={}, state=online.",
+            "Lagging replica {} reported offset {} behind master, lag={}, state={}.",
             srv.replica_name(c),
-            offset - info.ack_offset,
-            (srv.clock.now_ms - info.ack_ms) / 1000
+            offset - ack_offset,
+            if online { (srv.clock.now_ms - ack_ms) / 1000 } else { 0 },
+            state.word()
         );
     }
     let replicas = srv.repl.replicas.len();

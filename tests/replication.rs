@@ -77,8 +77,11 @@ fn assert_converges(master: &Server, replica: &Server) {
         let ro = info_field(&mut r, "slave_repl_offset");
         let rd: String = q(&mut r, &["DEBUG", "DIGEST"]);
         let link = info_field(&mut r, "master_link_status");
-        last = format!("master {mo:?} {md}, replica {ro:?} {rd} link {link:?}");
-        link.as_deref() == Some("up") && mo == ro && md == rd
+        // The master has seen the snapshot through (its child reaped).
+        let info: String = q(&mut m, &["INFO", "replication"]);
+        let syncing = info.contains("state=wait_bgsave") || info.contains("state=send_bulk");
+        last = format!("master {mo:?} {md}, replica {ro:?} {rd} link {link:?} syncing {syncing}");
+        link.as_deref() == Some("up") && mo == ro && md == rd && !syncing
     });
     assert!(ok, "no convergence: {last}\nmaster log:\n{}\nreplica log:\n{}", master.log(), replica.log());
 }

@@ -85,7 +85,7 @@ impl Persist {
 pub fn cron(srv: &mut Server) {
     if let Some(exit) = child::reap(srv) {
         match exit.kind {
-            child::ChildKind::Rdb => rdb::bgsave_done(srv, &exit),
+            child::ChildKind::Rdb => rdb::child_done(srv, &exit),
             child::ChildKind::Aof => aof::rewrite::done(srv, &exit),
         }
     }

@@ -176,8 +176,17 @@ pub fn cron(srv: &mut Server) {
 /// removes its temp file.
 pub fn kill_child(srv: &mut Server) {
     if let Some(exit) = child::kill_and_wait(srv, ChildKind::Rdb) {
-        bgsave_done(srv, &exit);
+        child_done(srv, &exit);
     }
+}
+
+/// The RDB child ended: a save to disk updates the save state (a diskless
+/// transfer to replicas does not), then replication takes what it needs.
+pub fn child_done(srv: &mut Server, exit: &Exit) {
+    if !srv.repl.sync_socket {
+        bgsave_done(srv, exit);
+    }
+    crate::repl::sync::child_done(srv, exit);
 }
 
 // ---------------------------------------------------------------- loading

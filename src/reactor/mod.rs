@@ -29,6 +29,8 @@ pub enum TokenKind {
     BusListener,
     /// An outbound or inbound server-to-server link (slab key; later).
     Link,
+    /// The pipe a diskless replication child writes its snapshot into.
+    ReplPipe,
 }
 
 impl TokenKind {
@@ -38,6 +40,7 @@ impl TokenKind {
             TokenKind::Client => 2,
             TokenKind::BusListener => 3,
             TokenKind::Link => 4,
+            TokenKind::ReplPipe => 5,
         }
     }
 
@@ -54,6 +57,7 @@ impl TokenKind {
             2 => TokenKind::Client,
             3 => TokenKind::BusListener,
             4 => TokenKind::Link,
+            5 => TokenKind::ReplPipe,
             _ => return None,
         };
         Some((kind, (v & 0xffff_ffff) as usize))

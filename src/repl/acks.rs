@@ -27,7 +27,11 @@ pub struct WaitFor {
 /// Replicas whose acknowledged offset is at least `offset`.
 pub fn count_acks(srv: &Server, offset: i64) -> i64 {
     let infos = &srv.repl.replica_info;
-    srv.repl.replicas.iter().filter(|k| infos.get(k).is_some_and(|i| i.ack_offset >= offset)).count() as i64
+    srv.repl
+        .replicas
+        .iter()
+        .filter(|k| infos.get(k).is_some_and(|i| i.state.online() && i.ack_offset >= offset))
+        .count() as i64
 }
 
 /// WAIT numreplicas timeout.
@@ -104,7 +108,9 @@ pub fn refresh_good_replicas(srv: &mut Server) {
         .repl
         .replicas
         .iter()
-        .filter(|k| infos.get(k).is_some_and(|i| now_secs - i.ack_ms / 1000 <= lag))
+        .filter(|k| {
+            infos.get(k).is_some_and(|i| i.state.online() && now_secs - i.ack_ms / 1000 <= lag)
+        })
         .count();
 }
 

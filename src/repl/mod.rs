@@ -21,6 +21,7 @@
 pub mod acks;
 pub mod backlog;
 pub mod replica;
+pub mod sync;
 
 use std::collections::HashMap;
 
@@ -65,6 +66,10 @@ pub struct Master {
     cron_loops: i64,
     /// When the replication cron last ran (ms).
     cron_last_ms: i64,
+    /// The running RDB child writes to replica sockets (diskless sync).
+    pub sync_socket: bool,
+    /// That child's pipe, until it is read to the end.
+    pub pipe: Option<sync::Pipe>,
     /// The previous replication id (`master_replid2`), zeros when none.
     pub replid2: String,
     /// First offset `replid2` is no longer valid at (`second_repl_offset`).
@@ -92,6 +97,16 @@ pub struct ReplicaInfo {
     pub capa_psync2: bool,
     /// REPLCONF capa eof: the replica reads an EOF-marked RDB stream.
     pub capa_eof: bool,
+    /// Where its synchronisation stands.
+    pub state: sync::SyncState,
+    /// The stream offset its snapshot was forked at.
+    pub initial_offset: i64,
+    /// Stream produced since that fork, sent once the snapshot is in.
+    pub pending: Vec<u8>,
+    /// The snapshot file being sent and how much of it went out.
+    pub bulk: Option<(Bytes, usize)>,
+    /// When its output last drained during a transfer (ms).
+    pub last_drain_ms: i64,
 }
 
 impl Master {
@@ -112,6 +127,8 @@ impl Master {
             no_replicas_since_ms: crate::util::clock::unix_ms(),
             cron_loops: 0,
             cron_last_ms: 0,
+            sync_socket: false,
+            pipe: None,
             replid2: "0".repeat(40),
             second_offset: -1,
             replica_info: HashMap::new(),
@@ -212,7 +229,21 @@ impl Server {
     fn repl_send_to_replicas(&mut self, bytes: &[u8]) {
         for i in 0..self.repl.replicas.len() {
             let key = self.repl.replicas[i];
-            self.with_client(key, None, |r| r.reply.unmuted(|out| out.raw(bytes)));
+            let state = match self.repl.replica_info.get_mut(&key) {
+                Some(info) => info.state,
+                None => sync::SyncState::Online,
+            };
+            match state {
+                sync::SyncState::Online => self.with_client(key, None, |r| r.reply.unmuted(|out| out.raw(bytes))),
+                // Its snapshot was forked before these bytes: they follow it.
+                sync::SyncState::WaitBgsaveEnd | sync::SyncState::SendBulk | sync::SyncState::AwaitAck => {
+                    if let Some(info) = self.repl.replica_info.get_mut(&key) {
+                        info.pending.extend_from_slice(bytes);
+                    }
+                }
+                // Its snapshot is not forked yet: it will contain them.
+                sync::SyncState::WaitBgsaveStart => {}
+            }
         }
     }
 
@@ -227,6 +258,7 @@ impl Server {
                 self.repl.no_replicas_since_ms = self.clock.now_ms;
             }
             acks::refresh_good_replicas(self);
+            sync::replica_gone(self);
         }
     }
 
@@ -250,7 +282,9 @@ impl Server {
     fn attach_replica(&mut self, c: &mut Client) {
         c.flags.replica = true;
         self.repl.replicas.push(c.key);
-        self.repl.replica_info.entry(c.key).or_default().ack_ms = self.clock.now_ms;
+        let info = self.repl.replica_info.entry(c.key).or_default();
+        info.ack_ms = self.clock.now_ms;
+        info.state = sync::SyncState::Online;
         acks::refresh_good_replicas(self);
     }
 
@@ -323,30 +357,6 @@ impl Server {
             self.repl.replid,
             self.repl.replid2
         );
-    }
-
-    /// Attaches `c` as a replica with a full synchronisation: the optional
-    /// FULLRESYNC line, then the RDB snapshot as `$<len>\r\n<bytes>` (no
-    /// trailing CRLF), then the live stream starting with a SELECT.
-    fn full_sync(&mut self, c: &mut Client, psync: bool) -> Result<(), ReplyError> {
-        self.ensure_backlog();
-        let mut snapshot = Vec::new();
-        crate::rdb::write_rdb(&mut snapshot, &self.ks, &self.rdb_aux_fields(), self.rdb_save_options())
-            .map_err(|e| ReplyError::err(format!("snapshot failed: {e}")))?;
-        let offset = self.repl.offset;
-        c.reply.unmuted(|out| {
-            if psync {
-                out.raw(format!("+FULLRESYNC {} {}\r\n", self.repl.replid, offset).as_bytes());
-            }
-            out.raw(format!("${}\r\n", snapshot.len()).as_bytes());
-            out.raw(&snapshot);
-        });
-        self.repl.seldb = None;
-        self.repl.replica_info.entry(c.key).or_default().pre_psync = !psync;
-        self.attach_replica(c);
-        self.repl.stat_sync_full += 1;
-        log::info!("Synchronization with replica {} succeeded", self.replica_name(c));
-        Ok(())
     }
 
     /// How an RDB written now is encoded (`rdbcompression`, `rdbchecksum`).
@@ -467,7 +477,7 @@ pub fn sync(srv: &mut Server, c: &mut Client) -> CmdResult {
         return Err(ReplyError::err("Command is not allowed inside a transaction"));
     }
     log::info!("Replica {} asks for synchronization", srv.replica_name(c));
-    srv.full_sync(c, false)
+    sync::start(srv, c, false)
 }
 
 /// PSYNC replid offset: continues the replica's history from the backlog
@@ -487,7 +497,7 @@ pub fn psync(srv: &mut Server, c: &mut Client) -> CmdResult {
     if !replid.starts_with('?') {
         srv.repl.stat_sync_partial_err += 1;
     }
-    srv.full_sync(c, true)
+    sync::start(srv, c, true)
 }
 
 /// Once a second: PING the replicas every `repl-ping-replica-period`,
@@ -509,7 +519,7 @@ pub fn cron(srv: &mut Server) {
     for key in srv.repl.replicas.clone() {
         let Some(info) = srv.repl.replica_info.get(&key) else { continue };
         // SYNC's replicas never acknowledge: only the socket can tell.
-        if info.pre_psync || now - info.ack_ms <= timeout_ms {
+        if !info.state.online() || info.pre_psync || now - info.ack_ms <= timeout_ms {
             continue;
         }
         if let Some(Some(c)) = srv.clients.get(key) {
@@ -533,6 +543,8 @@ pub fn cron(srv: &mut Server) {
         log::info!("Replication backlog freed after {ttl} seconds without connected replicas.");
     }
     acks::refresh_good_replicas(srv);
+    sync::cron(srv);
+    sync::start_pending(srv);
 }
 
 /// REPLCONF option value ...: the options a replica announces
@@ -550,6 +562,7 @@ pub fn replconf(srv: &mut Server, c: &mut Client) -> CmdResult {
                 let info = srv.repl.replica_info.entry(c.key).or_default();
                 info.ack_offset = info.ack_offset.max(off);
                 info.ack_ms = srv.clock.now_ms;
+                sync::on_ack(srv, c);
                 acks::refresh_good_replicas(srv);
             }
             Ok(())

@@ -272,6 +272,7 @@ struct ReplicaRow {
     port: u16,
     ack_offset: i64,
     lag_secs: i64,
+    state: &'static str,
 }
 
 fn replica_rows(srv: &Server) -> Vec<ReplicaRow> {
@@ -279,7 +280,7 @@ fn replica_rows(srv: &Server) -> Vec<ReplicaRow> {
     let mut rows = Vec::new();
     for &key in &srv.repl.replicas {
         let Some(Some(c)) = srv.clients.get(key) else { continue };
-        let info = srv.repl.replica_info.get(&key).cloned().unwrap_or_default();
+        let Some(info) = srv.repl.replica_info.get(&key) else { continue };
         let ip = match &info.announced_ip {
             Some(ip) => ip.clone(),
             None => c.addr.rsplit_once(':').map(|(ip, _)| ip.to_string()).unwrap_or_default(),
@@ -289,6 +290,7 @@ fn replica_rows(srv: &Server) -> Vec<ReplicaRow> {
             port: info.listening_port,
             ack_offset: info.ack_offset,
             lag_secs: (now - info.ack_ms.max(c.created_ms)) / 1000,
+            state: info.state.word(),
         });
     }
     rows
@@ -344,8 +346,8 @@ pub fn info_fields(srv: &Server) -> Vec<(&'static str, String)> {
     let mut slaves = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         slaves.push(format!(
-            "slave{i}:ip={},port={},state=online,offset={},lag={}",
-            row.ip, row.port, row.ack_offset, row.lag_secs
+            "slave{i}:ip={},port={},state={},offset={},lag={}",
+            row.ip, row.port, row.state, row.ack_offset, row.lag_secs
         ));
     }
     let mut out: Vec<(&'static str, String)> = f;
