@@ -24,17 +24,28 @@ use crate::util::num::{d2string, string2ll};
 /// Appends an RDB length: 6 bits, 14 bits, or a 32/64-bit big-endian value
 /// after a marker byte.
 pub fn put_len(out: &mut Vec<u8>, len: u64) {
+    let (bytes, width) = len_encoding(len);
+    out.extend_from_slice(&bytes[..width]);
+}
+
+/// The bytes of an RDB length (see [`put_len`]) and how many of them count.
+fn len_encoding(len: u64) -> ([u8; 9], usize) {
+    let mut b = [0u8; 9];
     if len < 1 << 6 {
-        out.push(len as u8);
+        b[0] = len as u8;
+        (b, 1)
     } else if len < 1 << 14 {
-        out.push(0x40 | (len >> 8) as u8);
-        out.push(len as u8);
+        b[0] = 0x40 | (len >> 8) as u8;
+        b[1] = len as u8;
+        (b, 2)
     } else if len <= u32::MAX as u64 {
-        out.push(LEN_32BIT);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
+        b[0] = LEN_32BIT;
+        b[1..5].copy_from_slice(&(len as u32).to_be_bytes());
+        (b, 5)
     } else {
-        out.push(LEN_64BIT);
-        out.extend_from_slice(&len.to_be_bytes());
+        b[0] = LEN_64BIT;
+        b[1..].copy_from_slice(&len.to_be_bytes());
+        (b, 9)
     }
 }
 
@@ -67,12 +78,29 @@ pub fn put_string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
     }
     if compress && s.len() > 20 {
         // At least four bytes must be saved for compression to be worth it.
-        if let Some(c) = lzf::compress(s, s.len() - 4) {
-            out.push(ENC_LZF);
-            put_len(out, c.len() as u64);
-            put_len(out, s.len() as u64);
-            out.extend_from_slice(&c);
-            return;
+        let max = s.len() - 4;
+        // The header goes first but holds the compressed size: leave room
+        // for the widest length the result can have, then close the gap if
+        // the real one is narrower.
+        let start = out.len();
+        out.push(ENC_LZF);
+        put_len(out, max as u64);
+        put_len(out, s.len() as u64);
+        let reserved = out.len();
+        match lzf::compress_into(s, max, out) {
+            Some(n) => {
+                let (clen, cw) = len_encoding(n as u64);
+                let (olen, ow) = len_encoding(s.len() as u64);
+                let header_end = start + 1 + cw + ow;
+                if header_end < reserved {
+                    out.copy_within(reserved..reserved + n, header_end);
+                    out.truncate(header_end + n);
+                }
+                out[start + 1..start + 1 + cw].copy_from_slice(&clen[..cw]);
+                out[start + 1 + cw..header_end].copy_from_slice(&olen[..ow]);
+                return;
+            }
+            None => out.truncate(start),
         }
     }
     put_len(out, s.len() as u64);
@@ -238,6 +266,35 @@ fn put_stream(out: &mut Vec<u8>, st: &Stream, compress: bool) {
     }
 }
 
+/// Reads one byte from each level of memory that [`put_object`] will read
+/// first for `v` (the boxed collection, its first buffer), and returns a
+/// value depending on all of them. The writer calls it for a batch of keys
+/// before encoding them, so their cache misses overlap instead of being
+/// taken one after the other; the result means nothing.
+pub fn touch(v: &Value) -> u8 {
+    let first = |b: &[u8]| b.first().copied().unwrap_or(0);
+    match v {
+        Value::Str(Str::Int(n)) => *n as u8,
+        Value::Str(Str::Bytes(b)) => first(b),
+        Value::Str(Str::Raw(b)) => first(b),
+        Value::List(l) => match l.nodes().next() {
+            Some(NodeView::Packed(lp)) => first(lp.as_bytes()),
+            Some(NodeView::Plain(ele)) => first(ele),
+            None => 0,
+        },
+        Value::Set(s) => match &**s {
+            Set::Int(is) => is.len() as u8,
+            Set::Hash(d) => d.iter().next().map_or(0, |(m, _)| first(m)),
+        },
+        Value::ZSet(z) => match &**z {
+            ZSet::Listpack(pairs) => pairs.first().map_or(0, |(m, _)| first(m)),
+            ZSet::Skiplist(_) => z.len() as u8,
+        },
+        Value::Hash(h) => h.listpack().map_or(0, |lp| first(lp.as_bytes())),
+        Value::Stream(st) => st.entries.length as u8,
+    }
+}
+
 /// The type byte and body of `v`, as DUMP and the RDB writer need them.
 pub fn serialize(out: &mut Vec<u8>, v: &Value, compress: bool) {
     out.push(object_type(v));
@@ -279,6 +336,29 @@ mod tests {
         let long = vec![b'x'; 100];
         assert_eq!(enc(&long, false)[..2], [0x40, 100]);
         assert_eq!(enc(&long, true)[0], 0xC3);
+        // 100 bytes may compress to 96 (two-byte length) but take far
+        // fewer (one byte): the header must shrink and the data follow it.
+        let c = enc(&long, true);
+        let n = c[1] as usize;
+        assert!(n < 64);
+        assert_eq!(c[2..4], [0x40, 100]);
+        assert_eq!(c.len(), 4 + n);
+        assert_eq!(lzf::decompress(&c[4..], 100).unwrap(), long);
+        // Behind existing bytes and with a long input, too.
+        let text: Vec<u8> = (0..20_000u32).flat_map(|i| (i % 300).to_string().into_bytes()).collect();
+        let mut out = vec![7u8; 3];
+        put_string(&mut out, &text, true);
+        assert_eq!(&out[..4], [7, 7, 7, 0xC3]);
+        let (clen, w) = if out[4] & 0xC0 == 0x40 {
+            (((out[4] & 0x3f) as usize) << 8 | out[5] as usize, 2)
+        } else {
+            (u32::from_be_bytes([out[5], out[6], out[7], out[8]]) as usize, 5)
+        };
+        let mut plain_len = Vec::new();
+        put_len(&mut plain_len, text.len() as u64);
+        assert_eq!(out[4 + w..4 + w + 5], plain_len[..]);
+        assert_eq!(out.len(), 4 + w + 5 + clen);
+        assert_eq!(lzf::decompress(&out[4 + w + 5..], text.len()).unwrap(), text);
         let mut big = Vec::new();
         put_int_string(&mut big, 1 << 40);
         assert_eq!(big, b"\x0d1099511627776");

@@ -43,6 +43,9 @@ impl<W: Write> Sink<'_, W> {
     }
 }
 
+/// Keys fetched and touched at a time by the writer (see the key loop).
+const TOUCH_BATCH: usize = 16;
+
 /// Settings of one save.
 #[derive(Debug, Clone, Copy)]
 pub struct SaveOptions {
@@ -89,27 +92,42 @@ pub fn write_rdb(out: &mut impl Write, ks: &Keyspace, aux: &[(&str, String)], op
         s.buf.push(OP_RESIZEDB);
         encode::put_len(&mut s.buf, db.dict.len() as u64);
         encode::put_len(&mut s.buf, db.expires.len() as u64);
-        for (key, obj) in db.dict.iter() {
-            if let Some(&at) = db.expires.get(&key[..]) {
-                s.buf.push(OP_EXPIRETIME_MS);
-                encode::put_millis(&mut s.buf, at);
+        let mut keys = db.dict.iter();
+        let mut batch = Vec::with_capacity(TOUCH_BATCH);
+        loop {
+            // Walking the table and touching the values for several keys
+            // in a row lets their cache misses overlap; the save is bound
+            // by them, not by the encoding.
+            batch.clear();
+            batch.extend(keys.by_ref().take(TOUCH_BATCH));
+            if batch.is_empty() {
+                break;
             }
-            if let Some(now) = opts.lru_now_ms {
-                s.buf.push(OP_IDLE);
-                encode::put_len(&mut s.buf, (obj.idle_ms(now) / 1000) as u64);
-            }
-            s.buf.push(encode::object_type(&obj.value));
-            encode::put_string(&mut s.buf, key, opts.compress);
-            encode::put_object(&mut s.buf, &obj.value, opts.compress);
-            s.maybe_flush()?;
-            match opts.key_delay_us {
-                0 => {}
-                us if us > 0 => std::thread::sleep(std::time::Duration::from_micros(us as u64)),
-                ns => std::thread::sleep(std::time::Duration::from_nanos(ns.unsigned_abs())),
-            }
-            keys_written += 1;
-            if let Some(report) = opts.progress {
-                report(keys_written);
+            std::hint::black_box(batch.iter().fold(0u8, |acc, (_, obj)| acc ^ encode::touch(&obj.value)));
+            for &(key, obj) in &batch {
+                if !db.expires.is_empty() {
+                    if let Some(&at) = db.expires.get(&key[..]) {
+                        s.buf.push(OP_EXPIRETIME_MS);
+                        encode::put_millis(&mut s.buf, at);
+                    }
+                }
+                if let Some(now) = opts.lru_now_ms {
+                    s.buf.push(OP_IDLE);
+                    encode::put_len(&mut s.buf, (obj.idle_ms(now) / 1000) as u64);
+                }
+                s.buf.push(encode::object_type(&obj.value));
+                encode::put_string(&mut s.buf, key, opts.compress);
+                encode::put_object(&mut s.buf, &obj.value, opts.compress);
+                s.maybe_flush()?;
+                match opts.key_delay_us {
+                    0 => {}
+                    us if us > 0 => std::thread::sleep(std::time::Duration::from_micros(us as u64)),
+                    ns => std::thread::sleep(std::time::Duration::from_nanos(ns.unsigned_abs())),
+                }
+                keys_written += 1;
+                if let Some(report) = opts.progress {
+                    report(keys_written);
+                }
             }
         }
     }

@@ -36,16 +36,33 @@ thread_local! {
 /// Compresses `input`; None when the result would not fit in `max_out`
 /// bytes (the caller then stores the string verbatim, as Redis does).
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    compress_into(input, max_out, &mut out).map(|_| out)
+}
+
+/// As [`compress`], but appends the compressed bytes to `out` and returns
+/// how many there are; when they would not fit in `max_out` bytes, `out` is
+/// left as it was. Saves the allocation per string when a file is written.
+pub fn compress_into(input: &[u8], max_out: usize, out: &mut Vec<u8>) -> Option<usize> {
     if input.is_empty() {
         return None;
     }
-    TABLE.with(|t| compress_with(&mut t.borrow_mut(), input, max_out))
+    let base = out.len();
+    let n = TABLE.with(|t| compress_with(&mut t.borrow_mut(), input, max_out, out));
+    if n.is_none() {
+        out.truncate(base);
+    }
+    n
 }
 
-fn compress_with(table: &mut [usize], input: &[u8], max_out: usize) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(max_out.min(input.len()));
+/// The compressor proper: appends to `out` (whose first `base` bytes are not
+/// its own) and returns the compressed size, or None when it passes
+/// `max_out` (the caller truncates `out`).
+fn compress_with(table: &mut [usize], input: &[u8], max_out: usize, out: &mut Vec<u8>) -> Option<usize> {
+    let base = out.len();
+    out.reserve(max_out.min(input.len()) + 1);
     // Position of the control byte of the literal run being built.
-    let mut lit_pos = 0;
+    let mut lit_pos = base;
     out.push(0);
     let mut lit = 0usize;
     let mut ip = 0usize;
@@ -80,7 +97,7 @@ fn compress_with(table: &mut [usize], input: &[u8], max_out: usize) -> Option<Ve
                     out.push(0);
                     lit = 0;
                     ip += len;
-                    if out.len() > max_out {
+                    if out.len() - base > max_out {
                         return None;
                     }
                     continue;
@@ -96,7 +113,7 @@ fn compress_with(table: &mut [usize], input: &[u8], max_out: usize) -> Option<Ve
             out.push(0);
             lit = 0;
         }
-        if out.len() > max_out + 1 {
+        if out.len() - base > max_out + 1 {
             return None;
         }
     }
@@ -105,10 +122,8 @@ fn compress_with(table: &mut [usize], input: &[u8], max_out: usize) -> Option<Ve
     } else {
         out.pop();
     }
-    if out.len() > max_out {
-        return None;
-    }
-    Some(out)
+    let n = out.len() - base;
+    (n <= max_out).then_some(n)
 }
 
 /// Why a compressed stream could not be decoded.
@@ -192,6 +207,20 @@ mod tests {
             assert!(c.len() <= data.len());
             assert_eq!(decompress(&c, data.len()).unwrap(), data);
         }
+    }
+
+    #[test]
+    fn appending_leaves_the_prefix_alone_and_undoes_a_failure() {
+        let data = b"hello hello hello hello hello hello".repeat(3);
+        let alone = compress(&data, data.len() - 4).expect("compressible");
+        let mut out = b"prefix".to_vec();
+        assert_eq!(compress_into(&data, data.len() - 4, &mut out), Some(alone.len()));
+        assert_eq!(&out[..6], b"prefix");
+        assert_eq!(decompress(&out[6..], data.len()).unwrap(), data);
+        let mut rng = Rng::with_seed(11);
+        let noise: Vec<u8> = (0..300).map(|_| rng.next_u64() as u8).collect();
+        assert_eq!(compress_into(&noise, noise.len() - 4, &mut out), None);
+        assert_eq!(out.len(), 6 + alone.len());
     }
 
     #[test]
