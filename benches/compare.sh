@@ -16,6 +16,9 @@
 #    redis-cli --pipe; prints used_memory per collection and the ratio.
 # 4. Persistence: BGSAVE time, dump.rdb size and restart (load) time for
 #    1,000,000 mixed keys, and SET throughput with appendfsync everysec.
+# 5. Replication: time for a fresh replica (same server) to finish its full
+#    sync of those 1,000,000 mixed keys (REPLICAOF until master_link_status
+#    is up), and SET throughput on a master with two replicas attached.
 # Both servers run with --save '' --appendonly no --port P on loopback and are
 # killed on exit. Never reads stdin.
 #
@@ -24,6 +27,7 @@
 # BENCH_CLIENTS (50), BENCH_TESTS (see 1.), BENCH_MEMBERS (1000000), BENCH_PIPELINES
 # ("1 16"), BENCH_KEYS (1000000), BENCH_VALUE_SIZE (32), BENCH_PORT (first
 # port to try, default 17379), BENCH_SKIP_MEMORY=1, BENCH_SKIP_PERSISTENCE=1,
+# BENCH_SKIP_REPLICATION=1,
 # BENCH_PERSIST_KEYS (1000000), BENCH_SERVER_ARGS (extra
 # arguments for both servers, default "--enable-debug-command local").
 
@@ -62,12 +66,13 @@ declare -A PORT=() PID=() ARGS_USED=()
 
 cleanup() {
     local side
-    for side in "${SIDES[@]}"; do
+    # every server started, replicas included
+    for side in "${!PID[@]}"; do
         if [[ -n ${PID[$side]:-} ]]; then
             kill "${PID[$side]}" 2>/dev/null || true
         fi
     done
-    for side in "${SIDES[@]}"; do
+    for side in "${!PID[@]}"; do
         if [[ -n ${PID[$side]:-} ]]; then
             # give it 5 s to exit, then SIGKILL that one process
             for _ in $(seq 50); do kill -0 "${PID[$side]}" 2>/dev/null || break; sleep 0.1; done
@@ -271,9 +276,10 @@ echo
 # polled every 50 ms), the dump.rdb size, and a restart timed from spawn to
 # the first PONG (PING is refused with LOADING while the file loads). Last,
 # SET throughput with appendonly yes, appendfsync everysec.
-if [[ ${BENCH_SKIP_PERSISTENCE:-0} != 1 ]]; then
-    PKEYS=${BENCH_PERSIST_KEYS:-1000000}
-    mixed=$WORK/mixed.resp
+PKEYS=${BENCH_PERSIST_KEYS:-1000000}
+mixed=$WORK/mixed.resp
+gen_mixed() {
+    mkdir -p "$WORK"
     awk -v n="$PKEYS" 'BEGIN {
         for (i = 0; i < n; i++) {
             t = i % 10
@@ -285,8 +291,12 @@ if [[ ${BENCH_SKIP_PERSISTENCE:-0} != 1 ]]; then
             else { k = "l:" i; printf "*5\r\n$5\r\nRPUSH\r\n$%d\r\n%s\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n", length(k), k }
         }
     }' >"$mixed"
-    now() { date +%s.%N; }
-    secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+}
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+if [[ ${BENCH_SKIP_PERSISTENCE:-0} != 1 ]]; then
+    gen_mixed
     declare -A PERS=()
     for side in "${SIDES[@]}"; do
         cli "$side" flushall >/dev/null
@@ -320,7 +330,6 @@ if [[ ${BENCH_SKIP_PERSISTENCE:-0} != 1 ]]; then
         stop_server "$side"
         start_server "$side"
     done
-    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
     echo "## Persistence: $PKEYS mixed keys"
     echo
     echo "| measure | Viator | Redis | Viator/Redis |"
@@ -334,6 +343,60 @@ if [[ ${BENCH_SKIP_PERSISTENCE:-0} != 1 ]]; then
     done
     echo
     echo "time and size: lower is better (target <= 1.00); SET throughput: higher is better (target >= 1.00)"
+    echo
+fi
+
+# ---------------------------------------------------------------- replication
+
+# Each server replicates to its own kind: the master holds the mixed keys,
+# a fresh replica is timed from REPLICAOF to master_link_status:up (polled
+# every 50 ms; both masters use a diskless sync without delay), then a
+# second replica attaches and redis-benchmark runs SET against the master.
+if [[ ${BENCH_SKIP_REPLICATION:-0} != 1 ]]; then
+    [[ -s $mixed ]] || gen_mixed
+    declare -A REPL=()
+    link_up() { [[ $(info_field "$1" master_link_status replication) == up ]]; }
+    for side in "${SIDES[@]}"; do
+        stop_server "$side"
+        start_server "$side" --repl-diskless-sync yes --repl-diskless-sync-delay 0
+        cli "$side" --pipe <"$mixed" >"$WORK/$side/pipe-repl.log" 2>&1 || die "redis-cli --pipe of mixed keys into $side failed"
+        for r in 1 2; do
+            BIN[$side-r$r]=${BIN[$side]}
+            start_server "$side-r$r"
+        done
+        t0=$(now)
+        cli "$side-r1" replicaof 127.0.0.1 "${PORT[$side]}" >/dev/null
+        for _ in $(seq 1200); do link_up "$side-r1" && break; sleep 0.05; done
+        t1=$(now)
+        link_up "$side-r1" || echo "warning: $side replica did not finish its sync in 60 s" >&2
+        keys=$(cli "$side-r1" dbsize | tr -d '\r')
+        [[ $keys == "$PKEYS" ]] || echo "warning: $side replica holds $keys keys, expected $PKEYS" >&2
+        REPL["$side|sync"]=$(secs "$t0" "$t1")
+        cli "$side-r2" replicaof 127.0.0.1 "${PORT[$side]}" >/dev/null
+        for _ in $(seq 1200); do link_up "$side-r2" && break; sleep 0.05; done
+        for p in 1 16; do
+            rates=()
+            for _ in $(seq "$ROUNDS"); do
+                r=$("$BENCH" -h 127.0.0.1 -p "${PORT[$side]}" -q -c "$CLIENTS" -n "$REQUESTS" -P "$p" -t set 2>/dev/null |
+                    tr '\r' '\n' | sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1)
+                rates+=("${r:-0}")
+            done
+            REPL["$side|set$p"]=$(median "${rates[@]}")
+        done
+        for r in 1 2; do stop_server "$side-r$r"; done
+        stop_server "$side"
+        start_server "$side"
+    done
+    echo "## Replication: $PKEYS mixed keys, replicas of the same server"
+    echo
+    echo "| measure | Viator | Redis | Viator/Redis |"
+    echo "|---|---:|---:|---:|"
+    echo "| full sync to a fresh replica (s) | ${REPL["viator|sync"]} | ${REPL["redis|sync"]} | $(ratio "${REPL["viator|sync"]}" "${REPL["redis|sync"]}") |"
+    for p in 1 16; do
+        echo "| SET req/s on a master with 2 replicas, -P $p | ${REPL["viator|set$p"]} | ${REPL["redis|set$p"]} | $(ratio "${REPL["viator|set$p"]}" "${REPL["redis|set$p"]}") |"
+    done
+    echo
+    echo "sync time: lower is better (target <= 1.00); SET throughput: higher is better (target >= 1.00)"
     echo
 fi
 
