@@ -67,7 +67,7 @@ fn put_varint(out: &mut Vec<u8>, mut n: usize) {
 fn get_varint(data: &[u8]) -> (usize, usize) {
     let (mut n, mut shift) = (0usize, 0u32);
     for (i, &b) in data.iter().enumerate() {
-        n |= ((b & 0x7f) as usize) << shift;
+        n |= ((b & 0x7f) as usize).checked_shl(shift).unwrap_or(0);
         if b < 0x80 {
             return (n, i + 1);
         }
@@ -288,6 +288,21 @@ mod tests {
             put_varint(&mut b, n);
             b.extend_from_slice(b"tail");
             assert_eq!(get_varint(&b), (n, b.len() - 4));
+        }
+    }
+
+    #[test]
+    fn varint_reader_survives_random_bytes() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 24) as usize;
+            let bytes: Vec<u8> =
+                (0..len).map(|i| (x >> (i % 8 * 8)) as u8 | if i % 3 == 0 { 0x80 } else { 0 }).collect();
+            let (_, used) = get_varint(&bytes);
+            assert!(used <= bytes.len());
         }
     }
 
