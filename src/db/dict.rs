@@ -106,6 +106,11 @@ pub fn set_global_resize_allowed(allowed: bool) {
     RESIZE_ALLOWED.store(allowed, Ordering::Relaxed);
 }
 
+/// Whether resizing is currently allowed process-wide (see [`set_global_resize_allowed`]).
+pub(crate) fn global_resize_allowed() -> bool {
+    RESIZE_ALLOWED.load(Ordering::Relaxed)
+}
+
 /// A chained hash table from byte-string keys to `V`, with Redis `dict.c` semantics.
 ///
 /// Lookups take `&[u8]`. Operations with `&mut self` (insert, remove, `get_mut`, `entry`)

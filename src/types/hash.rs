@@ -1,6 +1,6 @@
 //! The hash value in Redis 7.0's two encodings: `listpack` (fields and values
 //! alternating in one contiguous buffer, searched linearly) while the hash is
-//! small, and `hashtable` (a [`Dict`] of field to value) once it has more than
+//! small, and `hashtable` (a [`PairTable`] of field to value) once it has more than
 //! `hash-max-listpack-entries` fields or any field or value longer than
 //! `hash-max-listpack-value` bytes. The conversion is one way, as in Redis.
 //!
@@ -8,9 +8,8 @@
 //! t_hash.c's conversion points: before a write, argument lengths are checked
 //! (`hashTypeTryConversion`); after an insert, the entry count.
 
-use crate::db::dict::Dict;
 use crate::types::listpack::{self, Listpack, LpValue};
-use crate::types::sds::Sds;
+use crate::types::pairtable::PairTable;
 
 /// The encoding thresholds in force (`hash-max-listpack-*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +31,7 @@ pub enum Hash {
     /// `listpack`: field, value, field, value...
     Listpack(Listpack),
     /// `hashtable`.
-    Table(Box<Dict<Sds, Sds>>),
+    Table(Box<PairTable>),
 }
 
 impl std::fmt::Debug for Hash {
@@ -48,13 +47,7 @@ impl Clone for Hash {
     fn clone(&self) -> Self {
         match self {
             Hash::Listpack(lp) => Hash::Listpack(lp.clone()),
-            Hash::Table(d) => {
-                let mut n = Dict::with_capacity(d.len());
-                for (k, v) in d.iter() {
-                    n.insert(k.clone(), v.clone());
-                }
-                Hash::Table(Box::new(n))
-            }
+            Hash::Table(d) => Hash::Table(d.clone()),
         }
     }
 }
@@ -129,10 +122,10 @@ impl Hash {
     /// Converts a listpack hash to a hashtable (no-op if already one).
     pub fn convert(&mut self) {
         let Hash::Listpack(lp) = self else { return };
-        let mut d: Dict<Sds, Sds> = Dict::with_capacity(lp.len() / 2);
+        let mut d = PairTable::with_capacity(lp.len() / 2);
         let mut it = lp.iter();
         while let (Some(f), Some(v)) = (it.next(), it.next()) {
-            d.insert(Sds::from(&f.to_vec()[..]), Sds::from(&v.to_vec()[..]));
+            d.insert(&f.to_vec(), &v.to_vec());
         }
         *self = Hash::Table(Box::new(d));
     }
@@ -147,7 +140,7 @@ impl Hash {
     pub fn get(&self, field: &[u8]) -> Option<LpValue<'_>> {
         match self {
             Hash::Listpack(lp) => Self::lp_value_pos(lp, field).map(|p| lp.get(p)),
-            Hash::Table(d) => d.get(field).map(|v| LpValue::Str(v)),
+            Hash::Table(d) => d.get(field).map(LpValue::Str),
         }
     }
 
@@ -155,7 +148,7 @@ impl Hash {
     pub fn contains(&self, field: &[u8]) -> bool {
         match self {
             Hash::Listpack(lp) => lp.find(lp.first(), field, 1).is_some(),
-            Hash::Table(d) => d.contains_key(field),
+            Hash::Table(d) => d.contains(field),
         }
     }
 
@@ -184,7 +177,7 @@ impl Hash {
                 }
                 inserted
             }
-            Hash::Table(d) => d.insert(Sds::from(field), Sds::from(value)).is_none(),
+            Hash::Table(d) => d.insert(field, value),
         }
     }
 
@@ -199,7 +192,7 @@ impl Hash {
                 None => false,
             },
             Hash::Table(d) => {
-                let gone = d.remove(field).is_some();
+                let gone = d.remove(field);
                 if gone {
                     d.try_shrink();
                 }
@@ -243,21 +236,21 @@ impl Hash {
                 }
                 self.listpack_pair((rng() % n as u64) as usize)
             }
-            Hash::Table(d) => d.random_entry(rng).map(|(k, v)| (LpValue::Str(k), LpValue::Str(v))),
+            Hash::Table(d) => d.random(rng).map(|(k, v)| (LpValue::Str(k), LpValue::Str(v))),
         }
     }
 
     /// Approximate heap bytes owned by the hash (MEMORY USAGE): the
-    /// listpack buffer, or the table plus the fields' and values' buffers.
+    /// listpack buffer, or the table with its pairs.
     pub fn mem_usage(&self) -> usize {
         match self {
             Hash::Listpack(lp) => lp.bytes(),
-            Hash::Table(d) => d.mem_usage() + d.iter().map(|(k, v)| k.heap_size() + v.heap_size()).sum::<usize>(),
+            Hash::Table(d) => d.mem_usage(),
         }
     }
 
     /// The hashtable, for cursor scans (None when listpack encoded).
-    pub fn table(&self) -> Option<&Dict<Sds, Sds>> {
+    pub fn table(&self) -> Option<&PairTable> {
         match self {
             Hash::Table(d) => Some(d),
             Hash::Listpack(_) => None,

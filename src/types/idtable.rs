@@ -12,12 +12,14 @@
 //! incremental rehash (one bucket per update, at most ten empty buckets visited), the
 //! reverse-binary SCAN cursor and the `DEBUG HTSTATS` text (both shared with
 //! `db::dict`), so ZSCAN keeps SCAN's guarantees. Keys hash with the keyspace's keyed
-//! SipHash and its per-process seed.
+//! SipHash and its per-process seed. Like every dict, it follows the process-wide resize
+//! policy (`dict_can_resize`): while a forked child shares memory it grows only past load
+//! factor 5, never shrinks, and rehashes only between tables 5 times apart in size.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
-use crate::db::dict::{next_cursor, process_seed, write_table_stats};
+use crate::db::dict::{global_resize_allowed, next_cursor, process_seed, write_table_stats};
 
 /// "No element": the end of a chain, an empty bucket.
 pub const NIL: u32 = u32::MAX;
@@ -26,6 +28,9 @@ pub const NIL: u32 = u32::MAX;
 const MIN_SIZE: usize = 4;
 /// `try_shrink` shrinks below this fill percentage (Redis's `HASHTABLE_MIN_FILL`).
 const MIN_FILL_PERCENT: usize = 10;
+/// With resizing avoided, growth (and rehashing) still happens past this ratio
+/// (Redis's `dict_force_resize_ratio`).
+const FORCE_RESIZE_RATIO: usize = 5;
 
 /// What the table needs from the arena holding its elements. Ids given to the table
 /// must stay valid (and keep their key) until removed or relocated.
@@ -236,7 +241,7 @@ impl IdTable {
         let (size, used) = (self.ht[0].size(), self.ht[0].used);
         if size == 0 {
             self.reserve(MIN_SIZE);
-        } else if used >= size {
+        } else if (used >= size && global_resize_allowed()) || used / size > FORCE_RESIZE_RATIO {
             self.reserve(used + 1);
         }
     }
@@ -244,7 +249,7 @@ impl IdTable {
     /// Starts shrinking when fewer than 10% of the buckets would be used (Redis checks
     /// this after every sorted set deletion). True when a resize started.
     pub fn try_shrink(&mut self) -> bool {
-        if self.is_rehashing() {
+        if self.is_rehashing() || !global_resize_allowed() {
             return false;
         }
         let size = self.buckets();
@@ -263,7 +268,7 @@ impl IdTable {
     /// Moves up to `n` non-empty buckets to the new table, visiting at most `10 * n`
     /// empty ones. True while elements remain to move.
     pub fn rehash_steps<A: Chained + ?Sized>(&mut self, a: &mut A, n: usize) -> bool {
-        if !self.is_rehashing() {
+        if !self.is_rehashing() || !self.rehash_permitted() {
             return false;
         }
         let mut empty_visits = n.saturating_mul(10);
@@ -297,6 +302,16 @@ impl IdTable {
             return false;
         }
         true
+    }
+
+    /// Whether a rehash step may run: always, unless resizing is avoided, in which case
+    /// only between tables whose sizes differ by the forced ratio or more.
+    fn rehash_permitted(&self) -> bool {
+        if global_resize_allowed() {
+            return true;
+        }
+        let (s0, s1) = (self.ht[0].size(), self.ht[1].size());
+        s0.max(s1) / s0.min(s1).max(1) >= FORCE_RESIZE_RATIO
     }
 
     /// One step of a stateless scan, as `Dict::scan`: start with cursor 0, continue with

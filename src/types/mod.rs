@@ -1,6 +1,7 @@
 //! Value representations. Pure data structures: no I/O, no clock, no clients.
 //! Thresholds for switching encodings are passed in by the caller.
 
+pub mod arena;
 pub mod geohash;
 pub mod hash;
 pub mod hll;
@@ -8,6 +9,7 @@ pub mod idtable;
 pub mod intset;
 pub mod list;
 pub mod listpack;
+pub mod pairtable;
 pub mod sds;
 pub mod set;
 pub mod skiplist;

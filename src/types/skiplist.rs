@@ -18,6 +18,7 @@
 //! re-points the links that named it (an O(log N) search), so memory follows the set's
 //! size down as well as up.
 
+use crate::types::arena::ChunkArena;
 use crate::types::idtable::{Chained, IdTable, NIL};
 use crate::types::sds::Sds;
 use crate::util::rand::Rng;
@@ -27,10 +28,6 @@ const MAX_LEVEL: usize = 32;
 
 /// The header's number.
 const HEAD: u32 = 0;
-
-/// Nodes per arena chunk (a power of two); only the first chunk grows by doubling.
-const CHUNK_BITS: u32 = 10;
-const CHUNK: usize = 1 << CHUNK_BITS;
 
 /// Node handle: valid until the next change to the list.
 pub type NodeId = u32;
@@ -84,57 +81,10 @@ impl Node {
     }
 }
 
-/// Nodes by number, in chunks of `CHUNK`; every chunk but the last is full, and at most
-/// one empty chunk is kept beyond the last used one (so a set hovering at a chunk
-/// boundary does not allocate and free a chunk per operation).
-#[derive(Debug, Clone, Default)]
-struct Arena {
-    chunks: Vec<Vec<Node>>,
-    count: usize,
-}
+/// The nodes, numbered densely (node 0 is the header).
+type Arena = ChunkArena<Node>;
 
-impl Arena {
-    #[inline]
-    fn get(&self, id: u32) -> &Node {
-        &self.chunks[(id >> CHUNK_BITS) as usize][id as usize & (CHUNK - 1)]
-    }
-
-    #[inline]
-    fn get_mut(&mut self, id: u32) -> &mut Node {
-        &mut self.chunks[(id >> CHUNK_BITS) as usize][id as usize & (CHUNK - 1)]
-    }
-
-    fn push(&mut self, node: Node) -> u32 {
-        // Node numbers are u32 with NIL reserved: 4 billion members would need
-        // hundreds of GiB, far past any maxmemory.
-        assert!(self.count < NIL as usize, "sorted set node numbers exhausted");
-        let c = self.count >> CHUNK_BITS;
-        if c == self.chunks.len() {
-            self.chunks.push(if c == 0 { Vec::new() } else { Vec::with_capacity(CHUNK) });
-        }
-        self.chunks[c].push(node);
-        self.count += 1;
-        (self.count - 1) as u32
-    }
-
-    fn pop(&mut self) -> Option<Node> {
-        let c = self.count.checked_sub(1)? >> CHUNK_BITS;
-        let node = self.chunks[c].pop()?;
-        self.count -= 1;
-        let needed = self.count.div_ceil(CHUNK);
-        if self.chunks.len() > needed + 1 {
-            self.chunks.truncate(needed + 1);
-        }
-        if let [only] = &mut self.chunks[..] {
-            if only.capacity() > 16 && only.len() * 4 < only.capacity() {
-                only.shrink_to(only.capacity() / 2);
-            }
-        }
-        Some(node)
-    }
-}
-
-impl Chained for Arena {
+impl Chained for ChunkArena<Node> {
     fn key(&self, id: u32) -> &[u8] {
         &self.get(id).member
     }
@@ -341,7 +291,7 @@ impl SkipList {
     /// and the links naming the last node (its predecessors on each of its levels, its
     /// successor's backward link or the tail, its hash chain slot) are re-pointed.
     fn release(&mut self, x: u32) {
-        let last = (self.nodes.count - 1) as u32;
+        let last = (self.nodes.len() - 1) as u32;
         if x != last {
             let (update, _) = self.path_to(last);
             for (i, &u) in update.iter().enumerate().take(self.n(last).level()) {
@@ -468,7 +418,7 @@ impl SkipList {
     fn check(&self) {
         let ids: Vec<u32> = std::iter::successors(self.first(), |&id| self.next(id)).collect();
         assert_eq!(ids.len(), self.len);
-        assert_eq!(self.nodes.count, self.len + 1, "arena is dense");
+        assert_eq!(self.nodes.len(), self.len + 1, "arena is dense");
         assert_eq!(self.index.len(), self.len);
         assert_eq!(self.last(), ids.last().copied());
         assert_eq!(self.first().map_or(NIL, |f| self.n(f).backward), NIL);
@@ -587,7 +537,7 @@ mod tests {
             }
             sl.check();
             assert!(sl.is_empty() && sl.first().is_none() && sl.last().is_none());
-            assert!(sl.nodes.chunks.len() <= 2);
+            assert!(sl.nodes.chunk_count() <= 2);
         }
     }
 
