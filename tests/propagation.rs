@@ -41,8 +41,18 @@ impl Replica {
         Replica { r }
     }
 
-    /// The next command of the stream, its name lowercased.
+    /// The next command of the stream, its name lowercased; the master's
+    /// keepalive PINGs (every `repl-ping-replica-period`) are passed over.
     fn next(&mut self) -> Vec<String> {
+        loop {
+            let cmd = self.next_raw();
+            if cmd != ["ping"] {
+                return cmd;
+            }
+        }
+    }
+
+    fn next_raw(&mut self) -> Vec<String> {
         let mut line = String::new();
         self.r.read_line(&mut line).unwrap();
         assert!(line.starts_with('*'), "expected a multibulk, got {line:?}");
