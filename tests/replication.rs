@@ -334,3 +334,47 @@ fn masteruser_and_masterauth_log_in_to_a_redis_master() {
     );
     let _ = std::fs::remove_dir_all(&mdir);
 }
+
+#[test]
+fn failover_swaps_roles_with_a_viator_replica() {
+    let master = Server::start();
+    let replica = Server::start();
+    let mut m = master.client();
+    let mut r = replica.client();
+    workload(&mut m, 11, 300);
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    assert_converges(&master, &replica);
+    // Rejections before anything starts.
+    assert_eq!(qe(&mut r, &["FAILOVER"]), "ERR FAILOVER is not valid when server is a replica.");
+    assert_eq!(
+        qe(&mut m, &["FAILOVER", "TO", "127.0.0.1", "1", "TIMEOUT", "100"]),
+        "ERR FAILOVER target HOST and PORT is not a replica."
+    );
+    assert_eq!(qe(&mut m, &["FAILOVER", "ABORT"]), "ERR No failover in progress.");
+    // Written just before: the new master must have it.
+    let _: () = q(&mut m, &["SET", "before", "failover"]);
+    let rport = replica.port().to_string();
+    let _: () = q(&mut m, &["FAILOVER", "TO", "127.0.0.1", &rport, "TIMEOUT", "10000"]);
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            info_field(&mut m, "master_failover_state").as_deref() == Some("no-failover")
+                && info_field(&mut m, "master_link_status").as_deref() == Some("up")
+        }),
+        "old master log:\n{}\nnew master log:\n{}",
+        master.log(),
+        replica.log()
+    );
+    assert_eq!(info_field(&mut m, "role").as_deref(), Some("slave"));
+    assert_eq!(info_field(&mut m, "master_port"), Some(rport));
+    assert_eq!(info_field(&mut r, "role").as_deref(), Some("master"));
+    let v: String = q(&mut r, &["GET", "before"]);
+    assert_eq!(v, "failover");
+    // The old master continued the history: no full sync on either side.
+    assert!(master.log().contains("Master accepted a Partial Resynchronization"), "{}", master.log());
+    let stats: String = q(&mut r, &["INFO", "stats"]);
+    assert!(stats.contains("sync_partial_ok:1\r\n") && stats.contains("sync_full:0\r\n"), "{stats}");
+    // Writes now go to the new master and reach the old one.
+    assert!(qe(&mut m, &["SET", "k", "v"]).starts_with("READONLY"));
+    workload(&mut r, 12, 300);
+    assert_converges(&replica, &master);
+}

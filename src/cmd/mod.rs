@@ -338,6 +338,7 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("replicaof", crate::repl::replica::replicaof),
     ("slaveof", crate::repl::replica::replicaof),
     ("role", crate::repl::replica::role),
+    ("failover", crate::repl::failover::failover),
     ("slowlog|get", slowlog::get),
     ("slowlog|len", slowlog::len),
     ("slowlog|reset", slowlog::reset),

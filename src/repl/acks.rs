@@ -76,10 +76,12 @@ pub fn wait(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// (unless clients are paused: the request would move the offset), then
 /// release the WAITs whose replicas have acknowledged enough.
 pub fn before_sleep(srv: &mut Server) {
-    if srv.repl.get_ack && srv.pause == crate::server::Pause::None {
+    if srv.repl.get_ack && srv.pause == crate::server::Pause::None && !super::failover::pauses_writes(srv) {
         srv.repl.get_ack = false;
         srv.repl_feed_unselected(&[words::REPLCONF, words::GETACK, words::STAR]);
     }
+    // ACKs that arrived may let a failover proceed.
+    super::failover::update(srv);
     if srv.repl.waiting.is_empty() {
         return;
     }

@@ -11,15 +11,16 @@
 //! Full synchronisation (SYNC, PSYNC answered with FULLRESYNC) sends an RDB
 //! snapshot produced in-line: the snapshot is built from the live keyspace in
 //! one go, so no write can slip between it and the stream that follows.
-//! Partial resynchronisation (master side), WAIT and FAILOVER are later
-//! work; the replica side lives in [`replica`]. This module must stay free
-//! of socket handling, which belongs to the reactor.
+//! WAIT lives in [`acks`], FAILOVER in [`failover`], the replica side in
+//! [`replica`]. This module must stay free of socket handling, which
+//! belongs to the reactor.
 //!
 //! Mirrors Redis 7.0's `replicationFeedSlaves` (SELECT re-emission, backlog
 //! accounting) and the wire format of `syncCommand` for full syncs.
 
 pub mod acks;
 pub mod backlog;
+pub mod failover;
 pub mod replica;
 pub mod sync;
 
@@ -78,6 +79,8 @@ pub struct Master {
     pub replica_info: HashMap<usize, ReplicaInfo>,
     /// The replica side: our own master, if any.
     pub replica: replica::Replica,
+    /// A coordinated failover (FAILOVER) under way, if any.
+    pub failover: failover::Failover,
 }
 
 /// What a replica announced and acknowledged.
@@ -133,6 +136,7 @@ impl Master {
             second_offset: -1,
             replica_info: HashMap::new(),
             replica: Default::default(),
+            failover: Default::default(),
         }
     }
 
@@ -265,16 +269,21 @@ impl Server {
     /// How Redis names a replica in its log: the announced (or peer) ip and
     /// the listening port it announced.
     pub fn replica_name(&self, c: &Client) -> String {
-        let info = self.repl.replica_info.get(&c.key);
-        let ip = match info.and_then(|i| i.announced_ip.clone()) {
-            Some(ip) => ip,
-            None => c.addr.rsplit_once(':').map_or_else(|| c.addr.clone(), |(ip, _)| ip.to_string()),
-        };
-        match info.map_or(0, |i| i.listening_port) {
+        let ip = self.replica_ip(c);
+        match self.repl.replica_info.get(&c.key).map_or(0, |i| i.listening_port) {
             // COMPAT: replicationGetSlaveName's placeholder.
             0 => format!("{ip}:<unknown-replica-port>"),
             port if ip.contains(':') => format!("[{ip}]:{port}"),
             port => format!("{ip}:{port}"),
+        }
+    }
+
+    /// The address replica `c` is known by: the one it announced, else its
+    /// peer address.
+    pub fn replica_ip(&self, c: &Client) -> String {
+        match self.repl.replica_info.get(&c.key).and_then(|i| i.announced_ip.clone()) {
+            Some(ip) => ip,
+            None => c.addr.rsplit_once(':').map_or_else(|| c.addr.clone(), |(ip, _)| ip.to_string()),
         }
     }
 
@@ -472,6 +481,7 @@ pub fn sync(srv: &mut Server, c: &mut Client) -> CmdResult {
     if c.flags.replica {
         return Ok(());
     }
+    failover::check_sync(srv, c)?;
     replica::refuse_sync_while_down(srv)?;
     if c.flags.multi {
         return Err(ReplyError::err("Command is not allowed inside a transaction"));
@@ -486,6 +496,7 @@ pub fn psync(srv: &mut Server, c: &mut Client) -> CmdResult {
     if c.flags.replica {
         return Ok(());
     }
+    failover::check_sync(srv, c)?;
     replica::refuse_sync_while_down(srv)?;
     let offset = crate::util::num::string2ll(c.arg(2)).ok_or(ReplyError::NotInteger)?;
     let replid = String::from_utf8_lossy(c.arg(1)).into_owned();
@@ -505,13 +516,14 @@ pub fn psync(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// `repl-backlog-ttl` without replicas, recount the good replicas.
 pub fn cron(srv: &mut Server) {
     let now = srv.clock.now_ms;
-    if now - srv.repl.cron_last_ms < 1000 {
+    if now - srv.repl.cron_last_ms < failover::cron_period_ms(srv) {
         return;
     }
+    failover::update(srv);
     srv.repl.cron_last_ms = now;
     let is_replica = srv.repl.replica.is_replica();
     let period = srv.config.repl_ping_replica_period.max(1);
-    if !is_replica && !srv.repl.replicas.is_empty() && srv.repl.cron_loops % period == 0 {
+    if !is_replica && !srv.repl.replicas.is_empty() && srv.repl.cron_loops % period == 0 && !failover::holds_pings(srv) {
         srv.repl_feed_unselected(&[words::PING]);
     }
     srv.repl.cron_loops += 1;

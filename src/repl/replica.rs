@@ -205,6 +205,7 @@ pub fn replicaof(srv: &mut Server, c: &mut Client) -> CmdResult {
         // COMPAT: replicaofCommand's errors, here and below.
         return Err(ReplyError::err("REPLICAOF not allowed in cluster mode."));
     }
+    super::failover::refuse_replicaof(srv)?;
     if crate::cmd::args::is(c.arg(1), "no") && crate::cmd::args::is(c.arg(2), "one") {
         if srv.repl.replica.is_replica() {
             unset_master(srv);
@@ -356,7 +357,7 @@ pub fn info_fields(srv: &Server) -> Vec<(&'static str, String)> {
         out.push(("", s));
     }
     let backlog = srv.repl.backlog.as_ref();
-    out.push(("master_failover_state", "no-failover".into()));
+    out.push(("master_failover_state", srv.repl.failover.state.word().into()));
     out.push(("master_replid", srv.repl.replid.clone()));
     out.push(("master_replid2", srv.repl.replid2.clone()));
     out.push(("master_repl_offset", srv.repl.offset.to_string()));
@@ -802,7 +803,12 @@ fn advance(srv: &mut Server, mut link: Link) -> Step {
                     log::info!("Partial resynchronization not possible (no cached master)");
                     ("?".to_string(), -1)
                 };
-                queue_command(&mut link, &[b"PSYNC", id.as_bytes(), offset.to_string().as_bytes()]);
+                let offset = offset.to_string();
+                let mut words: Vec<&[u8]> = vec![b"PSYNC", id.as_bytes(), offset.as_bytes()];
+                if super::failover::in_progress(srv) {
+                    words.push(b"FAILOVER");
+                }
+                queue_command(&mut link, &words);
                 srv.repl.replica.state = LinkState::ReceivePsync;
             }
             LinkState::ReceivePsync => {
@@ -810,7 +816,11 @@ fn advance(srv: &mut Server, mut link: Link) -> Step {
                     // A newline the master sends to keep the link alive.
                     continue;
                 }
-                match parse_psync_reply(&line) {
+                let reply = parse_psync_reply(&line);
+                if !super::failover::psync_answered(srv, &reply) {
+                    return Ok(None);
+                }
+                match reply {
                     PsyncReply::Full(id, offset) => {
                         log::info!("Full resync from master: {id}:{offset}");
                         link.full = Some((id, offset));
