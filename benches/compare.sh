@@ -280,21 +280,20 @@ PKEYS=${BENCH_PERSIST_KEYS:-1000000}
 mixed=$WORK/mixed.resp
 gen_mixed() {
     mkdir -p "$WORK"
-    awk -v n="$PKEYS" 'BEGIN {
-        for (i = 0; i < n; i++) {
-            t = i % 10
-            if (t < 6) { k = "key:" i; v = sprintf("%032d", i)
-                printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$32\r\n%s\r\n", length(k), k, v }
-            else if (t == 6) { k = "h:" i; printf "*8\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n$2\r\nf1\r\n$2\r\nv1\r\n$2\r\nf2\r\n$2\r\nv2\r\n$2\r\nf3\r\n$2\r\nv3\r\n", length(k), k }
-            else if (t == 7) { k = "s:" i; printf "*5\r\n$4\r\nSADD\r\n$%d\r\n%s\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n", length(k), k }
-            else if (t == 8) { k = "z:" i; printf "*8\r\n$4\r\nZADD\r\n$%d\r\n%s\r\n$1\r\n1\r\n$1\r\na\r\n$1\r\n2\r\n$1\r\nb\r\n$1\r\n3\r\n$1\r\nc\r\n", length(k), k }
-            else { k = "l:" i; printf "*5\r\n$5\r\nRPUSH\r\n$%d\r\n%s\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n", length(k), k }
-        }
-    }' >"$mixed"
+    awk -v n="$PKEYS" -f "$ROOT/benches/mixed.awk" >"$mixed"
 }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+set_rate() { # side pipeline: median SET requests/s over $ROUNDS runs
+    local r rates=()
+    for _ in $(seq "$ROUNDS"); do
+        r=$("$BENCH" -h 127.0.0.1 -p "${PORT[$1]}" -q -c "$CLIENTS" -n "$REQUESTS" -P "$2" -t set 2>/dev/null |
+            tr '\r' '\n' | sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1)
+        rates+=("${r:-0}")
+    done
+    median "${rates[@]}"
+}
 if [[ ${BENCH_SKIP_PERSISTENCE:-0} != 1 ]]; then
     gen_mixed
     declare -A PERS=()
@@ -318,15 +317,7 @@ if [[ ${BENCH_SKIP_PERSISTENCE:-0} != 1 ]]; then
         PERS["$side|load"]=$(secs "$t2" "$t3")
         stop_server "$side"
         start_server "$side" --appendonly yes --appendfsync everysec
-        for p in 1 16; do
-            rates=()
-            for _ in $(seq "$ROUNDS"); do
-                r=$("$BENCH" -h 127.0.0.1 -p "${PORT[$side]}" -q -c "$CLIENTS" -n "$REQUESTS" -P "$p" -t set 2>/dev/null |
-                    tr '\r' '\n' | sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1)
-                rates+=("${r:-0}")
-            done
-            PERS["$side|aof$p"]=$(median "${rates[@]}")
-        done
+        for p in 1 16; do PERS["$side|aof$p"]=$(set_rate "$side" "$p"); done
         stop_server "$side"
         start_server "$side"
     done
@@ -374,15 +365,7 @@ if [[ ${BENCH_SKIP_REPLICATION:-0} != 1 ]]; then
         REPL["$side|sync"]=$(secs "$t0" "$t1")
         cli "$side-r2" replicaof 127.0.0.1 "${PORT[$side]}" >/dev/null
         for _ in $(seq 1200); do link_up "$side-r2" && break; sleep 0.05; done
-        for p in 1 16; do
-            rates=()
-            for _ in $(seq "$ROUNDS"); do
-                r=$("$BENCH" -h 127.0.0.1 -p "${PORT[$side]}" -q -c "$CLIENTS" -n "$REQUESTS" -P "$p" -t set 2>/dev/null |
-                    tr '\r' '\n' | sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1)
-                rates+=("${r:-0}")
-            done
-            REPL["$side|set$p"]=$(median "${rates[@]}")
-        done
+        for p in 1 16; do REPL["$side|set$p"]=$(set_rate "$side" "$p"); done
         for r in 1 2; do stop_server "$side-r$r"; done
         stop_server "$side"
         start_server "$side"

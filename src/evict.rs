@@ -69,10 +69,20 @@ pub fn used_memory() -> u64 {
 }
 
 /// Memory excluded from the eviction gauge (INFO `mem_not_counted_for_evict`):
-/// replica output buffers beyond the backlog and the AOF buffer, so that
-/// propagating DELs cannot feed eviction. Neither exists yet.
-pub fn not_counted_memory(_srv: &Server) -> u64 {
-    0
+/// what the replicas have not received yet (their output and the stream
+/// held while they sync; the backlog itself is counted) and the AOF buffer,
+/// so that propagating the DELs of an eviction cannot feed more eviction.
+pub fn not_counted_memory(srv: &Server) -> u64 {
+    let mut n = srv.persist.aof.buf.capacity();
+    for &key in &srv.repl.replicas {
+        if let Some(Some(c)) = srv.clients.get(key) {
+            n += c.reply.len();
+        }
+        if let Some(info) = srv.repl.replica_info.get(&key) {
+            n += info.pending.capacity();
+        }
+    }
+    n as u64
 }
 
 // ------------------------------------------------------------ policies

@@ -623,11 +623,14 @@ pub fn after_write(srv: &mut Server, c: &mut Client) {
 /// true if the client is being closed for this reason.
 pub fn enforce_output_limit(srv: &mut Server, c: &mut Client, from_event: bool) -> bool {
     c.reply.acct.sync(c.reply.buf.len());
-    if c.flags.close_asap || c.reply.acct.blocks.is_empty() {
+    // A syncing replica's stream waits apart until its snapshot is in; it
+    // is output all the same (Redis accumulates it in the output buffer).
+    let held = if c.flags.replica { srv.repl.replica_info.get(&c.key).map_or(0, |i| i.pending.len()) } else { 0 };
+    if c.flags.close_asap || (c.reply.acct.blocks.is_empty() && held == 0) {
         return false;
     }
     let limit = limits_for(&srv.config, class_of(c));
-    let used = c.reply.acct.list_memory() as u64;
+    let used = (c.reply.acct.list_memory() + held) as u64;
     let hard = limit.hard_limit_bytes != 0 && used >= limit.hard_limit_bytes;
     let mut soft = limit.soft_limit_bytes != 0 && used >= limit.soft_limit_bytes;
     let now = srv.clock.now_secs();

@@ -244,6 +244,8 @@ impl Server {
                     if let Some(info) = self.repl.replica_info.get_mut(&key) {
                         info.pending.extend_from_slice(bytes);
                     }
+                    // Queued so that before-sleep applies its output limit.
+                    self.with_client(key, None, |_| {});
                 }
                 // Its snapshot is not forked yet: it will contain them.
                 sync::SyncState::WaitBgsaveStart => {}

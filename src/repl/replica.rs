@@ -1001,8 +1001,12 @@ pub fn execute_from_master(srv: &mut Server, c: &mut Client) {
     if c.flags.multi {
         return;
     }
-    let (bytes, consumed) = std::mem::take(&mut r.held);
+    let (mut bytes, consumed) = std::mem::take(&mut r.held);
     srv.repl_feed_from_master(&bytes, consumed);
+    // The buffer is kept (emptied) for the next command: no allocation per
+    // applied command.
+    bytes.clear();
+    srv.repl.replica.held.0 = bytes;
 }
 
 #[cfg(test)]
