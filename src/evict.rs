@@ -76,7 +76,8 @@ pub fn not_counted_memory(srv: &Server) -> u64 {
     let mut n = srv.persist.aof.buf.capacity();
     for &key in &srv.repl.replicas {
         if let Some(Some(c)) = srv.clients.get(key) {
-            n += c.reply.len();
+            // The whole buffer: what it holds was allocated for them.
+            n += c.reply.buf.capacity();
         }
         if let Some(info) = srv.repl.replica_info.get(&key) {
             n += info.pending.capacity();

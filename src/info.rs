@@ -307,7 +307,8 @@ fn memory(srv: &Server, _c: &Client, w: &mut Section) {
     w.kv("mem_not_counted_for_evict", crate::evict::not_counted_memory(srv));
     w.kv("mem_replication_backlog", 0);
     w.kv("mem_total_replication_buffers", crate::repl::buffer_memory(srv));
-    w.kv("mem_clients_slaves", 0);
+    let held: usize = srv.repl.replica_info.values().map(|i| i.pending.capacity()).sum();
+    w.kv("mem_clients_slaves", srv.client_mem.replicas() + held);
     w.kv("mem_clients_normal", srv.client_mem.normal());
     w.kv("mem_cluster_links", 0);
     w.kv("mem_aof_buffer", srv.persist.aof.buf.capacity());
@@ -331,9 +332,14 @@ fn persistence(srv: &Server, w: &mut Section) {
         w.kv("loading_start_time", p.loading_started_secs);
         w.kv("loading_total_bytes", p.loading_total_bytes);
         w.kv("loading_rdb_used_mem", 0);
-        w.kv("loading_loaded_bytes", 0);
-        w.kv("loading_loaded_perc", "0.00");
-        w.kv("loading_eta_seconds", 1);
+        let (loaded, total) = (p.loading_loaded_bytes, p.loading_total_bytes);
+        let perc = if total > 0 { loaded as f64 * 100.0 / total as f64 } else { 0.0 };
+        let elapsed = (srv.clock.now_secs() - p.loading_started_secs).max(0) as u64;
+        // COMPAT: Redis's estimate: elapsed time scaled to the bytes left, 1 before any progress.
+        let eta = if loaded > 0 { elapsed * total.saturating_sub(loaded) / loaded } else { 1 };
+        w.kv("loading_loaded_bytes", loaded);
+        w.kv("loading_loaded_perc", format!("{perc:.2}"));
+        w.kv("loading_eta_seconds", eta);
     }
     let ch = p.child.as_ref();
     w.kv("current_cow_peak", ch.map_or(0, |c| c.cow_bytes));

@@ -190,3 +190,27 @@ fn crash_with_appendfsync_everysec_loses_at_most_about_a_second() {
         "acknowledged {acknowledged}, recovered {value}, {per_sec:.0} writes/s"
     );
 }
+
+#[test]
+fn clients_get_loading_while_the_aof_loads() {
+    let dir = Server::new_dir();
+    {
+        let srv = Server::start_in(&dir, &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"]);
+        let mut con = srv.client();
+        let mut pipe = redis::pipe();
+        for i in 0..2000 {
+            pipe.cmd("SET").arg(format!("k{i}")).arg(i).ignore();
+        }
+        let _: () = pipe.query(&mut con).unwrap();
+    }
+    // 1 ms per replayed command: about two seconds of loading.
+    let srv = Server::start_in(&dir, &["--appendonly", "yes", "--key-load-delay", "1000"]);
+    let mut con = srv.client();
+    let err = redis::cmd("PING").query::<String>(&mut con).unwrap_err();
+    assert_eq!(err.code(), Some("LOADING"), "{err:?}");
+    assert_eq!(info_field(&mut con, "loading"), "1");
+    assert!(wait_for(Duration::from_secs(10), || info_field(&mut con, "loading_loaded_bytes").parse::<u64>().unwrap_or(0) > 0));
+    assert!(info_field(&mut con, "loading_total_bytes").parse::<u64>().unwrap_or(0) > 0);
+    assert!(wait_for(Duration::from_secs(20), || info_field(&mut con, "loading") == "0"));
+    assert_eq!(q::<i64>(&mut con, &["DBSIZE"]), 2000);
+}

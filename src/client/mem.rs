@@ -499,6 +499,12 @@ impl ClientsMem {
         self.by_class[Class::Normal.index()] + self.by_class[Class::PubSub.index()]
     }
 
+    /// Memory of replica clients (INFO `mem_clients_slaves`, with the
+    /// stream held for syncing replicas added by the caller).
+    pub fn replicas(&self) -> usize {
+        self.by_class[Class::Replica.index()]
+    }
+
     /// The biggest (input, output) buffers of the last seconds.
     pub fn recent_max(&self) -> (usize, usize) {
         (self.recent_in.iter().copied().max().unwrap_or(0), self.recent_out.iter().copied().max().unwrap_or(0))

@@ -134,7 +134,7 @@ fn apply_config(srv: &mut Server, changed: &[&'static str]) -> CmdResult {
             | "lazyfree-lazy-server-del" => crate::evict::apply_config(srv, name),
             "appendonly" | "aof-disable-auto-gc" => crate::persist::aof::config_changed(srv, name)?,
             "oom-score-adj" | "oom-score-adj-values" => {
-                srv.oom_score.apply(&srv.config, crate::oom::Class::Primary).map_err(|why| {
+                srv.apply_oom_score().map_err(|why| {
                     ReplyError::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {why}"))
                 })?
             }

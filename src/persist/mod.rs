@@ -43,6 +43,8 @@ pub struct Persist {
     pub loading_started_secs: i64,
     /// Size of the file being loaded.
     pub loading_total_bytes: u64,
+    /// Bytes of it loaded so far (AOF loads report their progress).
+    pub loading_loaded_bytes: u64,
     /// Fork statistics (INFO stats).
     pub latest_fork_usec: u64,
     /// See `latest_fork_usec`.
@@ -67,6 +69,7 @@ impl Default for Persist {
             loading: false,
             loading_started_secs: 0,
             loading_total_bytes: 0,
+            loading_loaded_bytes: 0,
             latest_fork_usec: 0,
             total_forks: 0,
             aof: aof::Aof::default(),

@@ -203,7 +203,7 @@ pub enum LoadError {
 }
 
 /// How often clients are served while a start-up load runs.
-const LOADING_EVENTS_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
+pub(crate) const LOADING_EVENTS_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Loads `path` into the keyspace (which the caller has emptied or means
 /// to merge into). Keys already present are an error unless `replace`.
@@ -216,6 +216,7 @@ pub fn load_file(srv: &mut Server, path: &str, replace: bool, serve_clients: boo
         Err(e) => return Err(LoadError::Io(e)),
     };
     srv.persist.loading_total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    srv.persist.loading_loaded_bytes = 0;
     load_from(srv, &mut file, replace, true, serve_clients)
 }
 

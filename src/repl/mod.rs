@@ -370,6 +370,21 @@ impl Server {
         );
     }
 
+    /// The `oom-score-adj-values` class this server is in: replica or primary.
+    pub fn oom_class(&self) -> crate::oom::Class {
+        if self.repl.replica.is_replica() {
+            crate::oom::Class::Replica
+        } else {
+            crate::oom::Class::Primary
+        }
+    }
+
+    /// Applies `oom-score-adj` for the current role (Redis's setOOMScoreAdj(-1)).
+    pub fn apply_oom_score(&mut self) -> Result<(), &'static str> {
+        let class = self.oom_class();
+        self.oom_score.apply(&self.config, class)
+    }
+
     /// How an RDB written now is encoded (`rdbcompression`, `rdbchecksum`).
     pub fn rdb_save_options(&self) -> crate::rdb::SaveOptions {
         crate::rdb::SaveOptions {

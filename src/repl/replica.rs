@@ -440,6 +440,9 @@ pub fn set_master(srv: &mut Server, host: String, port: u16) {
     r.down_since_secs = 0;
     srv.ks.expire_deletes = false;
     srv.config.replicaof = Some((host, port));
+    if let Err(e) = srv.apply_oom_score() {
+        log::warn!("{e}");
+    }
     connect(srv);
 }
 
@@ -455,6 +458,9 @@ pub fn unset_master(srv: &mut Server) {
     srv.ks.replica_keys_with_expire.clear();
     srv.config.replicaof = None;
     srv.repl.shift_replid();
+    if let Err(e) = srv.apply_oom_score() {
+        log::warn!("{e}");
+    }
 }
 
 /// Closes the handshake link or the master client, whichever exists.
@@ -1003,11 +1009,16 @@ pub fn execute_from_master(srv: &mut Server, c: &mut Client) {
     }
     let (mut bytes, consumed) = std::mem::take(&mut r.held);
     srv.repl_feed_from_master(&bytes, consumed);
-    // The buffer is kept (emptied) for the next command: no allocation per
-    // applied command.
-    bytes.clear();
-    srv.repl.replica.held.0 = bytes;
+    // An ordinary-sized buffer is kept (emptied) for the next command, so
+    // applying a command allocates nothing; a big value's is given back.
+    if bytes.capacity() <= HELD_BUFFER_KEEP {
+        bytes.clear();
+        srv.repl.replica.held.0 = bytes;
+    }
 }
+
+/// Largest stream buffer kept between applied commands.
+const HELD_BUFFER_KEEP: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {

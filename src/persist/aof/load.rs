@@ -41,8 +41,10 @@ pub enum Outcome {
 }
 
 /// Loads every file the manifest lists into the (empty) dataset, upgrading
-/// an old single-file AOF first. Sets the size figures on success.
-pub fn load_all(srv: &mut Server) -> Outcome {
+/// an old single-file AOF first. Sets the size figures on success. With
+/// `serve_clients` (start-up) other clients are served meanwhile and get
+/// LOADING for what they may not run yet, as during an RDB load.
+pub fn load_all(srv: &mut Server, serve_clients: bool) -> Outcome {
     let filename = srv.config.appendfilename.clone();
     let dir = dir_path(srv);
     let m = &srv.persist.aof.manifest;
@@ -73,6 +75,9 @@ pub fn load_all(srv: &mut Server) -> Outcome {
         return Outcome::Empty;
     }
     let saved = (srv.persist.loading, srv.ks.expire_deletes);
+    srv.persist.loading_total_bytes = total;
+    srv.persist.loading_loaded_bytes = 0;
+    srv.persist.loading_started_secs = srv.clock.now_secs();
     srv.persist.loading = true;
     srv.ks.loading = true;
     srv.ks.expire_deletes = false;
@@ -85,7 +90,7 @@ pub fn load_all(srv: &mut Server) -> Outcome {
         }
         let last = i + 1 == parts.len();
         let t0 = Instant::now();
-        ret = load_file(srv, &p.name);
+        ret = load_file(srv, &p.name, serve_clients);
         if ret == Outcome::Ok || (ret == Outcome::Truncated && last) {
             let what = if is_base { "base" } else { "incr" };
             // COMPAT: loadAppendOnlyFiles's messages.
@@ -156,7 +161,7 @@ enum Stop {
 }
 
 /// Loads one file of the AOF directory (Redis's loadSingleAppendOnlyFile).
-pub fn load_file(srv: &mut Server, filename: &str) -> Outcome {
+pub fn load_file(srv: &mut Server, filename: &str, serve_clients: bool) -> Outcome {
     let path = dir_path(srv).join(filename);
     let data = match std::fs::read(&path) {
         Ok(d) => d,
@@ -176,12 +181,13 @@ pub fn load_file(srv: &mut Server, filename: &str) -> Outcome {
     }
     // No EXEC of the file may feed a MULTI into the file being read.
     let old_state = std::mem::replace(&mut srv.persist.aof.state, State::Off);
-    let ret = replay(srv, filename, &path, &data);
+    let ret = replay(srv, filename, &path, &data, serve_clients);
+    srv.persist.loading_loaded_bytes += data.len() as u64;
     srv.persist.aof.state = old_state;
     ret
 }
 
-fn replay(srv: &mut Server, filename: &str, path: &Path, data: &[u8]) -> Outcome {
+fn replay(srv: &mut Server, filename: &str, path: &Path, data: &[u8], serve_clients: bool) -> Outcome {
     let mut pos = 0usize;
     if data.starts_with(b"REDIS") {
         let old_style = filename == srv.config.appendfilename;
@@ -190,7 +196,7 @@ fn replay(srv: &mut Server, filename: &str, path: &Path, data: &[u8]) -> Outcome
         } else {
             log::info!("Reading RDB base file on AOF loading...");
         }
-        match crate::persist::rdb::load_from(srv, &mut &data[..], false, false, false) {
+        match crate::persist::rdb::load_from(srv, &mut &data[..], false, false, serve_clients) {
             Ok(info) => pos = info.end_offset,
             Err(e) => {
                 if let crate::persist::rdb::LoadError::Bad(e) = &e {
@@ -211,7 +217,15 @@ fn replay(srv: &mut Server, filename: &str, path: &Path, data: &[u8]) -> Outcome
     let mut c = fake_client(srv);
     let truncate_ok = srv.config.aof_load_truncated;
     let (mut valid_up_to, mut valid_before_multi) = (0usize, 0usize);
+    let loaded_before = srv.persist.loading_loaded_bytes;
+    let mut last_events = Instant::now();
     let stop = loop {
+        // Outside a transaction only, so a client never sees half of one.
+        if serve_clients && !c.flags.multi && last_events.elapsed() >= crate::persist::rdb::LOADING_EVENTS_EVERY {
+            srv.persist.loading_loaded_bytes = loaded_before + pos as u64;
+            srv.process_events_while_blocked();
+            last_events = Instant::now();
+        }
         let argv = match next_command(data, &mut pos) {
             Ok(Some(argv)) => argv,
             Ok(None) => break Stop::End,

@@ -163,7 +163,7 @@ pub fn load_at_startup(srv: &mut Server) -> Result<(), String> {
     load_manifest_from_disk(srv)?;
     if srv.persist.aof.state == State::On {
         let t0 = std::time::Instant::now();
-        match load::load_all(srv) {
+        match load::load_all(srv, true) {
             load::Outcome::Failed | load::Outcome::OpenErr => return Err(String::new()),
             load::Outcome::NotExist => {}
             _ => log::info!("DB loaded from append only file: {:.3} seconds", t0.elapsed().as_secs_f64()),
@@ -419,7 +419,7 @@ pub fn debug_loadaof(srv: &mut Server, c: &mut Client) -> CmdResult {
         std::process::exit(1);
     }
     del_history_files(srv);
-    match load::load_all(srv) {
+    match load::load_all(srv, false) {
         load::Outcome::Ok | load::Outcome::Empty => {}
         _ => std::process::exit(1),
     }
