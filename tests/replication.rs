@@ -378,3 +378,25 @@ fn failover_swaps_roles_with_a_viator_replica() {
     workload(&mut r, 12, 300);
     assert_converges(&replica, &master);
 }
+
+#[test]
+fn two_replicas_share_one_disk_snapshot_and_receive_the_writes_made_meanwhile() {
+    // A slow child (3 ms per key) so both replicas attach to the same
+    // BGSAVE and writes land while it runs.
+    let master = Server::start_with(&["--repl-diskless-sync", "no", "--rdb-key-save-delay", "3000"]);
+    let mut m = master.client();
+    workload(&mut m, 12, 500);
+    let first = Server::start();
+    let second = Server::start();
+    let port = master.port().to_string();
+    let _: () = q(&mut first.client(), &["REPLICAOF", "127.0.0.1", &port]);
+    assert!(wait_for(Duration::from_secs(10), || master.log().contains("Starting BGSAVE for SYNC with target: disk")));
+    let _: () = q(&mut second.client(), &["REPLICAOF", "127.0.0.1", &port]);
+    workload(&mut m, 13, 500);
+    assert_converges(&master, &first);
+    assert_converges(&master, &second);
+    let log = master.log();
+    assert!(log.contains("Waiting for end of BGSAVE for SYNC"), "the second replica shares the first's snapshot:\n{log}");
+    let stats: String = q(&mut m, &["INFO", "stats"]);
+    assert!(stats.contains("sync_full:2\r\n"), "{stats}");
+}

@@ -247,9 +247,14 @@ fn all_drained(srv: &Server, keys: &[usize]) -> bool {
 }
 
 /// True when the loop must not sleep: the pipe has data and every receiver
-/// is ready for more.
+/// (there is one at least: a child nobody receives is being killed) is
+/// ready for more.
 pub fn has_pending_work(srv: &Server) -> bool {
-    srv.repl.pipe.as_ref().is_some_and(|p| p.readable) && all_drained(srv, &receivers(srv))
+    if !srv.repl.pipe.as_ref().is_some_and(|p| p.readable) {
+        return false;
+    }
+    let keys = receivers(srv);
+    !keys.is_empty() && all_drained(srv, &keys)
 }
 
 /// Before the loop sleeps: moves the next chunk of a diskless snapshot.
