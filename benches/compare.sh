@@ -285,6 +285,8 @@ gen_mixed() {
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+row() { echo "| $1 | $2 | $3 | $(ratio "$2" "$3") |"; } # measure viator redis
+table_head() { echo "| measure | Viator | Redis | Viator/Redis |"; echo "|---|---:|---:|---:|"; }
 set_rate() { # side pipeline: median SET requests/s over $ROUNDS runs
     local r rates=()
     for _ in $(seq "$ROUNDS"); do
@@ -323,14 +325,13 @@ if [[ ${BENCH_SKIP_PERSISTENCE:-0} != 1 ]]; then
     done
     echo "## Persistence: $PKEYS mixed keys"
     echo
-    echo "| measure | Viator | Redis | Viator/Redis |"
-    echo "|---|---:|---:|---:|"
+    table_head
     for m in bgsave size load; do
         case $m in bgsave) name="BGSAVE time (s)" ;; size) name="dump.rdb size (bytes)" ;; load) name="restart until PONG (s)" ;; esac
-        echo "| $name | ${PERS["viator|$m"]} | ${PERS["redis|$m"]} | $(ratio "${PERS["viator|$m"]}" "${PERS["redis|$m"]}") |"
+        row "$name" "${PERS["viator|$m"]}" "${PERS["redis|$m"]}"
     done
     for p in 1 16; do
-        echo "| SET req/s, appendonly yes, appendfsync everysec, -P $p | ${PERS["viator|aof$p"]} | ${PERS["redis|aof$p"]} | $(ratio "${PERS["viator|aof$p"]}" "${PERS["redis|aof$p"]}") |"
+        row "SET req/s, appendonly yes, appendfsync everysec, -P $p" "${PERS["viator|aof$p"]}" "${PERS["redis|aof$p"]}"
     done
     echo
     echo "time and size: lower is better (target <= 1.00); SET throughput: higher is better (target >= 1.00)"
@@ -372,11 +373,10 @@ if [[ ${BENCH_SKIP_REPLICATION:-0} != 1 ]]; then
     done
     echo "## Replication: $PKEYS mixed keys, replicas of the same server"
     echo
-    echo "| measure | Viator | Redis | Viator/Redis |"
-    echo "|---|---:|---:|---:|"
-    echo "| full sync to a fresh replica (s) | ${REPL["viator|sync"]} | ${REPL["redis|sync"]} | $(ratio "${REPL["viator|sync"]}" "${REPL["redis|sync"]}") |"
+    table_head
+    row "full sync to a fresh replica (s)" "${REPL["viator|sync"]}" "${REPL["redis|sync"]}"
     for p in 1 16; do
-        echo "| SET req/s on a master with 2 replicas, -P $p | ${REPL["viator|set$p"]} | ${REPL["redis|set$p"]} | $(ratio "${REPL["viator|set$p"]}" "${REPL["redis|set$p"]}") |"
+        row "SET req/s on a master with 2 replicas, -P $p" "${REPL["viator|set$p"]}" "${REPL["redis|set$p"]}"
     done
     echo
     echo "sync time: lower is better (target <= 1.00); SET throughput: higher is better (target >= 1.00)"
