@@ -254,7 +254,8 @@ pub fn role(srv: &mut Server, c: &mut Client) -> CmdResult {
             c.reply.array(3);
             c.reply.bulk(b"master");
             c.reply.int(srv.repl.offset);
-            let rows = replica_rows(srv);
+            // Only replicas past their synchronisation, as Redis lists them.
+            let rows: Vec<ReplicaRow> = replica_rows(srv).into_iter().filter(|r| r.online).collect();
             c.reply.array(rows.len());
             for row in rows {
                 c.reply.array(3);
@@ -274,6 +275,7 @@ struct ReplicaRow {
     ack_offset: i64,
     lag_secs: i64,
     state: &'static str,
+    online: bool,
 }
 
 fn replica_rows(srv: &Server) -> Vec<ReplicaRow> {
@@ -292,6 +294,7 @@ fn replica_rows(srv: &Server) -> Vec<ReplicaRow> {
             ack_offset: info.ack_offset,
             lag_secs: (now - info.ack_ms.max(c.created_ms)) / 1000,
             state: info.state.word(),
+            online: info.state.online(),
         });
     }
     rows
