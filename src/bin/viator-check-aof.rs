@@ -408,13 +408,8 @@ mod tests {
 
     #[test]
     fn fuzzed_input_never_panics() {
-        let mut x: u64 = 0x1234_5678_9abc_def1;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = viator::util::rand::Rng::with_seed(0x1234_5678_9abc_def1);
+        let mut next = || rng.next_u64();
         let pieces: [&[u8]; 7] = [b"*", b"$", b"\r\n", b"2", b"-5", b"multi", b"exec"];
         for _ in 0..20000 {
             let mut data = Vec::new();

@@ -422,13 +422,8 @@ mod tests {
 
     #[test]
     fn fuzzed_aof_bytes_never_panic() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::util::rand::Rng::with_seed(0x2545_f491_4f6c_dd1d);
+        let mut next = || rng.next_u64();
         let pieces: [&[u8]; 8] = [b"*", b"$", b"\r\n", b"3", b"-1", b"99999999999", b"#TS:5", b"SET"];
         for _ in 0..20000 {
             let mut data = Vec::new();

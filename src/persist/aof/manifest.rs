@@ -366,13 +366,8 @@ mod tests {
 
     #[test]
     fn fuzzed_manifests_never_panic() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::util::rand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
+        let mut next = || rng.next_u64();
         let words: [&[u8]; 9] = [b"file ", b"seq ", b"type ", b"b ", b"i ", b"h ", b"\n", b"\"", b"7 "];
         for _ in 0..5000 {
             let mut data = Vec::new();
