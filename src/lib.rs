@@ -31,6 +31,7 @@ pub const VIATOR_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod acl;
 pub mod blocked;
 pub mod client;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod crash;
