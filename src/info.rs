@@ -183,7 +183,7 @@ fn clients(srv: &Server, c: &Client, w: &mut Section) {
     w.header("Clients");
     // Replicas are not counted (Redis: clients minus slaves).
     w.kv("connected_clients", srv.clients.len() - srv.repl.replicas.len());
-    w.kv("cluster_connections", 0);
+    w.kv("cluster_connections", crate::cluster::bus::links_count(srv));
     w.kv("maxclients", srv.config.maxclients);
     w.kv("client_recent_max_input_buffer", max_in);
     w.kv("client_recent_max_output_buffer", max_out);
@@ -310,7 +310,7 @@ fn memory(srv: &Server, _c: &Client, w: &mut Section) {
     let held: usize = srv.repl.replica_info.values().map(|i| i.pending.capacity()).sum();
     w.kv("mem_clients_slaves", srv.client_mem.replicas() + held);
     w.kv("mem_clients_normal", srv.client_mem.normal());
-    w.kv("mem_cluster_links", 0);
+    w.kv("mem_cluster_links", crate::cluster::bus::links_memory(srv));
     w.kv("mem_aof_buffer", srv.persist.aof.buf.capacity());
     w.kv("mem_allocator", "jemalloc-5.3.0");
     w.kv("active_defrag_running", 0);

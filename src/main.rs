@@ -84,7 +84,12 @@ fn main() {
     if show_logo {
         viator::logging::write_raw(&logo(&srv, pid));
     } else {
-        log::info!("Running mode=standalone, port={}.", srv.tcp_port);
+        let mode = if srv.config.cluster_enabled { "cluster" } else { "standalone" };
+        log::info!("Running mode={mode}, port={}.", srv.tcp_port);
+    }
+    if let Err(e) = viator::cluster::init(&mut srv) {
+        log::warn!("{e}");
+        std::process::exit(1);
     }
     srv.note_unimplemented();
     if srv.config.daemonize || !srv.config.pidfile.is_empty() {
@@ -101,6 +106,7 @@ fn main() {
         }
         std::process::exit(1);
     }
+    viator::cluster::verify_with_data(&mut srv);
     srv.set_proc_title();
     log::info!("Ready to accept connections");
     let code = srv.run();

@@ -200,6 +200,8 @@ pub struct Server {
     pub monitors: Vec<usize>,
     /// RDB/AOF state and the background child.
     pub persist: crate::persist::Persist,
+    /// Cluster state, with `cluster-enabled yes` only.
+    pub cluster: Option<Box<crate::cluster::Cluster>>,
 }
 
 impl Server {
@@ -253,6 +255,7 @@ impl Server {
             client_mem: Default::default(),
             monitors: Vec::new(),
             persist: Default::default(),
+            cluster: None,
             read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             ready_events: Vec::with_capacity(1024),
             pubsub: Default::default(),
@@ -363,7 +366,9 @@ impl Server {
                 }
                 Some((TokenKind::Link, _)) => crate::repl::replica::on_event(self, readable, writable),
                 Some((TokenKind::ReplPipe, _)) => crate::repl::sync::pipe_readable(self),
-                Some((TokenKind::BusListener, _)) | None => {}
+                Some((TokenKind::BusListener, i)) => crate::cluster::bus::accept(self, i),
+                Some((TokenKind::BusLink, key)) => crate::cluster::bus::on_event(self, key, readable, writable),
+                None => {}
             }
         }
         self.ready_events = events;
@@ -679,6 +684,10 @@ impl Server {
                 }
             }
         }
+        if c.flags.asking && !c.flags.multi && c.last_cmd != "asking" {
+            // ASKING covers the next command only (or a whole transaction).
+            c.flags.asking = false;
+        }
         c.commands_processed += 1;
         self.stats.total_commands_processed += 1;
         if c.reply_mode == ReplyMode::Skip {
@@ -711,6 +720,9 @@ impl Server {
         } else if c.flags.multi && flags.has(CmdFlags::NO_MULTI) {
             Some(ReplyError::err("Command not allowed inside a transaction"))
         } else if let Err(e) = crate::acl::check_command(self, c, idx) {
+            Some(e)
+        } else if let Some(e) = if self.cluster.is_some() { crate::cluster::route::check(self, c, idx) } else { None } {
+            // Redis's cluster redirection step (MOVED, ASK, CROSSSLOT...).
             Some(e)
         } else if let Some(e) =
             if self.config.maxmemory != 0 { crate::evict::before_command(self, c, idx) } else { None }
@@ -1049,6 +1061,10 @@ impl Server {
         crate::repl::acks::before_sleep(self);
         //    The next chunk of a diskless snapshot for the replicas.
         crate::repl::sync::before_sleep(self);
+        //    Cluster: state, nodes.conf, bus output.
+        if self.cluster.is_some() {
+            crate::cluster::before_sleep(self);
+        }
         // 3. Flush replies: one write per client per iteration, whatever the
         //    number of pipelined commands that produced them.
         let pending = std::mem::take(&mut self.pending_writes);
@@ -1153,6 +1169,7 @@ impl Server {
         crate::persist::cron(self);
         crate::repl::replica::cron(self);
         crate::repl::cron(self);
+        crate::cluster::cron(self);
         crate::info::sample_memory(self);
         self.migrate_sockets.close_idle(self.clock.now_ms / 1000);
         crate::tracking::enforce_limit(self, None);

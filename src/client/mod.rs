@@ -46,6 +46,10 @@ pub struct Flags {
     pub monitor: bool,
     /// The link to our master: its commands run with replies muted.
     pub master: bool,
+    /// ASKING was sent: the next command may touch an importing slot.
+    pub asking: bool,
+    /// READONLY (cluster): reads may be served by this replica.
+    pub readonly: bool,
 }
 
 /// The id of the client that replays the AOF (Redis's CLIENT_ID_AOF).

@@ -224,8 +224,13 @@ fn deliver(
 pub fn publish(srv: &mut Server, c: &mut Client) -> CmdResult {
     let (ch, msg) = (c.argv[1].clone(), c.argv[2].clone());
     let n = publish_message(srv, Some(c), &ch, &msg);
-    // Replicas relay messages to their own subscribers.
-    srv.force_propagation();
+    if srv.cluster.is_some() {
+        // Cluster mode: every node delivers it, over the bus.
+        crate::cluster::bus::propagate_publish(srv, &ch, &msg, false);
+    } else {
+        // Replicas relay messages to their own subscribers.
+        srv.force_propagation();
+    }
     c.reply.int(n as i64);
     Ok(())
 }
@@ -328,6 +333,9 @@ pub fn spublish_message(srv: &mut Server, current: Option<&mut Client>, channel:
 pub fn spublish(srv: &mut Server, c: &mut Client) -> CmdResult {
     let (ch, msg) = (c.argv[1].clone(), c.argv[2].clone());
     let n = spublish_message(srv, Some(c), &ch, &msg);
+    if srv.cluster.is_some() {
+        crate::cluster::bus::propagate_publish(srv, &ch, &msg, true);
+    }
     c.reply.int(n as i64);
     Ok(())
 }

@@ -31,6 +31,8 @@ pub enum TokenKind {
     Link,
     /// The pipe a diskless replication child writes its snapshot into.
     ReplPipe,
+    /// A cluster bus link (slab key in the bus's link table).
+    BusLink,
 }
 
 impl TokenKind {
@@ -41,6 +43,7 @@ impl TokenKind {
             TokenKind::BusListener => 3,
             TokenKind::Link => 4,
             TokenKind::ReplPipe => 5,
+            TokenKind::BusLink => 6,
         }
     }
 
@@ -58,6 +61,7 @@ impl TokenKind {
             3 => TokenKind::BusListener,
             4 => TokenKind::Link,
             5 => TokenKind::ReplPipe,
+            6 => TokenKind::BusLink,
             _ => return None,
         };
         Some((kind, (v & 0xffff_ffff) as usize))

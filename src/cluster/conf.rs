@@ -1,0 +1,410 @@
+//! nodes.conf: the node table as text (the lines of CLUSTER NODES plus a
+//! `vars` line), loaded at start-up and rewritten whenever the cluster
+//! configuration changes.
+//!
+//! Saving writes a temporary file, fsyncs it, takes the lock on it and
+//! renames it over the old file, so a crash leaves the old or the new file
+//! and the lock always sits on the file the name points to. A corrupt file
+//! stops start-up with a message naming the file and the line, where Redis
+//! only says "corrupted cluster config file".
+
+use std::fs::{self, File, TryLockError};
+use std::io::Write;
+use std::path::Path;
+
+use super::wire::{flags, Name};
+use super::{valid_name, Cluster, Node, NodeId, SLOTS};
+use crate::server::Server;
+
+/// Flag names in the order Redis prints them.
+const FLAG_NAMES: &[(u16, &str)] = &[
+    (flags::MYSELF, "myself"),
+    (flags::MASTER, "master"),
+    (flags::SLAVE, "slave"),
+    (flags::PFAIL, "fail?"),
+    (flags::FAIL, "fail"),
+    (flags::HANDSHAKE, "handshake"),
+    (flags::NOADDR, "noaddr"),
+    (flags::NOFAILOVER, "nofailover"),
+];
+
+/// The flags field of a node line ("myself,master", "noflags").
+pub fn flags_text(f: u16) -> String {
+    let names: Vec<&str> = FLAG_NAMES.iter().filter(|(b, _)| f & b != 0).map(|(_, n)| *n).collect();
+    if names.is_empty() {
+        "noflags".to_string()
+    } else {
+        names.join(",")
+    }
+}
+
+/// One line of CLUSTER NODES / nodes.conf for node `id` (no newline).
+pub fn node_line(cl: &Cluster, id: NodeId) -> String {
+    let n = &cl.nodes[id];
+    let mut s = String::with_capacity(128);
+    s.push_str(n.name_str());
+    s.push(' ');
+    s.push_str(&n.ip);
+    s.push_str(&format!(":{}@{}", n.port, n.cport));
+    if !n.hostname.is_empty() {
+        s.push(',');
+        s.push_str(&n.hostname);
+    }
+    s.push(' ');
+    s.push_str(&flags_text(n.flags));
+    s.push(' ');
+    match n.replica_of.and_then(|m| cl.nodes.get(m)) {
+        Some(m) => s.push_str(m.name_str()),
+        None => s.push('-'),
+    }
+    let linked = n.link.is_some() || n.is(flags::MYSELF);
+    s.push_str(&format!(
+        " {} {} {} {}",
+        n.ping_sent,
+        n.pong_received,
+        cl.effective_epoch(id),
+        if linked { "connected" } else { "disconnected" }
+    ));
+    for (a, b) in cl.slot_ranges(id) {
+        if a == b {
+            s.push_str(&format!(" {a}"));
+        } else {
+            s.push_str(&format!(" {a}-{b}"));
+        }
+    }
+    if id == cl.myself {
+        for slot in 0..SLOTS {
+            if let Some(to) = cl.migrating_to[slot] {
+                s.push_str(&format!(" [{slot}->-{}]", cl.nodes[to].name_str()));
+            } else if let Some(from) = cl.importing_from[slot] {
+                s.push_str(&format!(" [{slot}-<-{}]", cl.nodes[from].name_str()));
+            }
+        }
+    }
+    s
+}
+
+/// Every node's line, newline-terminated; nodes in handshake are left out
+/// when `skip_handshake` (nodes.conf never holds them).
+pub fn nodes_text(cl: &Cluster, skip_handshake: bool) -> String {
+    let mut out = String::new();
+    for (id, n) in cl.nodes.iter() {
+        if skip_handshake && n.is(flags::HANDSHAKE) {
+            continue;
+        }
+        out.push_str(&node_line(cl, id));
+        out.push('\n');
+    }
+    out
+}
+
+/// Takes the lock on nodes.conf (creating the file if needed) so two
+/// servers cannot share it.
+pub fn lock(cl: &mut Cluster) -> Result<(), String> {
+    let path = &cl.config_path;
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| format!("Can't open {} in order to acquire a lock: {e}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => {
+            cl.lock = Some(f);
+            Ok(())
+        }
+        // COMPAT: clusterLockConfig's message.
+        Err(TryLockError::WouldBlock) => Err(format!(
+            "Sorry, the cluster configuration file {} is already used by a different Redis Cluster node. Please make sure that different nodes use different cluster configuration files.",
+            path.display()
+        )),
+        Err(TryLockError::Error(e)) => Err(format!("Impossible to lock {}: {e}", path.display())),
+    }
+}
+
+/// Writes nodes.conf: temporary file, fsync (when asked), lock, rename.
+pub fn save(srv: &mut Server, fsync: bool) -> std::io::Result<()> {
+    let Some(cl) = srv.cluster.as_mut() else { return Ok(()) };
+    cl.todo &= !(super::todo::SAVE_CONFIG | super::todo::FSYNC_CONFIG);
+    let mut text = nodes_text(cl, true);
+    text.push_str(&format!("vars currentEpoch {} lastVoteEpoch {}\n", cl.current_epoch, cl.last_vote_epoch));
+    let path = cl.config_path.clone();
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!("temp-{}-{file_name}", std::process::id()));
+    let mut f = File::create(&tmp)?;
+    let written = f.write_all(text.as_bytes()).and_then(|_| if fsync { f.sync_all() } else { Ok(()) });
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    // Lock the new file before it takes the name: the name is never unlocked.
+    let _ = f.try_lock();
+    if let Err(e) = fs::rename(&tmp, &path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if fsync {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        File::open(dir)?.sync_all()?;
+    }
+    cl.lock = Some(f);
+    Ok(())
+}
+
+/// Loads nodes.conf into `cl` (which holds a fresh `myself` to replace).
+/// Returns false when there is no file or it is empty (a new node).
+pub fn load(cl: &mut Cluster, now_ms: i64) -> Result<bool, String> {
+    let path = cl.config_path.clone();
+    let text = match fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        // COMPAT: clusterLoadConfig's message.
+        Err(e) => return Err(format!("Loading the cluster node config from {}: {e}", path.display())),
+    };
+    if text.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(false);
+    }
+    // Start from an empty table: the file says who we are.
+    let fresh = cl.myself;
+    let fresh_name = cl.nodes[fresh].name;
+    cl.nodes.remove(fresh);
+    cl.by_name.remove(&fresh_name);
+    let mut myself: Option<NodeId> = None;
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        let line = String::from_utf8_lossy(line);
+        let words: Vec<&str> = line.split_ascii_whitespace().collect();
+        if words.is_empty() {
+            continue;
+        }
+        let fail = |why: &str| {
+            format!(
+                "Unrecoverable error: corrupted cluster config file \"{}\" at line {}: {why}",
+                path.display(),
+                i + 1
+            )
+        };
+        if words[0] == "vars" {
+            if words.len() % 2 == 0 {
+                return Err(fail("odd number of vars fields"));
+            }
+            for pair in words[1..].chunks(2) {
+                let v: u64 = pair[1].parse().map_err(|_| fail("bad number in vars"))?;
+                match pair[0] {
+                    "currentEpoch" => cl.current_epoch = v,
+                    "lastVoteEpoch" => cl.last_vote_epoch = v,
+                    other => log::warn!("Skipping unknown cluster config variable '{other}'"),
+                }
+            }
+            continue;
+        }
+        if words.len() < 8 {
+            return Err(fail("a node line needs at least 8 fields"));
+        }
+        if !valid_name(words[0].as_bytes()) {
+            return Err(fail("bad node name"));
+        }
+        let id = node_for(cl, words[0].as_bytes(), now_ms);
+        let (ip, port, cport, hostname) = parse_addr(words[1]).ok_or_else(|| fail("bad address"))?;
+        {
+            let n = &mut cl.nodes[id];
+            n.ip = ip;
+            n.port = port;
+            n.cport = cport;
+            n.hostname = hostname;
+            n.flags = 0;
+        }
+        for f in words[2].split(',') {
+            let bit = match f {
+                "noflags" => 0,
+                _ => FLAG_NAMES.iter().find(|(_, n)| *n == f).map(|(b, _)| *b).ok_or_else(|| fail("unknown flag"))?,
+            };
+            cl.nodes[id].flags |= bit;
+            if bit == flags::MYSELF {
+                myself = Some(id);
+            }
+        }
+        if cl.nodes[id].is(flags::FAIL) {
+            cl.nodes[id].fail_time = now_ms;
+        }
+        if words[3] != "-" {
+            if !valid_name(words[3].as_bytes()) {
+                return Err(fail("bad master name"));
+            }
+            let m = node_for(cl, words[3].as_bytes(), now_ms);
+            cl.nodes[id].replica_of = Some(m);
+            cl.add_replica(m, id);
+        }
+        let num = |w: &str| w.parse::<i64>().map_err(|_| fail("bad number"));
+        if num(words[4])? != 0 {
+            cl.nodes[id].ping_sent = now_ms;
+        }
+        if num(words[5])? != 0 {
+            cl.nodes[id].pong_received = now_ms;
+        }
+        cl.nodes[id].config_epoch = words[6].parse().map_err(|_| fail("bad config epoch"))?;
+        for w in &words[8..] {
+            if let Some(inner) = w.strip_prefix('[') {
+                let inner = inner.strip_suffix(']').ok_or_else(|| fail("bad migration mark"))?;
+                let (slot, dir, other) = if let Some(p) = inner.find("->-") {
+                    (&inner[..p], '>', &inner[p + 3..])
+                } else if let Some(p) = inner.find("-<-") {
+                    (&inner[..p], '<', &inner[p + 3..])
+                } else {
+                    return Err(fail("bad migration mark"));
+                };
+                let slot: usize = slot.parse().ok().filter(|&s| s < SLOTS).ok_or_else(|| fail("bad slot"))?;
+                if !valid_name(other.as_bytes()) {
+                    return Err(fail("bad node name in migration mark"));
+                }
+                let other = node_for(cl, other.as_bytes(), now_ms);
+                if dir == '>' {
+                    cl.migrating_to[slot] = Some(other);
+                } else {
+                    cl.importing_from[slot] = Some(other);
+                }
+                continue;
+            }
+            let (a, b) = match w.split_once('-') {
+                Some((a, b)) => (a, b),
+                None => (*w, *w),
+            };
+            let a: usize = a.parse().ok().filter(|&s| s < SLOTS).ok_or_else(|| fail("bad slot"))?;
+            let b: usize = b.parse().ok().filter(|&s| s < SLOTS).ok_or_else(|| fail("bad slot"))?;
+            for s in a..=b {
+                cl.add_slot(id, s);
+            }
+        }
+    }
+    let Some(me) = myself else {
+        return Err(format!(
+            "Unrecoverable error: corrupted cluster config file \"{}\": no line has the myself flag",
+            path.display()
+        ));
+    };
+    cl.myself = me;
+    if cl.max_epoch() > cl.current_epoch {
+        cl.current_epoch = cl.max_epoch();
+    }
+    // COMPAT: clusterLoadConfig's notice.
+    log::info!("Node configuration loaded, I'm {}", cl.nodes[me].name_str());
+    Ok(true)
+}
+
+/// The node called `name`, created (no flags, no address) if unknown.
+fn node_for(cl: &mut Cluster, name: &[u8], now_ms: i64) -> NodeId {
+    if let Some(id) = cl.lookup(name) {
+        return id;
+    }
+    let mut n: Name = [0; 40];
+    n.copy_from_slice(name);
+    cl.add_node(Node::new(n, 0, now_ms))
+}
+
+/// `ip:port@cport[,hostname]`; the bus port defaults to port + 10000.
+pub fn parse_addr(s: &str) -> Option<(String, u16, u16, String)> {
+    let (addr, hostname) = match s.split_once(',') {
+        Some((a, h)) => (a, h.to_string()),
+        None => (s, String::new()),
+    };
+    let colon = addr.rfind(':')?;
+    let ip = addr[..colon].to_string();
+    let ports = &addr[colon + 1..];
+    let (port, cport) = match ports.split_once('@') {
+        Some((p, c)) => (p.parse::<u16>().ok()?, c.parse::<u16>().ok()?),
+        None => {
+            let p = ports.parse::<u16>().ok()?;
+            (p, p.checked_add(10000)?)
+        }
+    };
+    Some((ip, port, cport, hostname))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::rand::Rng;
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("viator-nodesconf-{}-{name}", std::process::id()));
+        let _ = fs::create_dir_all(&dir);
+        dir.join("nodes.conf")
+    }
+
+    const SAMPLE: &str = "\
+e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460 [5461-<-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1]
+67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 127.0.0.1:30002@40002,host-b master - 0 1426238316232 2 connected 5461-10922 12000
+292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30004@40004 slave,fail? e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 1426238317741 1 disconnected
+vars currentEpoch 6 lastVoteEpoch 3
+";
+
+    #[test]
+    fn load_then_describe_round_trips() {
+        let path = temp("rt");
+        fs::write(&path, SAMPLE).unwrap();
+        let mut cl = Cluster::new(path.clone(), 1000);
+        assert!(load(&mut cl, 1000).unwrap());
+        assert_eq!(cl.me().name_str(), "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca");
+        assert_eq!(cl.nodes.len(), 3);
+        assert_eq!(cl.current_epoch, 6);
+        assert_eq!(cl.last_vote_epoch, 3);
+        assert_eq!(cl.me().numslots, 5461);
+        let b = cl.lookup(b"67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1").unwrap();
+        assert_eq!(cl.nodes[b].numslots, 5462 + 1);
+        assert_eq!(cl.nodes[b].hostname, "host-b");
+        assert_eq!(cl.importing_from[5461], Some(b));
+        let r = cl.lookup(b"292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f").unwrap();
+        assert_eq!(cl.nodes[r].replica_of, Some(cl.myself));
+        assert_eq!(cl.me().replicas, vec![r]);
+        let line = node_line(&cl, cl.myself);
+        assert_eq!(
+            line,
+            "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460 [5461-<-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1]"
+        );
+        let line = node_line(&cl, r);
+        assert!(line.starts_with("292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30004@40004 slave,fail? e7d1"), "{line}");
+        assert!(line.ends_with(" 1 disconnected"), "{line}");
+        assert!(node_line(&cl, b).ends_with(" 2 disconnected 5461-10922 12000"));
+    }
+
+    #[test]
+    fn corrupt_files_are_refused_with_the_line() {
+        for (bad, why) in [
+            ("abc 127.0.0.1:1@2 myself,master - 0 0 1 connected\n", "bad node name"),
+            ("e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:1@2 myself,bogus - 0 0 1 connected\n", "unknown flag"),
+            ("e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:1@2 myself,master - 0 0 1 connected 16384\n", "bad slot"),
+            ("e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:1@2 master - 0 0 1 connected\n", "myself"),
+            ("e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1\n", "8 fields"),
+        ] {
+            let path = temp("bad");
+            fs::write(&path, bad).unwrap();
+            let mut cl = Cluster::new(path.clone(), 0);
+            let e = load(&mut cl, 0).unwrap_err();
+            assert!(e.contains(why) && e.contains("nodes.conf"), "{e}");
+        }
+    }
+
+    #[test]
+    fn random_files_never_panic() {
+        let path = temp("fuzz");
+        let mut rng = Rng::with_seed(0x5eed);
+        for _ in 0..300 {
+            let mut bytes = SAMPLE.as_bytes().to_vec();
+            for _ in 0..rng.below(8) {
+                let i = rng.below(bytes.len() as u64) as usize;
+                bytes[i] = rng.below(256) as u8;
+            }
+            fs::write(&path, &bytes).unwrap();
+            let mut cl = Cluster::new(path.clone(), 0);
+            let _ = load(&mut cl, 0);
+        }
+    }
+
+    #[test]
+    fn parse_addr_forms() {
+        assert_eq!(parse_addr("1.2.3.4:7000@17000"), Some(("1.2.3.4".into(), 7000, 17000, String::new())));
+        assert_eq!(parse_addr("1.2.3.4:7000"), Some(("1.2.3.4".into(), 7000, 17000, String::new())));
+        assert_eq!(parse_addr(":0@0"), Some((String::new(), 0, 0, String::new())));
+        assert_eq!(parse_addr("::1:7000@17000,h"), Some(("::1".into(), 7000, 17000, "h".into())));
+        assert_eq!(parse_addr("nope"), None);
+    }
+}
