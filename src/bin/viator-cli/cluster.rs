@@ -257,6 +257,12 @@ pub fn run(cfg: &Config) -> i32 {
         opt.yes = true;
     }
     COLOR.store(std::env::var("TERM").is_ok_and(|t| t.contains("xterm")), Ordering::Relaxed);
+    if cfg.stdin_lastarg {
+        // -x: all of stdin is the subcommand's last argument (e.g. call's value).
+        let mut all = Vec::new();
+        let _ = io::Read::read_to_end(&mut io::stdin().lock(), &mut all);
+        opt.args.push(all);
+    }
     let name = opt.name.clone().unwrap_or_default();
     let argc = opt.args.len() as i32;
     let Some(def) = COMMANDS.iter().find(|d| d.name == name) else {

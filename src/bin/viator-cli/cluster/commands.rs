@@ -1130,3 +1130,40 @@ fn fetch_rdb(host: &str, port: i32, auth: &super::Auth, file: &str) -> bool {
     eprintln!("Transfer finished with success.");
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{Auth, Options};
+
+    #[test]
+    fn anti_affinity_scores_replicas_sharing_hosts() {
+        let mut m = Manager::new(Options::default(), Auth::default());
+        for (k, ip) in ["10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.2"].iter().enumerate() {
+            let mut n = Node::new(ip, 7000, 0);
+            n.name = format!("n{k}");
+            m.nodes.push(n);
+        }
+        let by_ip = vec![vec![0, 2], vec![1, 3]];
+        // Each replica on its master's host: 10000 each.
+        m.nodes[2].replicate = Some("n0".into());
+        m.nodes[3].replicate = Some("n1".into());
+        assert_eq!(m.anti_affinity(&by_ip), (20000, vec![2, 3]));
+        // Crossed over: perfect.
+        m.nodes[2].replicate = Some("n1".into());
+        m.nodes[3].replicate = Some("n0".into());
+        assert_eq!(m.anti_affinity(&by_ip).0, 0);
+        m.optimize_anti_affinity(&by_ip);
+        assert_eq!(m.nodes[2].replicate.as_deref(), Some("n1"), "a perfect layout is left alone");
+    }
+
+    #[test]
+    fn host_arguments() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(host_from_args(&s(&["127.0.0.1:7000"])), Some(("127.0.0.1".into(), 7000)));
+        assert_eq!(host_from_args(&s(&["::1:7000@17000"])), Some(("::1".into(), 7000)));
+        assert_eq!(host_from_args(&s(&["h", "7001", "x"])), Some(("h".into(), 7001)));
+        assert_eq!(host_from_args(&s(&["h"])), None);
+        assert_eq!(host_from_args(&s(&["h:0"])), None);
+    }
+}

@@ -676,3 +676,47 @@ pub fn print_not_empty(n: &Node, err: Option<&str>) {
     );
     log_err(&format!("[ERR] Node {}:{} {msg}\n", n.ip, n.port));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A manager over unconnected nodes owning the given slot ranges.
+    fn with_masters(ranges: &[(usize, usize)]) -> Manager {
+        let mut m = Manager::new(Options::default(), Auth::default());
+        for (k, &(a, b)) in ranges.iter().enumerate() {
+            let mut n = Node::new("127.0.0.1", 7000 + k as i32, 0);
+            n.name = format!("{k:040}");
+            (a..=b).for_each(|s| n.slots[s] = true);
+            n.slots_count = b - a + 1;
+            m.nodes.push(n);
+        }
+        m
+    }
+
+    #[test]
+    fn reshard_table_takes_in_proportion_lowest_slots_first() {
+        let m = with_masters(&[(0, 5460), (5461, 10922), (10923, 16383)]);
+        let t = m.reshard_table(&[0, 1, 2], 1000);
+        assert_eq!(t.len(), 1000);
+        // The largest source (5462 slots) rounds up and comes first.
+        assert_eq!(t[0], (1, 5461));
+        let from = |i: usize| t.iter().filter(|(s, _)| *s == i).count();
+        assert_eq!((from(1), from(0), from(2)), (334, 333, 333));
+        assert!(t.iter().filter(|(s, _)| *s == 0).map(|(_, slot)| *slot).eq(0..333));
+        let one = m.reshard_table(&[2], 10);
+        assert!(one.iter().map(|(_, s)| *s).eq(10923..10933));
+    }
+
+    #[test]
+    fn lookups_by_id_and_prefix_ignore_case() {
+        let mut m = with_masters(&[(0, 1), (2, 3)]);
+        m.nodes[1].name = "abcdef0123".into();
+        assert_eq!(m.by_name("ABCDEF0123"), Some(1));
+        assert_eq!(m.by_name("abcdef"), None);
+        assert_eq!(m.by_prefix("ABC"), Some(1));
+        m.nodes[0].replicas_count = 2;
+        assert_eq!(m.least_replicated_master(None), Some(1));
+        assert_eq!(m.least_replicated_master(Some(1)), Some(0));
+    }
+}
