@@ -61,6 +61,7 @@ struct Node {
 
 impl Node {
     /// Starts `bin` with cluster mode on a fresh port and directory; waits for PING.
+    /// A port lost to another process meanwhile (the bus port too) is retried.
     fn start(bin: &Path) -> Node {
         let dir = std::env::temp_dir().join(format!(
             "viator-cli-cluster-{}-{}",
@@ -68,25 +69,35 @@ impl Node {
             DIR_SEQ.fetch_add(1, Ordering::SeqCst)
         ));
         std::fs::create_dir_all(&dir).expect("create node dir");
-        let port = cluster_port();
-        let log = std::fs::File::create(dir.join("server.log")).expect("create log");
-        let child = Command::new(bin)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes"])
-            .args(["--cluster-config-file", "nodes.conf", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone().expect("clone log")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn cluster server");
-        let node = Node { child, port, dir };
-        let up = wait_for(Duration::from_secs(10), || {
-            redis::Client::open(node.url()).and_then(|c| c.get_connection()).is_ok()
-        });
-        assert!(up, "node on {port} did not start:\n{}", node.log());
-        node
+        for _attempt in 0..5 {
+            let port = cluster_port();
+            let log = std::fs::File::create(dir.join("server.log")).expect("create log");
+            let child = Command::new(bin)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes"])
+                .args(["--cluster-config-file", "nodes.conf", "--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(&dir)
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(log.try_clone().expect("clone log")))
+                .stderr(Stdio::from(log))
+                .spawn()
+                .expect("spawn cluster server");
+            let mut node = Node { child, port, dir: dir.clone() };
+            let up = wait_for(Duration::from_secs(10), || {
+                matches!(node.child.try_wait(), Ok(Some(_)))
+                    || redis::Client::open(node.url()).and_then(|c| c.get_connection()).is_ok()
+            });
+            if up && matches!(node.child.try_wait(), Ok(None)) {
+                return node;
+            }
+            eprintln!("node on {port} did not start, retrying:\n{}", node.log());
+            // Dropping `node` would remove the shared directory: stop the process only.
+            let _ = node.child.kill();
+            let _ = node.child.wait();
+            std::mem::forget(node);
+        }
+        panic!("no cluster node could start in {}", dir.display());
     }
 
     fn url(&self) -> String {
