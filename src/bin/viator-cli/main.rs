@@ -11,11 +11,14 @@
 //! and SUBSCRIBE streaming, its messages and its exit statuses. Note that, as in
 //! redis-cli, an error reply does not change the exit status unless `-e` is given.
 //!
-//! Not implemented: redis-cli's special modes (`--cluster`, `--latency*`, `--stat`,
+//! `--cluster <subcommand>` hands the whole run to the cluster manager (`cluster.rs`).
+//!
+//! Not implemented: redis-cli's special modes (`--latency*`, `--stat`,
 //! `--scan`, `--bigkeys`, `--pipe`, `--rdb`, `--replica`, `--ldb`), TLS, `--csv` and
 //! `--json`, command hints and completion, and Ctrl-C returning to the prompt from
 //! SUBSCRIBE/MONITOR (Ctrl-C ends the program there).
 
+mod cluster;
 mod conn;
 mod format;
 mod opts;
@@ -88,6 +91,9 @@ fn main() {
         if let Some(pass) = std::env::var_os("REDISCLI_AUTH") {
             cfg.auth = Some(pass.into_vec());
         }
+    }
+    if cfg.manager.name.is_some() {
+        exit(cluster::run(&cfg));
     }
     let eval = cfg.eval.clone();
     let mut s = Session::new(cfg);

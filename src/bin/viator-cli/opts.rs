@@ -3,9 +3,10 @@
 //! redis-cli's rules are kept rather than a generic parser's: options come first and
 //! the first word that does not start with `-` begins the command (so `SET k -1` needs
 //! no `--`); `-h` is the host and is help only when it is the last word; numbers are
-//! read like C's `atoi`/`atof`/`strtoll` (leading digits, else 0). Options redis-cli
-//! has and viator-cli does not (`--cluster`, `--latency`, `--pipe`, `--rdb`, ...) are
-//! refused with redis-cli's "Unrecognized option" message.
+//! read like C's `atoi`/`atof`/`strtoll` (leading digits, else 0). The `--cluster*`
+//! options are read by `cluster::parse_option`. Options redis-cli has and viator-cli
+//! does not (`--latency`, `--pipe`, `--rdb`, ...) are refused with redis-cli's
+//! "Unrecognized option" message.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -49,6 +50,8 @@ pub struct Config {
     pub push_output: bool,
     /// `--quoted-input`: command arguments are in redis-cli's quoted form.
     pub quoted_input: bool,
+    /// `--cluster <subcommand>` and the `--cluster-*` options.
+    pub manager: crate::cluster::Options,
 }
 
 /// What parsing the command line asks for.
@@ -86,10 +89,19 @@ pub fn parse(args: Vec<OsString>, stdout_is_tty: bool) -> Parsed {
         cmd_delim: b"\n".to_vec(),
         push_output: stdout_is_tty,
         quoted_input: false,
+        manager: Default::default(),
     };
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let mut i = 0;
     while i < args.len() {
+        match crate::cluster::parse_option(&args, i, &mut c.manager) {
+            Some(Ok(taken)) => {
+                i += taken;
+                continue;
+            }
+            Some(Err(text)) => return Parsed::Fail(text),
+            None => {}
+        }
         let a = args[i].as_slice();
         let has_value = i + 1 < args.len();
         let value = args.get(i + 1).map(Vec::as_slice).unwrap_or(b"");
