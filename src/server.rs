@@ -631,7 +631,9 @@ impl Server {
     }
 
     fn must_wait_for_pause(&self, c: &Client) -> bool {
-        let writes_held = crate::shutdown::pauses_writes(self) || crate::repl::failover::pauses_writes(self);
+        let writes_held = crate::shutdown::pauses_writes(self)
+            || crate::repl::failover::pauses_writes(self)
+            || crate::cluster::failover::pauses_writes(self);
         let pause = if writes_held && self.pause == Pause::None { Pause::Write(0) } else { self.pause };
         match pause {
             Pause::None => false,

@@ -297,7 +297,7 @@ fn header(srv: &Server, mtype: MsgType) -> Header {
         cport: me.cport,
         flags: me.flags,
         state: if cl.ok { 0 } else { 1 },
-        mflags: [0; 3],
+        mflags: [super::failover::header_flags(cl, mtype), 0, 0],
     }
 }
 
@@ -391,6 +391,19 @@ fn broadcast(srv: &mut Server, msg: &Message) {
     for k in links {
         send(srv, k, msg);
     }
+}
+
+/// A header-only message (auth request, ack, MFSTART) to every linked node.
+pub fn broadcast_type(srv: &mut Server, mtype: MsgType) {
+    let msg = Message { header: header(srv, mtype), body: Body::Empty };
+    broadcast(srv, &msg);
+}
+
+/// A header-only message to node `id`, if we have a link to it.
+pub fn send_type_to(srv: &mut Server, id: NodeId, mtype: MsgType) {
+    let Some(k) = state(srv).nodes.get(id).and_then(|n| n.link) else { return };
+    let msg = Message { header: header(srv, mtype), body: Body::Empty };
+    send(srv, k, &msg);
 }
 
 /// Tells everyone `id` failed.
@@ -556,6 +569,9 @@ fn process(srv: &mut Server, key: usize, msg: Message) {
         }
         cl.nodes[s].repl_offset = hdr.offset;
         cl.nodes[s].repl_offset_time = now;
+        if hdr.mflags[0] & wire::mflags0::PAUSED != 0 {
+            super::failover::on_paused_master(srv, s, hdr.offset);
+        }
     }
     match (&msg.body, t) {
         (Body::Ping { gossip, exts }, MsgType::Ping | MsgType::Pong | MsgType::Meet) => {
@@ -612,8 +628,23 @@ fn process(srv: &mut Server, key: usize, msg: Message) {
             cl.save_later(true);
             update_slots_config_with(srv, n, *config_epoch, slots);
         }
+        (Body::Empty, MsgType::FailoverAuthRequest) => {
+            if let Some(s) = sender {
+                super::failover::vote_if_needed(srv, s, hdr);
+            }
+        }
+        (Body::Empty, MsgType::FailoverAuthAck) => {
+            if let Some(s) = sender {
+                super::failover::on_auth_ack(srv, s, hdr.current_epoch);
+            }
+        }
+        (Body::Empty, MsgType::MfStart) => {
+            if let Some(s) = sender {
+                super::failover::on_mfstart(srv, s, key);
+            }
+        }
         _ => {
-            // Failover messages and module messages: not acted on yet.
+            // Module messages: no modules here.
         }
     }
 }
@@ -1098,6 +1129,11 @@ pub fn cron(srv: &mut Server) {
         let cl = state(srv);
         let n = &cl.nodes[id];
         if let Some(k) = n.link {
+            if cl.election.mf_end != 0 && cl.me().is_master() && cl.election.mf_replica == Some(id) {
+                // A manual failover under way: keep the replica told of our offset.
+                send_ping(srv, k, MsgType::Ping);
+                continue;
+            }
             if n.ping_sent == 0 && now - n.pong_received > node_timeout / 2 {
                 send_ping(srv, k, MsgType::Ping);
                 continue;

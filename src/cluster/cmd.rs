@@ -745,8 +745,7 @@ pub fn links(srv: &mut Server, c: &mut Client) -> CmdResult {
     Ok(())
 }
 
-/// CLUSTER FAILOVER [FORCE|TAKEOVER] (manual failover arrives with the
-/// failover work; the argument checks are Redis's).
+/// CLUSTER FAILOVER [FORCE|TAKEOVER].
 pub fn failover(srv: &mut Server, c: &mut Client) -> CmdResult {
     let cl = cluster(srv)?;
     if c.argc() > 3 {
@@ -758,10 +757,18 @@ pub fn failover(srv: &mut Server, c: &mut Client) -> CmdResult {
     if cl.me().is_master() {
         return Err(ReplyError::err("You should send CLUSTER FAILOVER to a replica"));
     }
-    if cl.me().replica_of.is_none() {
+    let Some(master) = cl.me().replica_of else {
         return Err(ReplyError::err("I'm a replica but my master is unknown to me"));
+    };
+    let takeover = c.argc() == 3 && args::is(c.arg(2), "takeover");
+    let force = takeover || (c.argc() == 3 && args::is(c.arg(2), "force"));
+    let m = &cl.nodes[master];
+    if !force && (m.is(flags::FAIL) || m.link.is_none()) {
+        return Err(ReplyError::err("Master is down or failed, please use CLUSTER FAILOVER FORCE"));
     }
-    Err(ReplyError::err("CLUSTER FAILOVER is not supported by this node yet"))
+    super::failover::start_manual(srv, force, takeover);
+    c.reply.ok();
+    Ok(())
 }
 
 /// ASKING.

@@ -12,6 +12,7 @@
 pub mod bus;
 pub mod cmd;
 pub mod conf;
+pub mod failover;
 pub mod route;
 pub mod slot;
 pub mod wire;
@@ -197,6 +198,8 @@ pub struct Cluster {
     pub among_minority_ms: i64,
     /// The bus: listeners and links.
     pub bus: bus::Bus,
+    /// Elections and manual failover.
+    pub election: failover::Election,
 }
 
 impl Cluster {
@@ -223,6 +226,7 @@ impl Cluster {
             first_state_ms: 0,
             among_minority_ms: 0,
             bus: bus::Bus::default(),
+            election: failover::Election { mf_master_offset: -1, ..Default::default() },
         };
         c.myself = c.add_node(Node::new(random_name(), flags::MYSELF | flags::MASTER, now_ms));
         c
@@ -486,6 +490,10 @@ pub fn update_state(srv: &mut Server) {
 pub fn before_sleep(srv: &mut Server) {
     let Some(cl) = srv.cluster.as_ref() else { return };
     let todo = cl.todo;
+    if todo & todo::HANDLE_FAILOVER != 0 && cl.me().is_replica() {
+        failover::handle_manual(srv);
+        failover::handle_replica_failover(srv);
+    }
     if todo & todo::UPDATE_STATE != 0 {
         update_state(srv);
     }
@@ -594,6 +602,7 @@ pub fn verify_with_data(srv: &mut Server) {
 pub fn cron(srv: &mut Server) {
     if srv.cluster.is_some() {
         bus::cron(srv);
+        failover::cron(srv);
     }
 }
 
