@@ -354,7 +354,9 @@ pub fn migrate(srv: &mut Server, c: &mut Client) -> CmdResult {
             };
             let payload = rdb::dump_payload(&v.value, compress);
             let ttl = ttl.to_string();
-            let mut parts: Vec<&[u8]> = vec![b"RESTORE", k, ttl.as_bytes(), &payload];
+            // In a cluster the target may only be importing the slot.
+            let verb: &[u8] = if srv.cluster.is_some() { b"RESTORE-ASKING" } else { b"RESTORE" };
+            let mut parts: Vec<&[u8]> = vec![verb, k, ttl.as_bytes(), &payload];
             if replace {
                 parts.push(b"REPLACE");
             }
@@ -444,5 +446,33 @@ pub fn migrate(srv: &mut Server, c: &mut Client) -> CmdResult {
         }
         c.reply.ok();
         return Ok(());
+    }
+}
+
+/// Key positions of a MIGRATE call (Redis's `migrateGetKeys`): the key
+/// argument, or with KEYS (the key argument then empty) every name after it;
+/// AUTH and AUTH2 arguments are skipped so a password is never a key.
+pub fn migrate_getkeys(argv: &[bytes::Bytes]) -> Vec<(usize, &'static [&'static str])> {
+    const FLAGS: &[&str] = &["RW", "ACCESS", "DELETE"];
+    let mut i = 6;
+    while i < argv.len() {
+        let a = &argv[i];
+        if a.eq_ignore_ascii_case(b"auth") {
+            i += 1;
+        } else if a.eq_ignore_ascii_case(b"auth2") {
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"keys") {
+            if !argv[3].is_empty() {
+                // The command itself refuses this form.
+                return Vec::new();
+            }
+            return (i + 1..argv.len()).map(|p| (p, FLAGS)).collect();
+        }
+        i += 1;
+    }
+    if argv.len() > 3 {
+        vec![(3, FLAGS)]
+    } else {
+        Vec::new()
     }
 }

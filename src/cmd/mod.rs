@@ -145,6 +145,7 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("object|help", keys::object_help),
     ("dump", dump::dump),
     ("restore", dump::restore),
+    ("restore-asking", dump::restore),
     ("migrate", dump::migrate),
     // strings
     ("get", string::get),

@@ -240,6 +240,7 @@ impl Command {
         // Commands whose keys the specs cannot find (Redis's getkeys_proc).
         match self.fullname {
             "sort" | "sort_ro" => return super::sort::getkeys(argv, self.fullname == "sort_ro"),
+            "migrate" => return super::dump::migrate_getkeys(argv),
             _ => {}
         }
         let argc = argv.len() as i64;
