@@ -456,7 +456,8 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
         }
         let h = hash as usize;
         let i0 = h & self.ht0.mask();
-        let mut first = if !self.is_rehashing() || i0 >= self.rehash_idx { self.ht0.buckets[i0].as_deref() } else { None };
+        let mut first =
+            if !self.is_rehashing() || i0 >= self.rehash_idx { self.ht0.buckets[i0].as_deref() } else { None };
         let mut second = if self.is_rehashing() { self.ht1.buckets[h & self.ht1.mask()].as_deref() } else { None };
         for cur in [&mut first, &mut second] {
             while let Some(n) = *cur {

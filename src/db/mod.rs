@@ -379,11 +379,10 @@ impl Keyspace {
 
     /// Empties one database; returns how many keys it held.
     pub fn flush_db(&mut self, db: usize) -> usize {
+        self.slot_index_flushed(db);
         let d = &mut self.dbs[db];
         let n = d.dict.len();
         self.flushed = true;
-        self.slot_index_flushed(db);
-        let d = &mut self.dbs[db];
         d.dict = Dict::new();
         d.expires = Dict::new();
         d.avg_ttl_ms = 0;
@@ -393,11 +392,10 @@ impl Keyspace {
     /// Empties one database, handing its tables to the lazy-free queue
     /// (FLUSHDB/FLUSHALL ASYNC); returns how many keys it held.
     pub fn flush_db_async(&mut self, db: usize) -> usize {
+        self.slot_index_flushed(db);
         let d = &mut self.dbs[db];
         let n = d.dict.len();
         self.flushed = true;
-        self.slot_index_flushed(db);
-        let d = &mut self.dbs[db];
         let dict = std::mem::take(&mut d.dict);
         let expires = std::mem::take(&mut d.expires);
         d.avg_ttl_ms = 0;

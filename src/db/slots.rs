@@ -535,6 +535,45 @@ mod tests {
         assert_eq!(ks.db_size(0), 0);
     }
 
+    #[test]
+    #[ignore = "benchmark: cargo test --release --lib db::slots -- --ignored --nocapture"]
+    fn bench_set_and_delete_1m_with_and_without_the_index() {
+        let n = 1_000_000u64;
+        let keys: Vec<Vec<u8>> = (0..n).map(|i| format!("key:{i:012}").into_bytes()).collect();
+        for round in 0..3 {
+            for on in [false, true] {
+                let mut ks = Keyspace::new(1);
+                if on {
+                    ks.enable_slot_index();
+                }
+                let t = std::time::Instant::now();
+                for k in &keys {
+                    ks.set(0, k, sv(b"v"), false);
+                }
+                let set = t.elapsed();
+                let t = std::time::Instant::now();
+                for k in &keys {
+                    ks.set(0, k, sv(b"w"), false);
+                }
+                let overwrite = t.elapsed();
+                let bytes = ks.slot_index_bytes();
+                let t = std::time::Instant::now();
+                for k in &keys {
+                    ks.delete(0, k);
+                }
+                let del = t.elapsed();
+                let per = |d: std::time::Duration| d.as_nanos() as f64 / n as f64;
+                println!(
+                    "round {round} index {on}: set {:.0} ns, overwrite {:.0} ns, delete {:.0} ns; index {:.1} bytes/key",
+                    per(set),
+                    per(overwrite),
+                    per(del),
+                    bytes as f64 / n as f64
+                );
+            }
+        }
+    }
+
     /// The naive model: the keys of db 0 by slot, and their expire times.
     #[derive(Default)]
     struct Model {
