@@ -213,6 +213,10 @@ impl Server {
         let clock = Clock::new();
         let mut ks = Keyspace::new(config.databases.max(1) as usize);
         ks.notify_flags = config.notify_keyspace_events;
+        if config.cluster_enabled {
+            // Before any key is loaded, so no rebuild scan is needed.
+            ks.enable_slot_index();
+        }
         let mut commands = CommandTable::new(crate::cmd::BINDINGS);
         for (old, new) in &config.rename_commands {
             commands.rename(old, new).map_err(|e| format!("rename-command {old} {new:?}: {e}"))?;

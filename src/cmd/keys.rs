@@ -361,7 +361,7 @@ pub fn swapdb(srv: &mut Server, c: &mut Client) -> CmdResult {
     }
     srv.touch_watched_in_db(c, a as usize, Some(b as usize));
     srv.touch_watched_in_db(c, b as usize, Some(a as usize));
-    srv.ks.dbs.swap(a as usize, b as usize);
+    srv.ks.swap_dbs(a as usize, b as usize);
     // Clients blocked in either db may now find their keys.
     srv.signal_db_ready(a as usize);
     srv.signal_db_ready(b as usize);

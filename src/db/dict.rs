@@ -386,8 +386,15 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
 
     /// Finds the link holding `key` (occupied) or the tail link of the chain where it
     /// would be inserted (vacant). The table must have buckets.
+    #[inline]
     fn locate(&mut self, key: &[u8]) -> Entry<'_, K, V> {
-        let h = self.hash(key) as usize;
+        let h = self.hash(key);
+        self.locate_hashed(key, h)
+    }
+
+    /// [`Dict::locate`] with the hash of `key` already computed.
+    fn locate_hashed(&mut self, key: &[u8], h: u64) -> Entry<'_, K, V> {
+        let h = h as usize;
         let Dict { ht0, ht1, rehash_idx, .. } = self;
         let i0 = h & ht0.mask();
         if ht1.size() == 0 {
@@ -421,6 +428,70 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
         self.rehash_step();
         self.expand_if_needed();
         self.locate(key)
+    }
+
+    /// [`Dict::entry`] for a caller that already holds `hash`, which must be
+    /// [`Dict::hash_key`] of `key` (a wrong hash finds the wrong chain).
+    pub fn entry_hashed(&mut self, key: &[u8], hash: u64) -> Entry<'_, K, V> {
+        self.rehash_step();
+        self.expand_if_needed();
+        self.locate_hashed(key, hash)
+    }
+
+    /// The hash this table files `key` under. Stable for the life of the process (one
+    /// seed per process, shared by every table), so a caller may keep it to find the
+    /// element again with [`Dict::find_by_hash`] across resizes and rehashing.
+    #[inline]
+    pub fn hash_key(&self, key: &[u8]) -> u64 {
+        self.hash(key)
+    }
+
+    /// The element for which `pred` holds among those filed under `hash` (the chain that
+    /// hash selects in each live table), without hashing a key and without a rehash step.
+    /// Only the low bits of `hash` that select a bucket are used, so a caller may keep a
+    /// truncated hash (any table smaller than 2^50 buckets is served by 50 bits).
+    pub fn find_by_hash(&self, hash: u64, mut pred: impl FnMut(&K, &V) -> bool) -> Option<(&K, &V)> {
+        if self.is_empty() {
+            return None;
+        }
+        let h = hash as usize;
+        let i0 = h & self.ht0.mask();
+        let mut first =
+            if !self.is_rehashing() || i0 >= self.rehash_idx { self.ht0.buckets[i0].as_deref() } else { None };
+        let mut second = if self.is_rehashing() { self.ht1.buckets[h & self.ht1.mask()].as_deref() } else { None };
+        for cur in [&mut first, &mut second] {
+            while let Some(n) = *cur {
+                if pred(&n.key, &n.value) {
+                    return Some((&n.key, &n.value));
+                }
+                *cur = n.next.as_deref();
+            }
+        }
+        None
+    }
+
+    /// [`Dict::find_by_hash`] with mutable access to the value (no rehash step either:
+    /// the element stays where it is).
+    pub fn find_by_hash_mut(&mut self, hash: u64, mut pred: impl FnMut(&K, &V) -> bool) -> Option<&mut V> {
+        if self.is_empty() {
+            return None;
+        }
+        let h = hash as usize;
+        let Dict { ht0, ht1, rehash_idx, .. } = self;
+        let i0 = h & ht0.mask();
+        let rehashing = ht1.size() > 0;
+        let first = if !rehashing || i0 >= *rehash_idx { Some(&mut ht0.buckets[i0]) } else { None };
+        let second = if rehashing { Some(&mut ht1.buckets[h & ht1.mask()]) } else { None };
+        for link in [first, second].into_iter().flatten() {
+            let mut cur = link.as_deref_mut();
+            while let Some(n) = cur {
+                if pred(&n.key, &n.value) {
+                    return Some(&mut n.value);
+                }
+                cur = n.next.as_deref_mut();
+            }
+        }
+        None
     }
 
     // ---------------------------------------------------------------- update
@@ -1148,6 +1219,43 @@ mod tests {
         let removed: Vec<_> = (0..=1024).step_by(3).filter_map(|i| d.remove(&key(i))).collect();
         assert_eq!(removed.len(), 342);
         assert_eq!(d.len(), 1025 - 342);
+    }
+
+    #[test]
+    fn find_by_a_kept_hash_across_growth_shrinking_and_rehash() {
+        let mut d: Dict<Sds, u64> = Dict::new();
+        let mut hashes: Vec<u64> = Vec::new();
+        for i in 0..3000 {
+            let k = key(i);
+            // Kept truncated, as the slot index keeps it.
+            hashes.push(d.hash_key(&k) & ((1 << 50) - 1));
+            match d.entry_hashed(&k, d.hash_key(&k)) {
+                Entry::Vacant(v) => drop(v.insert(k, i)),
+                Entry::Occupied(_) => panic!("fresh key"),
+            }
+        }
+        let check = |d: &mut Dict<Sds, u64>, hashes: &[u64], live: std::ops::Range<u64>| {
+            for i in live {
+                let h = hashes[i as usize];
+                assert_eq!(d.find_by_hash(h, |_, &v| v == i).map(|(k, _)| k.clone()), Some(key(i)));
+                *d.find_by_hash_mut(h, |_, &v| v == i).expect("present") += 0;
+            }
+            assert!(d.find_by_hash(hashes[0], |_, &v| v == u64::MAX).is_none());
+        };
+        check(&mut d, &hashes, 0..3000);
+        d.insert(key(3000), 3000);
+        hashes.push(d.hash_key(&key(3000)));
+        assert!(d.is_rehashing());
+        d.rehash_steps(300);
+        check(&mut d, &hashes, 0..3001);
+        for i in 100..3001 {
+            d.remove(&key(i));
+        }
+        finish_rehash(&mut d);
+        assert!(d.try_shrink());
+        d.rehash_steps(20);
+        assert!(d.is_rehashing());
+        check(&mut d, &hashes, 0..100);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! mirroring Redis's lazy `expireIfNeeded` and sampled `activeExpireCycle`.
 
 pub mod dict;
+pub mod slots;
 
 use crate::types::sds::Sds;
 use crate::types::value::Value;
@@ -21,6 +22,9 @@ pub struct Obj {
     pub value: Value,
     /// Seconds clock of the last access, 24 bits.
     pub lru: u32,
+    /// This key's member in db 0's per-slot index (`slots`), when the index is on;
+    /// meaningless elsewhere. It fills what would be padding: `Obj` stays 32 bytes.
+    pub slot_ref: u32,
 }
 
 /// Resolution and width of the access clock.
@@ -34,7 +38,12 @@ pub fn lru_clock(now_ms: i64) -> u32 {
 impl Obj {
     /// A value accessed now.
     pub fn new(value: Value, now_ms: i64) -> Obj {
-        Obj { value, lru: lru_clock(now_ms) }
+        Obj::with_lru(value, lru_clock(now_ms))
+    }
+
+    /// A value with the given access field (LRU clock or LFU counter).
+    pub fn with_lru(value: Value, lru: u32) -> Obj {
+        Obj { value, lru, slot_ref: slots::UNINDEXED }
     }
 
     /// Milliseconds since the last access (OBJECT IDLETIME), with the
@@ -123,6 +132,8 @@ pub struct Keyspace {
     pub lazyfree: crate::lazyfree::LazyFree,
     /// `maxmemory` (0: none), so table growth can be held back at the limit.
     pub maxmemory: u64,
+    /// Db 0's keys by hash slot, in cluster mode only (`enable_slot_index`).
+    pub(crate) slot_index: Option<Box<slots::SlotIndex>>,
 }
 
 impl Keyspace {
@@ -149,6 +160,7 @@ impl Keyspace {
             access: Default::default(),
             lazyfree: Default::default(),
             maxmemory: 0,
+            slot_index: None,
         }
     }
 
@@ -187,9 +199,8 @@ impl Keyspace {
     }
 
     fn delete_expired(&mut self, db: usize, key: &[u8]) {
-        let d = &mut self.dbs[db];
-        d.expires.remove(key);
-        if let Some((k, o)) = d.dict.remove(key) {
+        self.dbs[db].expires.remove(key);
+        if let Some((k, o)) = self.dict_remove(db, key) {
             self.lazyfree.dispose(o.value, self.lazyfree.lazy_expire);
             self.stat_expired_keys += 1;
             self.notify(notify::EXPIRED, "expired", db, &k);
@@ -253,7 +264,7 @@ impl Keyspace {
     /// (SET KEEPTTL); otherwise it is cleared, as a plain SET clears it.
     pub fn set(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) {
         self.expire_if_needed(db, key);
-        let mut obj = Obj { value: val, lru: self.access.initial(self.now_ms) };
+        let mut obj = Obj::with_lru(val, self.access.initial(self.now_ms));
         let d = &mut self.dbs[db];
         if self.access.lfu {
             // An overwritten key keeps its access frequency.
@@ -268,7 +279,8 @@ impl Keyspace {
         if hold {
             d.dict.set_resize_allowed(false);
         }
-        let old = d.dict.insert(Sds::from(key), obj);
+        let index = if db == 0 { self.slot_index.as_deref_mut() } else { None };
+        let old = slots::insert(&mut d.dict, index, Sds::from(key), obj);
         if hold {
             d.dict.set_resize_allowed(resize_allowed);
         }
@@ -307,9 +319,8 @@ impl Keyspace {
     /// Removes `key` and its TTL without looking at its expire time and
     /// without notifying (eviction); returns the removed object.
     pub fn unlink_entry(&mut self, db: usize, key: &[u8]) -> Option<Obj> {
-        let d = &mut self.dbs[db];
-        d.expires.remove(key);
-        d.dict.remove(key).map(|(_, o)| o)
+        self.dbs[db].expires.remove(key);
+        self.dict_remove(db, key).map(|(_, o)| o)
     }
 
     /// Removes and returns the value of `key` together with its expire time.
@@ -317,9 +328,8 @@ impl Keyspace {
         if self.expire_if_needed(db, key) {
             return None;
         }
-        let d = &mut self.dbs[db];
-        let (_, o) = d.dict.remove(key)?;
-        let ttl = d.expires.remove(key).map(|(_, at)| at);
+        let (_, o) = self.dict_remove(db, key)?;
+        let ttl = self.dbs[db].expires.remove(key).map(|(_, at)| at);
         Some((o.value, ttl))
     }
 
@@ -345,6 +355,23 @@ impl Keyspace {
         self.dbs[db].expires.remove(key).is_some()
     }
 
+    /// Stores a ready-made object under `key` as a loader does (RDB, replication
+    /// full sync): no expiry check, no TTL change, no event. Returns the object
+    /// it replaced.
+    pub fn insert_obj(&mut self, db: usize, key: Sds, obj: Obj) -> Option<Obj> {
+        let index = if db == 0 { self.slot_index.as_deref_mut() } else { None };
+        slots::insert(&mut self.dbs[db].dict, index, key, obj)
+    }
+
+    /// Exchanges two databases (SWAPDB). The slot index follows the number 0,
+    /// not the data, so it is rebuilt when db 0 takes part.
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+        if a == 0 || b == 0 {
+            self.slot_index_rebuild();
+        }
+    }
+
     /// Number of keys in `db` (expired keys not yet collected included, as Redis).
     pub fn db_size(&self, db: usize) -> usize {
         self.dbs[db].dict.len()
@@ -352,6 +379,7 @@ impl Keyspace {
 
     /// Empties one database; returns how many keys it held.
     pub fn flush_db(&mut self, db: usize) -> usize {
+        self.slot_index_flushed(db);
         let d = &mut self.dbs[db];
         let n = d.dict.len();
         self.flushed = true;
@@ -364,6 +392,7 @@ impl Keyspace {
     /// Empties one database, handing its tables to the lazy-free queue
     /// (FLUSHDB/FLUSHALL ASYNC); returns how many keys it held.
     pub fn flush_db_async(&mut self, db: usize) -> usize {
+        self.slot_index_flushed(db);
         let d = &mut self.dbs[db];
         let n = d.dict.len();
         self.flushed = true;
@@ -488,9 +517,9 @@ mod tests {
         ks.get(0, b"k");
         assert_eq!(ks.peek(0, b"k").map(|o| o.idle_ms(now)), Some(0));
         // The 24-bit seconds clock wraps; idle time stays right across it.
-        let o = Obj { value: sv(b"v"), lru: LRU_MASK - 1 };
+        let o = Obj::with_lru(sv(b"v"), LRU_MASK - 1);
         assert_eq!(o.idle_ms(((LRU_MASK as i64) + 1 + 2) * 1000), 3_000);
-        assert!(std::mem::size_of::<Obj>() <= 32);
+        assert_eq!(std::mem::size_of::<Obj>(), 32, "the slot index handle must fit in padding");
     }
 
     #[test]

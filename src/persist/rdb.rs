@@ -252,11 +252,11 @@ pub(crate) fn load_from(
                 d.expires.reserve(d.expires.len() + expires as usize);
             }
         }
-        let mut obj = Obj { value: k.value, lru: srv.ks.access.initial(now) };
+        let mut obj = Obj::with_lru(k.value, srv.ks.access.initial(now));
         crate::evict::set_access(&mut obj, &srv.ks.access, k.freq, k.idle_secs.map(|s| s as i64), now);
-        let d = &mut srv.ks.dbs[k.db];
         let key = Sds::from(&k.key[..]);
-        let had = d.dict.insert(key.clone(), obj).is_some();
+        let had = srv.ks.insert_obj(k.db, key.clone(), obj).is_some();
+        let d = &mut srv.ks.dbs[k.db];
         if had && !replace {
             return Err(RdbError {
                 offset: 0,
