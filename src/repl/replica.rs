@@ -4,15 +4,16 @@
 //! set up (a `TokenKind::Link` socket driven by a handshake state machine:
 //! PING, AUTH, REPLCONF listening-port, REPLCONF capa, PSYNC), the transfer
 //! of the master's RDB snapshot (`$<len>` or the diskless `$EOF:<mark>`
-//! form, read into memory), its load, and then the hand-over of the socket
+//! form: stored to a file and loaded, or with `repl-diskless-load` handed
+//! to [`super::load`] as it arrives), and then the hand-over of the socket
 //! to an ordinary client flagged `master` whose commands run through the
 //! normal `execute()` with replies muted. The offset advances by the bytes
 //! of each command applied; REPLCONF ACK goes back every second. A lost
 //! link is retried every second with a partial resync request.
 //!
-//! It must not parse RDB bytes (`crate::persist::rdb::load_file` does) nor
-//! know how commands are executed; the master side (stream, backlog) is
-//! `super`.
+//! It must not parse RDB bytes (`crate::persist::rdb::load_file` and
+//! `super::load` do) nor know how commands are executed; the master side
+//! (stream, backlog) is `super`.
 //!
 //! Mirrors Redis 7.0's `replicationSetMaster`, `syncWithMaster`,
 //! `readSyncBulkPayload`, `replicationCron` (reconnect, ACK), the READONLY
