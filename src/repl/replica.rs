@@ -460,7 +460,8 @@ pub fn set_master(srv: &mut Server, host: String, port: u16) {
 }
 
 /// REPLICAOF NO ONE: stops following; the data stays and a new history
-/// starts (the old one stays valid for our replicas as replid2).
+/// starts (the old one stays valid for our replicas as replid2, which they
+/// learn by reconnecting).
 pub fn unset_master(srv: &mut Server) {
     drop_link(srv);
     let r = &mut srv.repl.replica;
@@ -471,6 +472,11 @@ pub fn unset_master(srv: &mut Server) {
     srv.ks.replica_keys_with_expire.clear();
     srv.config.replicaof = None;
     srv.repl.shift_replid();
+    // Our replicas learn the new replication ID by reconnecting (a partial
+    // resync), as Redis's replicationUnsetMaster disconnects them.
+    for key in srv.repl.replicas.clone() {
+        srv.kill_client(key);
+    }
     if let Err(e) = srv.apply_oom_score() {
         log::warn!("{e}");
     }
