@@ -327,8 +327,9 @@ fn persistence(srv: &Server, w: &mut Section) {
     let p = &srv.persist;
     let rdb_child = p.child.as_ref().filter(|c| c.kind == crate::persist::child::ChildKind::Rdb);
     w.kv("loading", p.loading as u8);
-    w.kv("async_loading", 0);
-    if p.loading {
+    let async_loading = crate::repl::replica::async_loading(srv);
+    w.kv("async_loading", async_loading as u8);
+    if p.loading || async_loading {
         w.kv("loading_start_time", p.loading_started_secs);
         w.kv("loading_total_bytes", p.loading_total_bytes);
         w.kv("loading_rdb_used_mem", 0);

@@ -317,7 +317,7 @@ impl Server {
             let now = crate::util::clock::unix_ms();
             let next = self.timers.next_deadline().unwrap_or(now + 100);
             // Unfinished eviction or lazy-free work: look at sockets, don't sleep.
-            let busy = crate::evict::has_pending_work(self) || crate::repl::sync::has_pending_work(self);
+            let busy = crate::evict::has_pending_work(self) || crate::repl::has_pending_work(self);
             let wait = if busy { 0 } else { (next - now).clamp(0, 1000) as u64 };
             self.handle_io_events(Duration::from_millis(wait));
             while let Some(t) = self.timers.pop_due(self.clock.now_ms) {
@@ -1065,8 +1065,9 @@ impl Server {
         crate::evict::before_sleep(self);
         //    WAIT: ask the replicas for ACKs, release the satisfied waits.
         crate::repl::acks::before_sleep(self);
-        //    The next chunk of a diskless snapshot for the replicas.
-        crate::repl::sync::before_sleep(self);
+        //    The next chunk of a diskless snapshot for the replicas (or from
+        //    the master).
+        crate::repl::before_sleep(self);
         //    Cluster: state, nodes.conf, bus output.
         if self.cluster.is_some() {
             crate::cluster::before_sleep(self);

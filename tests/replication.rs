@@ -400,3 +400,137 @@ fn two_replicas_share_one_disk_snapshot_and_receive_the_writes_made_meanwhile() 
     let stats: String = q(&mut m, &["INFO", "stats"]);
     assert!(stats.contains("sync_full:2\r\n"), "{stats}");
 }
+
+fn persistence_field(con: &mut Connection, name: &str) -> String {
+    support::info_field(con, "persistence", name)
+}
+
+/// Cuts the master's link to its replicas mid-transfer; the next attempt
+/// waits 5 s, so the replica is seen between two.
+fn cut_replica_links(master: &Server) {
+    let mut m = master.client();
+    let _: () = q(&mut m, &["CONFIG", "SET", "repl-diskless-sync-delay", "5"]);
+    let killed: i64 = q(&mut m, &["CLIENT", "KILL", "TYPE", "replica"]);
+    assert_eq!(killed, 1);
+}
+
+/// A master that sends a diskless snapshot slowly: 2 ms per key.
+fn slow_diskless_master(keys: &str) -> Server {
+    let master = Server::start_with(&[
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--rdbcompression",
+        "no",
+    ]);
+    let mut m = master.client();
+    let _: () = q(&mut m, &["DEBUG", "POPULATE", keys, "master", "1000"]);
+    let _: () = q(&mut m, &["CONFIG", "SET", "rdb-key-save-delay", "2000"]);
+    master
+}
+
+#[test]
+fn swapdb_replica_keeps_its_old_data_when_the_link_dies_mid_transfer() {
+    let master = slow_diskless_master("2000");
+    let replica = Server::start_with(&["--repl-diskless-load", "swapdb"]);
+    let mut r = replica.client();
+    let _: () = q(&mut r, &["DEBUG", "POPULATE", "200", "old", "10"]);
+    let _: () = q(&mut r, &["SET", "mykey", "myvalue"]);
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    // Another history: the load is not asynchronous, clients get LOADING.
+    assert!(
+        wait_for(Duration::from_secs(10), || persistence_field(&mut r, "loading") == "1"),
+        "replica log:\n{}",
+        replica.log()
+    );
+    assert_eq!(persistence_field(&mut r, "async_loading"), "0");
+    assert_eq!(qe(&mut r, &["GET", "mykey"]), "LOADING Redis is loading the dataset in memory");
+    // Some keys are in the side set when the master goes away.
+    assert!(wait_for(Duration::from_secs(10), || persistence_field(&mut r, "loading_loaded_bytes")
+        .parse::<u64>()
+        .is_ok_and(|n| n > 100_000)));
+    cut_replica_links(&master);
+    assert!(wait_for(Duration::from_secs(10), || persistence_field(&mut r, "loading") == "0"));
+    let v: String = q(&mut r, &["GET", "mykey"]);
+    assert_eq!(v, "myvalue");
+    let n: i64 = q(&mut r, &["DBSIZE"]);
+    assert_eq!(n, 201);
+    let log = replica.log();
+    assert!(log.contains("receiving streamed RDB from master with EOF to parser"), "{log}");
+    assert!(log.contains("Discarding temporary DB in background"), "{log}");
+    assert!(!log.contains("Swapping active DB with loaded DB"), "{log}");
+}
+
+#[test]
+fn swapdb_of_the_same_history_serves_the_old_data_while_it_loads() {
+    let master = slow_diskless_master("10");
+    let replica = Server::start_with(&["--repl-diskless-load", "swapdb"]);
+    let mut m = master.client();
+    let mut r = replica.client();
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    assert_converges(&master, &replica);
+    assert!(replica.log().contains("Swapping active DB with loaded DB"), "{}", replica.log());
+    // More data, then a full resync of the same history: the backlog is
+    // outrun while the replica is cut off.
+    let _: () = q(&mut m, &["DEBUG", "POPULATE", "2000", "more", "1000"]);
+    let _: () = q(&mut m, &["CONFIG", "SET", "repl-backlog-size", "16384"]);
+    let big = "A".repeat(16384);
+    let _: redis::Value = redis::pipe()
+        .atomic()
+        .cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("replica")
+        .cmd("SET")
+        .arg("b1")
+        .arg(&big)
+        .cmd("SET")
+        .arg("b2")
+        .arg(&big)
+        .query(&mut m)
+        .unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || persistence_field(&mut r, "async_loading") == "1"),
+        "replica log:\n{}",
+        replica.log()
+    );
+    // The old data is served meanwhile; what may not run now gets LOADING.
+    assert_eq!(persistence_field(&mut r, "loading"), "0");
+    let n: i64 = q(&mut r, &["DBSIZE"]);
+    assert_eq!(n, 10);
+    let v: Option<String> = q(&mut r, &["GET", "master:0"]);
+    assert!(v.is_some());
+    assert_eq!(qe(&mut r, &["REPLICAOF", "NO", "ONE"]), "LOADING Redis is loading the dataset in memory");
+    assert!(qe(&mut r, &["CONFIG", "SET", "repl-diskless-load", "disabled"]).starts_with("LOADING"));
+    // The link dies: the old data stays.
+    cut_replica_links(&master);
+    assert!(wait_for(Duration::from_secs(10), || persistence_field(&mut r, "async_loading") == "0"));
+    let n: i64 = q(&mut r, &["DBSIZE"]);
+    assert_eq!(n, 10);
+}
+
+#[test]
+fn on_empty_db_replica_loads_a_redis_master_snapshot_from_the_socket() {
+    let mdir = Server::new_dir();
+    let master = Server::start_redis_in(
+        Path::new(REDIS_SERVER),
+        &mdir,
+        &["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"],
+    );
+    let mut m = master.client();
+    workload(&mut m, 21, 3000);
+    let _: () = q(&mut m, &["DEBUG", "POPULATE", "5000", "pop", "100"]);
+    let replica = Server::start_with(&["--repl-diskless-load", "on-empty-db"]);
+    let mut r = replica.client();
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    // Writes during the synchronisation.
+    workload(&mut m, 22, 1000);
+    assert_converges(&master, &replica);
+    let log = replica.log();
+    assert!(log.contains("receiving streamed RDB from master with EOF to parser"), "{log}");
+    assert!(log.contains("MASTER <-> REPLICA sync: Flushing old data"), "{log}");
+    assert!(log.contains("MASTER <-> REPLICA sync: Finished with success"), "{log}");
+    drop(master);
+    let _ = std::fs::remove_dir_all(&mdir);
+}

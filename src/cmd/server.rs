@@ -106,7 +106,8 @@ pub fn config_set(srv: &mut Server, c: &mut Client) -> CmdResult {
     }
     let pairs: Vec<(&[u8], &[u8])> = c.argv[2..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect();
     let before = srv.config.clone();
-    let ctx = crate::config::SetContext { local: c.stream.is_local(), loading: srv.persist.loading };
+    let loading = srv.persist.loading || crate::repl::replica::async_loading(srv);
+    let ctx = crate::config::SetContext { local: c.stream.is_local(), loading };
     let changed = srv.config.set_from(&pairs, ctx).map_err(ReplyError::Other)?;
     if let Err(e) = apply_config(srv, &changed) {
         srv.config = before;

@@ -323,7 +323,7 @@ pub static TABLE: &[Directive] = &[
     // enums
     enumeration!("supervised", None, [IMMUTABLE], Supervised, supervised),
     enumeration!("syslog-facility", None, [IMMUTABLE], SyslogFacility, syslog_facility),
-    enumeration!("repl-diskless-load", None, [DEBUG | DENY_LOADING], ReplDisklessLoad, repl_diskless_load),
+    enumeration!("repl-diskless-load", None, [DEBUG | DENY_LOADING | IMPLEMENTED], ReplDisklessLoad, repl_diskless_load),
     enumeration!("loglevel", None, [IMPLEMENTED], LogLevel, loglevel),
     enumeration!("maxmemory-policy", None, [IMPLEMENTED], MaxmemoryPolicy, maxmemory_policy),
     enumeration!("appendfsync", None, [IMPLEMENTED], AppendFsync, appendfsync),

@@ -216,7 +216,7 @@ impl SlotIndex {
 /// Inserts or replaces `key` in `dict`, keeping `index` (db 0's, when on) in step: a new
 /// key gets a member, an overwritten one keeps its own. Returns the replaced object.
 #[inline]
-pub(super) fn insert(dict: &mut Dict<Sds, Obj>, index: Option<&mut SlotIndex>, key: Sds, mut obj: Obj) -> Option<Obj> {
+pub(crate) fn insert(dict: &mut Dict<Sds, Obj>, index: Option<&mut SlotIndex>, key: Sds, mut obj: Obj) -> Option<Obj> {
     let Some(index) = index else { return dict.insert(key, obj) };
     let hash = dict.hash_key(&key);
     match dict.entry_hashed(&key, hash) {
@@ -276,7 +276,7 @@ impl Keyspace {
     }
 
     /// Db 0's table was replaced wholesale (SWAPDB): index it again.
-    pub(super) fn slot_index_rebuild(&mut self) {
+    pub(crate) fn slot_index_rebuild(&mut self) {
         if let Some(index) = self.slot_index.as_deref_mut() {
             index.rebuild(&mut self.dbs[0].dict);
         }

@@ -92,7 +92,9 @@ pub fn cron(srv: &mut Server) {
             child::ChildKind::Aof => aof::rewrite::done(srv, &exit),
         }
     }
-    if srv.persist.child.is_none() {
+    // No save point fires while a replica loads from its master's socket
+    // (the dataset is half there).
+    if srv.persist.child.is_none() && !srv.persist.loading {
         rdb::cron(srv);
     }
     aof::cron(srv);

@@ -247,36 +247,10 @@ pub(crate) fn load_from(
     let sizes = std::cell::RefCell::new(Vec::new());
     let result = crate::rdb::read_rdb_sized(input, &limits, opts, |db, keys, expires| sizes.borrow_mut().push((db, keys, expires)), |k| {
         for (db, keys, expires) in sizes.borrow_mut().drain(..) {
-            if let Some(d) = srv.ks.dbs.get_mut(db) {
-                d.dict.reserve(d.dict.len() + keys as usize);
-                d.expires.reserve(d.expires.len() + expires as usize);
-            }
+            reserve_db(&mut srv.ks.dbs, db, keys, expires);
         }
-        let mut obj = Obj::with_lru(k.value, srv.ks.access.initial(now));
-        crate::evict::set_access(&mut obj, &srv.ks.access, k.freq, k.idle_secs.map(|s| s as i64), now);
-        let key = Sds::from(&k.key[..]);
-        let had = srv.ks.insert_obj(k.db, key.clone(), obj).is_some();
-        let d = &mut srv.ks.dbs[k.db];
-        if had && !replace {
-            return Err(RdbError {
-                offset: 0,
-                kind: RdbErrorKind::Corrupt,
-                // COMPAT: rdbLoadRio's message for a repeated key.
-                reason: format!("RDB has duplicated key '{}' in DB {}", String::from_utf8_lossy(&k.key), k.db),
-            });
-        }
-        match k.expire_at_ms {
-            Some(at) => {
-                d.expires.insert(key, at);
-            }
-            None if had => {
-                d.expires.remove(&key[..]);
-            }
-            None => {}
-        }
-        if srv.config.key_load_delay > 0 {
-            std::thread::sleep(std::time::Duration::from_micros(srv.config.key_load_delay as u64));
-        }
+        insert_loaded_key(&mut srv.ks.dbs, srv.ks.slot_index.as_deref_mut(), &srv.ks.access, now, k, replace)?;
+        key_load_pause(srv.config.key_load_delay);
         if serve_clients && last_events.elapsed() >= LOADING_EVENTS_EVERY {
             srv.process_events_while_blocked();
             last_events = std::time::Instant::now();
@@ -301,6 +275,67 @@ pub(crate) fn load_from(
         log::info!("Done loading RDB, keys loaded: {}, keys expired: {}.", info.keys_loaded, info.keys_expired);
     }
     Ok(info)
+}
+
+/// Sizes database `db` of `dbs` for `keys` more keys, `expires` of them
+/// with a TTL (a RESIZEDB hint), as Redis's dictExpand does up front.
+pub(crate) fn reserve_db(dbs: &mut [crate::db::Db], db: usize, keys: u64, expires: u64) {
+    if let Some(d) = dbs.get_mut(db) {
+        d.dict.reserve(d.dict.len() + keys as usize);
+        d.expires.reserve(d.expires.len() + expires as usize);
+    }
+}
+
+/// Puts one key read from an RDB image into `dbs`: the keyspace's own
+/// databases, or the side set a replica fills while it loads from its
+/// master's socket. Its access clock starts from `now` (or what the file
+/// recorded); a key already present is an error unless `replace`.
+pub(crate) fn insert_loaded_key(
+    dbs: &mut [crate::db::Db],
+    slot_index: Option<&mut crate::db::slots::SlotIndex>,
+    access: &crate::evict::AccessPolicy,
+    now: i64,
+    k: crate::rdb::LoadedKey,
+    replace: bool,
+) -> Result<(), RdbError> {
+    let mut obj = Obj::with_lru(k.value, access.initial(now));
+    crate::evict::set_access(&mut obj, access, k.freq, k.idle_secs.map(|s| s as i64), now);
+    let Some(d) = dbs.get_mut(k.db) else {
+        return Err(RdbError { offset: 0, kind: RdbErrorKind::Corrupt, reason: format!("Bad database {}", k.db) });
+    };
+    let key = Sds::from(&k.key[..]);
+    // Db 0 keeps the cluster's per-slot index up to date (when it has one).
+    let index = if k.db == 0 { slot_index } else { None };
+    let had = crate::db::slots::insert(&mut d.dict, index, key.clone(), obj).is_some();
+    if had && !replace {
+        return Err(RdbError {
+            offset: 0,
+            kind: RdbErrorKind::Corrupt,
+            // COMPAT: rdbLoadRio's message for a repeated key.
+            reason: format!("RDB has duplicated key '{}' in DB {}", String::from_utf8_lossy(&k.key), k.db),
+        });
+    }
+    match k.expire_at_ms {
+        Some(at) => {
+            d.expires.insert(key, at);
+        }
+        None if had => {
+            d.expires.remove(&key[..]);
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// `key-load-delay`: the pause after each loaded key, a testing aid that
+/// makes loads slow (microseconds; negative values are nanoseconds, as
+/// Redis's debugDelay reads them).
+pub(crate) fn key_load_pause(delay: i64) {
+    match delay {
+        0 => {}
+        d if d > 0 => std::thread::sleep(std::time::Duration::from_micros(d as u64)),
+        d => std::thread::sleep(std::time::Duration::from_nanos(d.unsigned_abs())),
+    }
 }
 
 /// Loads `dbfilename` at start-up. A missing file starts an empty server;

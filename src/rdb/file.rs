@@ -294,6 +294,8 @@ pub struct Records<'a> {
     key_type: Option<u8>,
     bad_type: Option<u8>,
     finished: bool,
+    /// CRC-64 of the bytes before `data` (a resumed walk).
+    crc_before: u64,
 }
 
 impl<'a> Records<'a> {
@@ -330,7 +332,30 @@ impl<'a> Records<'a> {
             key_type: None,
             bad_type: None,
             finished: false,
+            crc_before: 0,
         })
+    }
+
+    /// Continues a walk whose first part was already read: `data` starts
+    /// on a record boundary of a file of `version`, database `db` is the
+    /// one selected so far and `crc_before` is the CRC-64 of every byte
+    /// before `data` (so [`Record::End`] still carries the whole file's
+    /// checksum). For a file arriving piece by piece (a replica loading
+    /// from its master's socket).
+    pub fn resume(data: &'a [u8], limits: &'a LoadLimits, version: u16, db: u64, crc_before: u64) -> Records<'a> {
+        Records {
+            data,
+            r: Reader::new(data),
+            limits,
+            version,
+            db,
+            step: Step::ReadType,
+            key: None,
+            key_type: None,
+            bad_type: None,
+            finished: false,
+            crc_before,
+        }
     }
 
     /// The file's RDB version.
@@ -393,7 +418,7 @@ impl<'a> Records<'a> {
                     let end = self.r.pos();
                     let s = self.r.take(8)?;
                     let stored = u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]);
-                    let computed = crc64(0, &self.data[..end]);
+                    let computed = crc64(self.crc_before, &self.data[..end]);
                     return Ok(Some(Record::End { checksum: Some((stored, computed)) }));
                 }
                 OP_SELECTDB => {
@@ -469,6 +494,74 @@ pub fn read_rdb(
     read_rdb_sized(input, limits, opts, |_, _, _| {}, on_key)
 }
 
+/// Folds one record of a load into `info`: AUX fields and functions are
+/// kept, SELECTDB is checked against `opts.databases` and becomes `db`,
+/// RESIZEDB goes to `on_resize` (capped at `most_keys`), keys that are
+/// neither empty nor expired go to `on_key`, and the checksum is verified.
+/// `at` is the offset just past the record (for error reports). Shared by
+/// [`read_rdb_sized`] and loaders that receive a file piece by piece.
+#[allow(clippy::too_many_arguments)]
+pub fn take_record(
+    rec: Record,
+    at: usize,
+    most_keys: u64,
+    db: &mut usize,
+    info: &mut RdbInfo,
+    opts: &LoadOptions,
+    on_resize: &mut impl FnMut(usize, u64, u64),
+    on_key: &mut impl FnMut(LoadedKey) -> Result<(), RdbError>,
+) -> Result<(), RdbError> {
+    match rec {
+        Record::Aux(k, v) => info.aux.push((k, v)),
+        Record::ResizeDb { keys, expires } => on_resize(*db, keys.min(most_keys), expires.min(most_keys)),
+        Record::Function(src) => info.functions.push(src),
+        Record::SelectDb(n) => {
+            if n >= opts.databases as u64 {
+                return Err(RdbError {
+                    offset: at,
+                    kind: RdbErrorKind::Corrupt,
+                    // COMPAT: rdbLoad's text.
+                    reason: format!(
+                        "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting\n",
+                        opts.databases
+                    ),
+                });
+            }
+            *db = n as usize;
+        }
+        Record::Key { key, value: Err(_), .. } => {
+            if info.empty_keys_skipped < 10 {
+                // COMPAT: Redis's warning for each of the first ten.
+                log::warn!("rdbLoadObject skipping empty key: {}", String::from_utf8_lossy(&key));
+            }
+            info.empty_keys_skipped += 1;
+        }
+        Record::Key { key, value: Ok(value), expire_at_ms, idle_secs, freq, .. } => {
+            let expired = matches!((expire_at_ms, opts.skip_expired_before_ms), (Some(at), Some(now)) if at < now);
+            if expired {
+                info.keys_expired += 1;
+                info.expired_keys.push((*db, key));
+            } else {
+                info.keys_loaded += 1;
+                on_key(LoadedKey { db: *db, key, value, expire_at_ms, idle_secs, freq })?;
+            }
+        }
+        Record::End { checksum } => {
+            let Some((stored, expected)) = checksum else { return Ok(()) };
+            info.checksummed = stored != 0;
+            if opts.verify_checksum && stored != 0 && expected != stored {
+                return Err(RdbError {
+                    offset: at,
+                    kind: RdbErrorKind::Checksum,
+                    // COMPAT: the text Redis logs before aborting.
+                    reason: format!("Wrong RDB checksum expected: ({expected:x}) but got ({stored:x}). Aborting now."),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// [`read_rdb`], also handing each RESIZEDB hint to `on_resize(db, keys,
 /// expires)` before that database's keys (capped by what the file could
 /// hold), so the caller can size its tables once instead of growing them
@@ -485,62 +578,12 @@ pub fn read_rdb_sized(
     let mut records = Records::new(&data, limits)?;
     let mut info = RdbInfo { version: records.version(), ..RdbInfo::default() };
     let mut db = 0usize;
+    // A key takes at least 3 bytes of the file: a RESIZEDB hint beyond
+    // that is a lie (a hostile file must not make us reserve terabytes).
+    let most_keys = data.len() as u64 / 3;
     while let Some(rec) = records.next_record()? {
-        match rec {
-            Record::Aux(k, v) => info.aux.push((k, v)),
-            Record::ResizeDb { keys, expires } => {
-                // A key takes at least 3 bytes of the file: a hint beyond that
-                // is a lie (a hostile file must not make us reserve terabytes).
-                let most = data.len() as u64 / 3;
-                on_resize(db, keys.min(most), expires.min(most))
-            }
-            Record::Function(src) => info.functions.push(src),
-            Record::SelectDb(n) => {
-                if n >= opts.databases as u64 {
-                    return Err(RdbError {
-                        offset: records.offset(),
-                        kind: RdbErrorKind::Corrupt,
-                        // COMPAT: rdbLoad's text.
-                        reason: format!(
-                            "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting\n",
-                            opts.databases
-                        ),
-                    });
-                }
-                db = n as usize;
-            }
-            Record::Key { key, value: Err(_), .. } => {
-                if info.empty_keys_skipped < 10 {
-                    // COMPAT: Redis's warning for each of the first ten.
-                    log::warn!("rdbLoadObject skipping empty key: {}", String::from_utf8_lossy(&key));
-                }
-                info.empty_keys_skipped += 1;
-            }
-            Record::Key { key, value: Ok(value), expire_at_ms, idle_secs, freq, .. } => {
-                let expired = matches!((expire_at_ms, opts.skip_expired_before_ms), (Some(at), Some(now)) if at < now);
-                if expired {
-                    info.keys_expired += 1;
-                    info.expired_keys.push((db, key));
-                } else {
-                    info.keys_loaded += 1;
-                    on_key(LoadedKey { db, key, value, expire_at_ms, idle_secs, freq })?;
-                }
-            }
-            Record::End { checksum } => {
-                let Some((stored, expected)) = checksum else { continue };
-                info.checksummed = stored != 0;
-                if opts.verify_checksum && stored != 0 && expected != stored {
-                    return Err(RdbError {
-                        offset: records.offset(),
-                        kind: RdbErrorKind::Checksum,
-                        // COMPAT: the text Redis logs before aborting.
-                        reason: format!(
-                            "Wrong RDB checksum expected: ({expected:x}) but got ({stored:x}). Aborting now."
-                        ),
-                    });
-                }
-            }
-        }
+        let at = records.offset();
+        take_record(rec, at, most_keys, &mut db, &mut info, &opts, &mut on_resize, &mut on_key)?;
     }
     info.end_offset = records.offset();
     Ok(info)

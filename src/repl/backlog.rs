@@ -51,6 +51,21 @@ impl Backlog {
         self.first = first;
     }
 
+    /// Changes the capacity to `size` bytes (CONFIG SET repl-backlog-size),
+    /// keeping the most recent bytes that fit.
+    pub fn resize(&mut self, size: usize) {
+        let size = size.max(1);
+        if size == self.buf.len() {
+            return;
+        }
+        let keep = self.len.min(size);
+        let end = self.first + self.len as i64;
+        let tail = self.since(end - keep as i64).unwrap_or_default();
+        let mut fresh = Backlog::new(size, end - keep as i64);
+        fresh.append(&tail);
+        *self = fresh;
+    }
+
     /// Appends stream bytes, dropping the oldest ones beyond capacity.
     pub fn append(&mut self, mut bytes: &[u8]) {
         let cap = self.buf.len();
@@ -110,6 +125,20 @@ mod tests {
         assert_eq!(b.since(11).unwrap(), b"");
         assert!(b.since(2).is_none());
         assert!(b.since(12).is_none());
+    }
+
+    #[test]
+    fn resizing_keeps_the_most_recent_bytes() {
+        let mut b = Backlog::new(8, 1);
+        b.append(b"abcdefghij");
+        b.resize(4);
+        assert_eq!((b.size(), b.first_offset(), b.len()), (4, 7, 4));
+        assert_eq!(b.since(7).unwrap(), b"ghij");
+        assert!(b.since(6).is_none());
+        b.resize(16);
+        assert_eq!(b.since(7).unwrap(), b"ghij");
+        b.append(b"kl");
+        assert_eq!(b.since(7).unwrap(), b"ghijkl");
     }
 
     #[test]

@@ -21,6 +21,7 @@
 pub mod acks;
 pub mod backlog;
 pub mod failover;
+pub mod load;
 pub mod replica;
 pub mod sync;
 
@@ -34,6 +35,19 @@ use crate::propagate::words;
 use crate::server::Server;
 
 use backlog::Backlog;
+
+/// Replication work left for the next loop round (a diskless snapshot's
+/// next chunk to send, a socket load's next bytes to read): the loop
+/// must not sleep.
+pub fn has_pending_work(srv: &Server) -> bool {
+    sync::has_pending_work(srv) || replica::has_pending_work(srv)
+}
+
+/// Before the loop sleeps: moves both kinds of snapshot transfer along.
+pub fn before_sleep(srv: &mut Server) {
+    sync::before_sleep(srv);
+    replica::before_sleep(srv);
+}
 
 /// Master-side replication state.
 #[derive(Debug)]
@@ -190,8 +204,9 @@ impl Server {
     /// preceded by a SELECT when the stream's database changes. Does nothing
     /// (not even offset accounting) while there is no backlog, as Redis.
     pub fn repl_feed(&mut self, db: usize, argv: &[Bytes]) {
-        // On a replica, the master's own bytes are the stream.
-        if (self.repl.backlog.is_none() && self.repl.replicas.is_empty()) || self.repl.replica.applying {
+        // On a replica, the master's own bytes are the stream: what its own
+        // clients write (replica-read-only no) stays out of it, as Redis.
+        if (self.repl.backlog.is_none() && self.repl.replicas.is_empty()) || self.repl.replica.is_replica() {
             return;
         }
         let mut bytes = Vec::with_capacity(64);
@@ -217,6 +232,7 @@ impl Server {
 
     /// Appends already-encoded stream bytes to the backlog and replicas.
     fn repl_feed_raw(&mut self, bytes: &[u8]) {
+        self.fit_backlog();
         self.repl.feed_raw_bytes(bytes);
         self.repl_send_to_replicas(bytes);
     }
@@ -224,6 +240,7 @@ impl Server {
     /// Appends bytes of our master's stream (chained replication); see
     /// [`Master::feed_from_master`].
     pub fn repl_feed_from_master(&mut self, bytes: &[u8], consumed: i64) {
+        self.fit_backlog();
         self.repl.feed_from_master(bytes, consumed);
         // The master's own SELECTs went by: what we add next selects again.
         self.repl.seldb = None;
@@ -325,6 +342,7 @@ impl Server {
             }
             return false;
         }
+        self.fit_backlog();
         let Some(missing) = self.repl.backlog.as_ref().and_then(|b| b.since(offset)) else {
             log::info!("Unable to partial resync with replica {name} for lack of backlog (Replica request was: {offset}).");
             if offset > self.repl.offset {
@@ -349,6 +367,15 @@ impl Server {
             missing.len()
         );
         true
+    }
+
+    /// Applies a changed `repl-backlog-size` (at least 16 KB, as Redis) to
+    /// the backlog before it is next used, as Redis resizes it at CONFIG SET.
+    fn fit_backlog(&mut self) {
+        let size = self.config.repl_backlog_size.max(16 * 1024) as usize;
+        if let Some(b) = self.repl.backlog.as_mut() {
+            b.resize(size);
+        }
     }
 
     /// Creates the backlog when the first replica attaches, which starts a

@@ -4,15 +4,16 @@
 //! set up (a `TokenKind::Link` socket driven by a handshake state machine:
 //! PING, AUTH, REPLCONF listening-port, REPLCONF capa, PSYNC), the transfer
 //! of the master's RDB snapshot (`$<len>` or the diskless `$EOF:<mark>`
-//! form, read into memory), its load, and then the hand-over of the socket
+//! form: stored to a file and loaded, or with `repl-diskless-load` handed
+//! to [`super::load`] as it arrives), and then the hand-over of the socket
 //! to an ordinary client flagged `master` whose commands run through the
 //! normal `execute()` with replies muted. The offset advances by the bytes
 //! of each command applied; REPLCONF ACK goes back every second. A lost
 //! link is retried every second with a partial resync request.
 //!
-//! It must not parse RDB bytes (`crate::persist::rdb::load_file` does) nor
-//! know how commands are executed; the master side (stream, backlog) is
-//! `super`.
+//! It must not parse RDB bytes (`crate::persist::rdb::load_file` and
+//! `super::load` do) nor know how commands are executed; the master side
+//! (stream, backlog) is `super`.
 //!
 //! Mirrors Redis 7.0's `replicationSetMaster`, `syncWithMaster`,
 //! `readSyncBulkPayload`, `replicationCron` (reconnect, ACK), the READONLY
@@ -188,6 +189,8 @@ pub struct Replica {
     held: (Vec<u8>, i64),
     /// Last REPLCONF ACK sent (ms).
     last_ack_ms: i64,
+    /// The snapshot being loaded straight from the socket, if it is.
+    load: Option<super::load::SocketLoad>,
 }
 
 impl Replica {
@@ -308,9 +311,11 @@ pub fn info_fields(srv: &Server) -> Vec<(&'static str, String)> {
     let mut kv = |k: &'static str, v: String| f.push((k, v));
     kv("role", if r.is_replica() { "slave" } else { "master" }.into());
     if let Some((host, port)) = &r.master {
-        let connected = r.state == LinkState::Connected;
-        let offset = if connected || r.cached { srv.repl.offset } else { 1 };
         let master = r.master_client.and_then(|k| srv.clients.get(k)).and_then(|s| s.as_deref());
+        // A master client whose link just closed (freed before the loop
+        // sleeps) is already down, as Redis frees it on the spot.
+        let connected = r.state == LinkState::Connected && !master.is_some_and(|m| m.flags.close_asap);
+        let offset = if r.state == LinkState::Connected || r.cached { srv.repl.offset } else { 1 };
         let read_offset = offset + master.map_or(0, |m| (r.unapplied + m.query.len()) as i64 + r.held.1);
         kv("master_host", host.clone());
         kv("master_port", port.to_string());
@@ -322,10 +327,11 @@ pub fn info_fields(srv: &Server) -> Vec<(&'static str, String)> {
         kv("slave_read_repl_offset", read_offset.to_string());
         kv("slave_repl_offset", offset.to_string());
         if r.state == LinkState::Transfer {
-            let (total, read) = match &r.link {
-                Some(Link { header: Some(PayloadHeader::Len(n)), payload, .. }) => (*n as i64, payload.len() as i64),
-                Some(l) => (-1, l.payload.len() as i64),
-                None => (0, 0),
+            let (total, read) = match (&r.load, &r.link) {
+                (Some(load), _) => load.progress(),
+                (None, Some(Link { header: Some(PayloadHeader::Len(n)), payload, .. })) => (*n as i64, payload.len() as i64),
+                (None, Some(l)) => (-1, l.payload.len() as i64),
+                (None, None) => (0, 0),
             };
             let perc = if total > 0 { read as f64 * 100.0 / total as f64 } else { 0.0 };
             kv("master_sync_total_bytes", total.to_string());
@@ -381,6 +387,11 @@ pub fn deny_command(srv: &mut Server, c: &mut Client, idx: usize) -> Option<Repl
         return None;
     }
     let cmds = &srv.commands.cmds;
+    if async_loading(srv) && cmds[idx].flags.has(CmdFlags::NO_ASYNC_LOADING) {
+        // COMPAT: shared.loadingerr, as processCommand refuses these while
+        // the old data is served during a load.
+        return Some(ReplyError::other("LOADING Redis is loading the dataset in memory"));
+    }
     let exec = cmds[idx].name == "exec";
     let queued = |f: CmdFlags| c.multi_queue.iter().any(|&(q, _)| cmds[q].flags.has(f));
     let writes = cmds[idx].flags.has(CmdFlags::WRITE) || (exec && queued(CmdFlags::WRITE));
@@ -427,14 +438,13 @@ fn send_ack(offset: i64, c: &mut Client) {
 
 // ----------------------------------------------------------- transitions
 
-/// Starts following `host:port`: drops any current link, disconnects our
-/// own replicas (they must resync with the new history) and connects.
+/// Starts following `host:port`: drops any current link and connects. Our
+/// own replicas stay attached, as Redis keeps them: they are disconnected
+/// only once the new master's history replaces ours (a new replication ID
+/// on a partial resync, or a full resync loaded).
 pub fn set_master(srv: &mut Server, host: String, port: u16) {
     let was_master = !srv.repl.replica.is_replica();
     drop_link(srv);
-    for key in srv.repl.replicas.clone() {
-        srv.kill_client(key);
-    }
     let r = &mut srv.repl.replica;
     r.master = Some((host.clone(), port));
     // A master turning replica offers its own history for a partial resync.
@@ -450,7 +460,8 @@ pub fn set_master(srv: &mut Server, host: String, port: u16) {
 }
 
 /// REPLICAOF NO ONE: stops following; the data stays and a new history
-/// starts (the old one stays valid for our replicas as replid2).
+/// starts (the old one stays valid for our replicas as replid2, which they
+/// learn by reconnecting).
 pub fn unset_master(srv: &mut Server) {
     drop_link(srv);
     let r = &mut srv.repl.replica;
@@ -461,6 +472,11 @@ pub fn unset_master(srv: &mut Server) {
     srv.ks.replica_keys_with_expire.clear();
     srv.config.replicaof = None;
     srv.repl.shift_replid();
+    // Our replicas learn the new replication ID by reconnecting (a partial
+    // resync), as Redis's replicationUnsetMaster disconnects them.
+    for key in srv.repl.replicas.clone() {
+        srv.kill_client(key);
+    }
     if let Err(e) = srv.apply_oom_score() {
         log::warn!("{e}");
     }
@@ -471,6 +487,7 @@ fn drop_link(srv: &mut Server) {
     if let Some(mut l) = srv.repl.replica.link.take() {
         let _ = srv.reactor.deregister(&mut l.stream);
     }
+    abandon_load(srv);
     if let Some(key) = srv.repl.replica.master_client.take() {
         srv.kill_client(key);
         srv.repl.replica.cached = true;
@@ -500,8 +517,37 @@ fn cancel_handshake(srv: &mut Server) {
     if let Some(mut l) = srv.repl.replica.link.take() {
         let _ = srv.reactor.deregister(&mut l.stream);
     }
+    abandon_load(srv);
     if srv.repl.replica.is_replica() {
         srv.repl.replica.state = LinkState::Connect;
+    }
+}
+
+/// Ends a load from the socket cut short (the link went down, or the
+/// snapshot was unusable): the old data stays, or the half-loaded data goes.
+fn abandon_load(srv: &mut Server) {
+    if let Some(load) = srv.repl.replica.load.take() {
+        super::load::abort(srv, load);
+    }
+}
+
+/// True while a snapshot is loaded from the socket with the old data still
+/// served (INFO `async_loading`).
+pub fn async_loading(srv: &Server) -> bool {
+    srv.repl.replica.load.as_ref().is_some_and(|l| l.async_loading)
+}
+
+/// A load from the socket stopped reading with bytes left in the socket:
+/// the loop must come back without waiting for readiness.
+pub fn has_pending_work(srv: &Server) -> bool {
+    srv.repl.replica.load.as_ref().is_some_and(|l| l.more)
+}
+
+/// Before the loop sleeps: the next round of a load from the socket that
+/// left bytes unread.
+pub fn before_sleep(srv: &mut Server) {
+    if has_pending_work(srv) {
+        on_event(srv, true, false);
     }
 }
 
@@ -710,10 +756,27 @@ fn drive(srv: &mut Server, mut link: Link, readable: bool, writable: bool) -> St
     }
     if readable {
         let mut buf = [0u8; 16 * 1024];
+        // While loading from the socket, a round reads at most
+        // `loading-process-events-interval-bytes` (clients are served in
+        // between); the rest waits in the socket for the next round.
+        let loading = srv.repl.replica.load.is_some();
+        let budget = if loading { srv.config.loading_process_events_interval_bytes.max(1) as usize } else { usize::MAX };
+        let mut got = 0;
+        if let Some(load) = srv.repl.replica.load.as_mut() {
+            load.more = false;
+        }
         loop {
-            match link.stream.read(&mut buf) {
+            if got >= budget {
+                if let Some(load) = srv.repl.replica.load.as_mut() {
+                    load.more = true;
+                }
+                break;
+            }
+            let want = buf.len().min(budget - got);
+            match link.stream.read(&mut buf[..want]) {
                 Ok(0) => return Err("Error reading from MASTER: connection lost".into()),
                 Ok(n) => {
+                    got += n;
                     link.inbuf.extend_from_slice(&buf[..n]);
                     srv.repl.replica.last_io_ms = srv.clock.now_ms;
                     srv.stats.net_input_bytes += n as u64;
@@ -890,13 +953,21 @@ fn transfer(srv: &mut Server, mut link: Link) -> Step {
                 lossy(&line)
             ));
         };
+        let diskless = super::load::use_diskless_load(srv);
+        let to = if diskless { "to parser" } else { "to disk" };
+        // COMPAT: readSyncBulkPayload's log lines.
         match &h {
-            PayloadHeader::Len(n) => log::info!("MASTER <-> REPLICA sync: receiving {n} bytes from master to disk"),
-            PayloadHeader::Eof(_) => {
-                log::info!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk")
-            }
+            PayloadHeader::Len(n) => log::info!("MASTER <-> REPLICA sync: receiving {n} bytes from master {to}"),
+            PayloadHeader::Eof(_) => log::info!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF {to}"),
+        }
+        if diskless {
+            let id = link.full.as_ref().map(|f| f.0.clone()).unwrap_or_default();
+            srv.repl.replica.load = Some(super::load::start(srv, &h, &id));
         }
         link.header = Some(h);
+    }
+    if srv.repl.replica.load.is_some() {
+        return transfer_to_parser(srv, link);
     }
     let done = match &link.header {
         Some(PayloadHeader::Len(n)) => {
@@ -950,14 +1021,53 @@ fn finish_full_sync(srv: &mut Server, link: Link) -> Result<(), String> {
             "Failed trying to load the MASTER synchronization DB from disk, check server logs. ({e:?})"
         ));
     }
+    synced(srv, stream, &inbuf, id, offset)
+}
+
+/// Loads what arrived of a snapshot read straight from the socket; once it
+/// is whole, starts streaming. A snapshot that cannot be loaded ends the
+/// attempt (the load is abandoned by `cancel_handshake`).
+fn transfer_to_parser(srv: &mut Server, mut link: Link) -> Step {
+    let Some(mut load) = srv.repl.replica.load.take() else { return Ok(Some(link)) };
+    load.feed(&mut link.inbuf);
+    let step = load.step(&mut super::load::Env::of(srv));
+    srv.persist.loading_loaded_bytes = load.parsed();
+    match step {
+        Ok(super::load::Progress::Partial) => {
+            srv.repl.replica.load = Some(load);
+            Ok(Some(link))
+        }
+        Ok(super::load::Progress::Done(rest)) => {
+            super::load::complete(srv, load);
+            let Link { stream, full, .. } = link;
+            let Some((id, offset)) = full else { return Err("Full resync without its identity".into()) };
+            synced(srv, stream, &rest, id, offset)?;
+            Ok(None)
+        }
+        Err(why) => {
+            load.failed = true;
+            srv.repl.replica.load = Some(load);
+            Err(why)
+        }
+    }
+}
+
+/// A full resync is loaded: adopt the master's history and start
+/// streaming, what already followed the snapshot (`rest`) first.
+fn synced(srv: &mut Server, stream: Stream, rest: &[u8], id: String, offset: i64) -> Result<(), String> {
     srv.repl.adopt(id, offset, srv.config.repl_backlog_size);
-    // Our own replicas hold the old data: they must sync again.
+    attach_to_new_master(srv);
+    log::info!("MASTER <-> REPLICA sync: Finished with success");
+    // The master SELECTs before its first command after a snapshot.
+    attach_master(srv, stream, rest, 0)
+}
+
+/// Our own replicas hold data of another history: they must sync again
+/// (Redis's replicationAttachToNewMaster).
+pub(super) fn attach_to_new_master(srv: &mut Server) {
     for key in srv.repl.replicas.clone() {
         srv.kill_client(key);
     }
-    log::info!("MASTER <-> REPLICA sync: Finished with success");
-    // The master SELECTs before its first command after a snapshot.
-    attach_master(srv, stream, &inbuf, 0)
 }
 
 /// Turns the link socket into the master client (its stream in database
