@@ -6,7 +6,7 @@
 //! which keys, which slots hold keys), answered here in one place.
 
 use super::wire::flags;
-use super::{key_hash_slot, NodeId, SLOTS};
+use super::{key_hash_slot, NodeId};
 use crate::client::reply::ReplyError;
 use crate::client::Client;
 use crate::cmd::spec::CmdFlags;
@@ -191,21 +191,17 @@ fn key_exists_quietly(ks: &Keyspace, key: &[u8]) -> bool {
     }
 }
 
-/// Number of keys of db 0 in `slot`.
+/// Number of keys of db 0 in `slot` (from the per-slot index).
 pub fn count_keys_in_slot(ks: &Keyspace, slot: usize) -> usize {
-    ks.dbs[0].dict.iter().filter(|(k, _)| key_hash_slot(k) as usize == slot).count()
+    ks.count_keys_in_slot(slot as u16) as usize
 }
 
 /// Up to `max` keys of db 0 in `slot`.
 pub fn keys_in_slot(ks: &Keyspace, slot: usize, max: usize) -> Vec<Sds> {
-    ks.dbs[0].dict.iter().filter(|(k, _)| key_hash_slot(k) as usize == slot).take(max).map(|(k, _)| k.clone()).collect()
+    ks.keys_in_slot(slot as u16, max)
 }
 
 /// Slots of db 0 that hold at least one key, ascending.
 pub fn slots_with_keys(ks: &Keyspace) -> Vec<usize> {
-    let mut seen = vec![false; SLOTS];
-    for (k, _) in ks.dbs[0].dict.iter() {
-        seen[key_hash_slot(k) as usize] = true;
-    }
-    (0..SLOTS).filter(|&s| seen[s]).collect()
+    ks.slots_with_keys().into_iter().map(usize::from).collect()
 }
