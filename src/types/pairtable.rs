@@ -355,11 +355,24 @@ mod tests {
         assert!(t.index.buckets() < 8192);
         let c = t.clone();
         check(&c, &model);
-        for k in model.keys() {
+        // A fixed removal order: the model's own order changes from run to
+        // run, and with it how far the last shrink got.
+        let mut keys: Vec<&Vec<u8>> = model.keys().collect();
+        keys.sort();
+        for k in keys {
             assert!(t.remove(k));
             t.try_shrink();
         }
         assert!(t.is_empty() && t.random(&mut || 3).is_none());
+        // A resize still under way when the last field went (how far it got
+        // depends on the per-process hash seed) ends with the next steps; the
+        // shrink to the minimum then follows.
+        for _ in 0..2 {
+            while t.index.is_rehashing() {
+                t.index.rehash_steps(&mut t.pairs, 100);
+            }
+            t.try_shrink();
+        }
         assert!(t.mem_usage() < 4096, "{}", t.mem_usage());
     }
 
