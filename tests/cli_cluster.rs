@@ -2,10 +2,10 @@
 //! `--cluster` manager (create, check, info, call, reshard, rebalance, add-node,
 //! del-node), driven as operators drive redis-cli.
 //!
-//! The nodes are real cluster-enabled servers: Debian's `/usr/bin/redis-server`
-//! by default, or the binary named by `VIATOR_CLUSTER_TEST_SERVER` (viator-server,
-//! once it has cluster mode). Without a server binary the tests pass vacuously,
-//! saying so. Nodes listen on 127.0.0.1 in 25000-25999 (bus port = port + 10000),
+//! The nodes are real cluster-enabled servers: viator-server by default, or the
+//! binary named by `VIATOR_CLUSTER_TEST_SERVER` (Debian's /usr/bin/redis-server
+//! shows viator-cli treats a Redis cluster alike). Without that binary the tests
+//! pass vacuously, saying so. Nodes listen on 127.0.0.1 in 25000-25999 (bus port = port + 10000),
 //! each in its own temporary directory, and are killed when the test ends.
 //! Assertions are on redis-cli 7.0's messages and exit statuses, which scripts grep.
 
@@ -27,11 +27,14 @@ static DIR_SEQ: AtomicUsize = AtomicUsize::new(0);
 /// How long a cluster may take to agree or to reach `cluster_state:ok`.
 const SETTLE: Duration = Duration::from_secs(20);
 
-/// The cluster-capable server binary, or `None` (tests skipped) if absent.
+/// The cluster server the tests drive: Viator's, or the binary named by
+/// `VIATOR_CLUSTER_TEST_SERVER` (e.g. /usr/bin/redis-server, to check that
+/// viator-cli treats a Redis cluster the same way); `None` (tests skipped)
+/// if that binary is absent.
 fn server_bin() -> Option<PathBuf> {
     let bin = std::env::var_os("VIATOR_CLUSTER_TEST_SERVER")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/redis-server"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_viator-server")));
     if bin.exists() {
         Some(bin)
     } else {

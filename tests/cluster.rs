@@ -1,0 +1,448 @@
+//! Redis Cluster end to end, with tools nobody here wrote: Debian's
+//! `redis-cli --cluster create` / `reshard` build and reshape clusters of
+//! `viator-server` nodes, a kill -9 of a master must promote its replica and
+//! the old master must come back as a replica, and a cluster mixing Debian
+//! `redis-server` and Viator nodes must agree, route and fail over both ways.
+//!
+//! Nodes use ports 24000-24999 (bus ports 34000-34999). Waits are bounded
+//! polls of the cluster's own state, never fixed sleeps; timing figures
+//! belong to benches/compare.sh.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use viator::cluster::key_hash_slot;
+
+static NEXT_PORT: AtomicU16 = AtomicU16::new(24000);
+static DIR_SEQ: AtomicUsize = AtomicUsize::new(0);
+
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+const REDIS_CLI: &str = "/usr/bin/redis-cli";
+/// Time allowed for gossip to converge or a failover to complete.
+const SETTLE: Duration = Duration::from_secs(30);
+
+fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A port whose bus port (+10000) is free too.
+fn cluster_port() -> u16 {
+    loop {
+        let p = NEXT_PORT.fetch_add(1, Ordering::SeqCst);
+        assert!(p < 25000, "ran out of ports in 24000-24999");
+        let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if free(p) && free(p + 10000) {
+            return p;
+        }
+    }
+}
+
+/// One cluster node (Viator or Redis), killed on drop.
+struct Node {
+    bin: PathBuf,
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Node {
+    fn start(bin: &Path) -> Node {
+        let dir = std::env::temp_dir().join(format!(
+            "viator-cluster-test-{}-{}",
+            std::process::id(),
+            DIR_SEQ.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).expect("node dir");
+        let mut node = Node { bin: bin.to_path_buf(), child: None, port: cluster_port(), dir };
+        node.launch();
+        node
+    }
+
+    /// Starts (or restarts) the process on the same port and directory.
+    fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("server.log")).expect("log");
+        let child = Command::new(&self.bin)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes"])
+            .args(["--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"])
+            .args(["--save", "", "--appendonly", "yes", "--repl-diskless-sync-delay", "0"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn node");
+        self.child = Some(child);
+        let up = wait_for(Duration::from_secs(10), || self.try_q(&["PING"]).is_ok_and(|r| r == "PONG"));
+        assert!(up, "node {} did not start:\n{}", self.port, self.log());
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    fn conn(&self) -> redis::RedisResult<redis::Connection> {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?
+            .get_connection_with_timeout(Duration::from_secs(2))
+    }
+
+    fn try_q(&self, args: &[&str]) -> redis::RedisResult<String> {
+        let mut con = self.conn()?;
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        Ok(match cmd.query::<redis::Value>(&mut con)? {
+            redis::Value::Int(n) => n.to_string(),
+            redis::Value::Array(items) => items
+                .into_iter()
+                .map(|v| redis::from_redis_value::<String>(&v).unwrap_or_else(|_| format!("{v:?}")))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            v => redis::from_redis_value::<String>(&v).unwrap_or_default(),
+        })
+    }
+
+    fn q(&self, args: &[&str]) -> String {
+        self.try_q(args).unwrap_or_else(|e| panic!("{args:?} on {}: {e}", self.port))
+    }
+
+    fn id(&self) -> String {
+        self.q(&["CLUSTER", "MYID"])
+    }
+
+    fn role(&self) -> String {
+        self.try_q(&["ROLE"]).map(|r| r.lines().next().unwrap_or("").to_string()).unwrap_or_default()
+    }
+
+    fn state_ok(&self) -> bool {
+        self.try_q(&["CLUSTER", "INFO"]).is_ok_and(|i| i.contains("cluster_state:ok"))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill9();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn viator_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_viator-server"))
+}
+
+/// Runs Debian's redis-cli; returns (success, stdout+stderr).
+fn redis_cli(args: &[&str]) -> (bool, String) {
+    let out = Command::new(REDIS_CLI).args(args).env("TERM", "dumb").stdin(Stdio::null()).output().expect("redis-cli");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// A minimal cluster client: slot map from CLUSTER SLOTS, MOVED / ASK /
+/// TRYAGAIN followed as a cluster client must.
+struct ClusterClient {
+    seeds: Vec<u16>,
+    slots: Vec<u16>,
+}
+
+impl ClusterClient {
+    fn new(seeds: Vec<u16>) -> ClusterClient {
+        let mut c = ClusterClient { seeds, slots: vec![0; 16384] };
+        c.refresh();
+        c
+    }
+
+    fn refresh(&mut self) {
+        for &p in &self.seeds {
+            let Ok(mut con) = redis::Client::open(format!("redis://127.0.0.1:{p}/")).and_then(|c| c.get_connection())
+            else {
+                continue;
+            };
+            let Ok(ranges) = redis::cmd("CLUSTER").arg("SLOTS").query::<Vec<redis::Value>>(&mut con) else { continue };
+            for r in ranges {
+                let redis::Value::Array(r) = r else { continue };
+                let (Ok(a), Ok(b)) = (redis::from_redis_value::<u16>(&r[0]), redis::from_redis_value::<u16>(&r[1])) else {
+                    continue;
+                };
+                let redis::Value::Array(node) = &r[2] else { continue };
+                let Ok(port) = redis::from_redis_value::<u16>(&node[1]) else { continue };
+                for s in a..=b {
+                    self.slots[s as usize] = port;
+                }
+            }
+            return;
+        }
+    }
+
+    /// Runs one single-key command, following redirections.
+    fn run(&mut self, args: &[&str]) -> redis::RedisResult<redis::Value> {
+        let slot = key_hash_slot(args[1].as_bytes()) as usize;
+        let mut port = self.slots[slot];
+        let mut asking = false;
+        let mut last = None;
+        for _ in 0..20 {
+            let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+            let mut con = match client.get_connection_with_timeout(Duration::from_secs(1)) {
+                Ok(c) => c,
+                Err(e) => {
+                    last = Some(e);
+                    std::thread::sleep(Duration::from_millis(100));
+                    self.refresh();
+                    port = self.slots[slot];
+                    continue;
+                }
+            };
+            if asking {
+                redis::cmd("ASKING").query::<()>(&mut con)?;
+            }
+            let mut cmd = redis::cmd(args[0]);
+            for a in &args[1..] {
+                cmd.arg(*a);
+            }
+            match cmd.query::<redis::Value>(&mut con) {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    if let Some((addr, _)) = e.redirect_node() {
+                        port = addr.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(port);
+                        asking = e.kind() == redis::ErrorKind::Ask;
+                        if !asking {
+                            self.slots[slot] = port;
+                        }
+                    } else if matches!(e.kind(), redis::ErrorKind::TryAgain | redis::ErrorKind::ClusterDown) {
+                        std::thread::sleep(Duration::from_millis(50));
+                    } else {
+                        return Err(e);
+                    }
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| (redis::ErrorKind::IoError, "no node answered").into()))
+    }
+
+    fn get(&mut self, key: &str) -> Option<String> {
+        redis::from_redis_value::<Option<String>>(&self.run(&["GET", key]).expect("GET")).expect("GET value")
+    }
+}
+
+fn wait_all_ok(nodes: &[&Node]) {
+    let ok = wait_for(SETTLE, || nodes.iter().all(|n| n.state_ok()));
+    assert!(ok, "cluster_state never became ok on every node: {}", nodes[0].q(&["CLUSTER", "NODES"]));
+}
+
+/// The node of `nodes` whose CLUSTER NODES line says it is a master
+/// serving `slot`, as seen by `view`.
+fn owner_of(view: &Node, nodes: &[Node], slot: u16) -> usize {
+    let text = view.q(&["CLUSTER", "NODES"]);
+    for line in text.lines() {
+        let w: Vec<&str> = line.split(' ').collect();
+        if !w[2].contains("master") {
+            continue;
+        }
+        let serves = w[8..].iter().any(|r| match r.split_once('-') {
+            Some((a, b)) => a.parse::<u16>().is_ok_and(|a| a <= slot) && b.parse::<u16>().is_ok_and(|b| slot <= b),
+            None => r.parse::<u16>() == Ok(slot),
+        });
+        if serves {
+            let port: u16 = w[1].split(':').nth(1).and_then(|p| p.split('@').next()).unwrap().parse().unwrap();
+            return nodes.iter().position(|n| n.port == port).expect("owner among nodes");
+        }
+    }
+    panic!("nobody serves slot {slot}: {text}");
+}
+
+/// The seed scenario: six nodes, `redis-cli --cluster create` with one
+/// replica each, writes, kill -9 of a master, its replica promoted, the
+/// old master back as a replica; then a reshard of 1000 slots under
+/// write load loses no key.
+#[test]
+fn six_nodes_create_fail_over_and_reshard() {
+    let mut nodes: Vec<Node> = (0..6).map(|_| Node::start(&viator_bin())).collect();
+    let addrs: Vec<String> = nodes.iter().map(Node::addr).collect();
+    let mut args = vec!["--cluster", "create"];
+    args.extend(addrs.iter().map(String::as_str));
+    args.extend(["--cluster-replicas", "1", "--cluster-yes"]);
+    let (ok, out) = redis_cli(&args);
+    assert!(ok && out.contains("[OK] All 16384 slots covered."), "{out}");
+    wait_all_ok(&nodes.iter().collect::<Vec<_>>());
+
+    let mut cc = ClusterClient::new(nodes.iter().map(|n| n.port).collect());
+    for i in 0..1000 {
+        cc.run(&["SET", &format!("key:{i}"), &i.to_string()]).expect("SET");
+    }
+    let (_, out) = redis_cli(&["-c", "-p", &nodes[0].port.to_string(), "GET", "key:7"]);
+    assert_eq!(out.trim(), "7");
+
+    // kill -9 the master of "key:7"; its replica must take over.
+    let slot = key_hash_slot(b"key:7");
+    let victim = owner_of(&nodes[0], &nodes, slot);
+    let victim_id = nodes[victim].id();
+    let replica = nodes
+        .iter()
+        .position(|n| n.q(&["CLUSTER", "NODES"]).lines().any(|l| l.contains("myself,slave") && l.contains(&victim_id)))
+        .expect("the victim has a replica");
+    // The replica has everything its master acknowledged.
+    assert!(wait_for(SETTLE, || nodes[replica].q(&["INFO", "replication"]).contains("master_link_status:up")));
+    nodes[victim].kill9();
+    let promoted = wait_for(SETTLE, || nodes[replica].role() == "master");
+    assert!(promoted, "replica not promoted:\n{}", nodes[replica].log());
+    let others: Vec<&Node> = nodes.iter().enumerate().filter(|(i, _)| *i != victim).map(|(_, n)| n).collect();
+    wait_all_ok(&others);
+    cc.refresh();
+    for i in 0..1000 {
+        assert_eq!(cc.get(&format!("key:{i}")), Some(i.to_string()), "key:{i} after the failover");
+    }
+    cc.run(&["SET", "key:7", "written-after-failover"]).expect("write after failover");
+
+    // The old master returns as a replica of the promoted one.
+    nodes[victim].launch();
+    let new_master_id = nodes[replica].id();
+    let demoted = wait_for(SETTLE, || {
+        nodes[victim].role() == "slave"
+            && nodes[victim].q(&["CLUSTER", "NODES"]).lines().any(|l| l.contains("myself,slave") && l.contains(&new_master_id))
+    });
+    assert!(demoted, "old master did not become a replica:\n{}", nodes[victim].log());
+    assert!(wait_for(SETTLE, || nodes[victim].q(&["INFO", "replication"]).contains("master_link_status:up")));
+    wait_all_ok(&nodes.iter().collect::<Vec<_>>());
+
+    // Reshard 1000 slots between two masters while a writer keeps writing.
+    let masters: Vec<usize> = (0..6).filter(|&i| nodes[i].role() == "master").collect();
+    assert_eq!(masters.len(), 3);
+    let (from, to) = (nodes[masters[0]].id(), nodes[masters[1]].id());
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(Mutex::new(Vec::new()));
+    let writer = {
+        let (stop, written) = (stop.clone(), written.clone());
+        let seeds: Vec<u16> = nodes.iter().map(|n| n.port).collect();
+        std::thread::spawn(move || {
+            let mut cc = ClusterClient::new(seeds);
+            let mut i = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                let key = format!("load:{i}");
+                if cc.run(&["SET", &key, &i.to_string()]).is_ok() {
+                    written.lock().unwrap().push(i);
+                }
+                i += 1;
+            }
+        })
+    };
+    let entry = nodes[masters[0]].addr();
+    let (ok, out) = redis_cli(&[
+        "--cluster",
+        "reshard",
+        &entry,
+        "--cluster-from",
+        &from,
+        "--cluster-to",
+        &to,
+        "--cluster-slots",
+        "1000",
+        "--cluster-yes",
+    ]);
+    stop.store(true, Ordering::SeqCst);
+    writer.join().expect("writer");
+    assert!(ok, "{out}");
+    let acknowledged = written.lock().unwrap().clone();
+    assert!(acknowledged.len() > 100, "the writer made too little progress: {}", acknowledged.len());
+    let (ok, out) = redis_cli(&["--cluster", "check", &entry]);
+    assert!(ok && out.contains("[OK] All 16384 slots covered."), "{out}");
+    let mut cc = ClusterClient::new(nodes.iter().map(|n| n.port).collect());
+    for i in acknowledged {
+        assert_eq!(cc.get(&format!("load:{i}")), Some(i.to_string()), "load:{i} lost by the reshard");
+    }
+    for i in (0..1000).filter(|&i| i != 7) {
+        assert_eq!(cc.get(&format!("key:{i}")), Some(i.to_string()), "key:{i} lost by the reshard");
+    }
+}
+
+/// Three Debian redis-server and three Viator nodes in one cluster:
+/// masters V, R, V with replicas R, V, R. It reaches cluster_state:ok,
+/// routes keys, and fails over both ways (a Redis replica replaces a
+/// Viator master, a Viator replica replaces a Redis master).
+#[test]
+fn mixed_redis_and_viator_cluster_fails_over_both_ways() {
+    if !Path::new(REDIS_SERVER).exists() {
+        eprintln!("skipped: {REDIS_SERVER} is missing");
+        return;
+    }
+    let (v, r) = (viator_bin(), PathBuf::from(REDIS_SERVER));
+    // Masters: 0 (Viator), 1 (Redis), 2 (Viator); replicas 3 (Redis) of 0,
+    // 4 (Viator) of 1, 5 (Redis) of 2.
+    let mut nodes = vec![
+        Node::start(&v),
+        Node::start(&r),
+        Node::start(&v),
+        Node::start(&r),
+        Node::start(&v),
+        Node::start(&r),
+    ];
+    let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
+    for (i, (a, b)) in ranges.iter().enumerate() {
+        assert_eq!(nodes[i].q(&["CLUSTER", "ADDSLOTSRANGE", a, b]), "OK");
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        assert_eq!(n.q(&["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()]), "OK");
+    }
+    for n in &nodes[1..] {
+        assert_eq!(nodes[0].q(&["CLUSTER", "MEET", "127.0.0.1", &n.port.to_string()]), "OK");
+    }
+    let all_known = wait_for(SETTLE, || {
+        nodes.iter().all(|n| n.q(&["CLUSTER", "NODES"]).lines().filter(|l| !l.contains("handshake")).count() == 6)
+    });
+    assert!(all_known, "nodes did not all meet: {}", nodes[1].q(&["CLUSTER", "NODES"]));
+    for (replica, master) in [(3, 0), (4, 1), (5, 2)] {
+        let id = nodes[master].id();
+        assert_eq!(nodes[replica].q(&["CLUSTER", "REPLICATE", &id]), "OK");
+    }
+    wait_all_ok(&nodes.iter().collect::<Vec<_>>());
+    let synced = wait_for(SETTLE, || {
+        [3, 4, 5].iter().all(|&i| nodes[i].q(&["INFO", "replication"]).contains("master_link_status:up"))
+    });
+    assert!(synced, "replicas did not sync");
+
+    let mut cc = ClusterClient::new(nodes.iter().map(|n| n.port).collect());
+    for i in 0..600 {
+        cc.run(&["SET", &format!("k{i}"), &i.to_string()]).expect("SET");
+    }
+    let keys_on = |i: usize| nodes[i].q(&["DBSIZE"]).parse::<usize>().unwrap();
+    assert_eq!(keys_on(0) + keys_on(1) + keys_on(2), 600);
+    assert!(wait_for(SETTLE, || (0..3).all(|m| keys_on(m) == keys_on(m + 3))), "replicas behind their masters");
+
+    // A Redis replica replaces a Viator master, then a Viator replica a Redis one.
+    for (victim, heir) in [(0, 3), (1, 4)] {
+        nodes[victim].kill9();
+        let promoted = wait_for(SETTLE, || nodes[heir].role() == "master");
+        assert!(promoted, "node {heir} was not promoted:\n{}", nodes[heir].log());
+        let alive: Vec<&Node> = nodes.iter().filter(|n| n.child.is_some()).collect();
+        wait_all_ok(&alive);
+        cc.refresh();
+        for i in 0..600 {
+            assert_eq!(cc.get(&format!("k{i}")), Some(i.to_string()), "k{i} after node {victim} failed");
+        }
+    }
+}
