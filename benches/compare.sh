@@ -19,6 +19,11 @@
 # 5. Replication: time for a fresh replica (same server) to finish its full
 #    sync of those 1,000,000 mixed keys (REPLICAOF until master_link_status
 #    is up), and SET throughput on a master with two replicas attached.
+# 6. Cluster: six nodes of each server (cluster-node-timeout 5000) joined by
+#    redis-cli --cluster create with one replica per master; redis-benchmark
+#    --cluster SET/GET throughput; keys per second moved by a reshard of 1000
+#    slots (redis-cli --cluster reshard); time from kill -9 of a master to its
+#    replica serving a write for one of its slots.
 # Both servers run with --save '' --appendonly no --port P on loopback and are
 # killed on exit. Never reads stdin.
 #
@@ -27,7 +32,7 @@
 # BENCH_CLIENTS (50), BENCH_TESTS (see 1.), BENCH_MEMBERS (1000000), BENCH_PIPELINES
 # ("1 16"), BENCH_KEYS (1000000), BENCH_VALUE_SIZE (32), BENCH_PORT (first
 # port to try, default 17379), BENCH_SKIP_MEMORY=1, BENCH_SKIP_PERSISTENCE=1,
-# BENCH_SKIP_REPLICATION=1,
+# BENCH_SKIP_REPLICATION=1, BENCH_SKIP_CLUSTER=1, BENCH_CLUSTER_KEYS (200000),
 # BENCH_PERSIST_KEYS (1000000), BENCH_SERVER_ARGS (extra
 # arguments for both servers, default "--enable-debug-command local").
 
@@ -380,6 +385,94 @@ if [[ ${BENCH_SKIP_REPLICATION:-0} != 1 ]]; then
     done
     echo
     echo "sync time: lower is better (target <= 1.00); SET throughput: higher is better (target >= 1.00)"
+    echo
+fi
+
+# -------------------------------------------------------------------- cluster
+
+# Six nodes per server kind; node i of side S is the pseudo-side S-cI (its own
+# directory and port; the bus port is port + 10000).
+if [[ ${BENCH_SKIP_CLUSTER:-0} != 1 ]]; then
+    CKEYS=${BENCH_CLUSTER_KEYS:-200000}
+    declare -A CL=()
+    cluster_ok() { [[ $(cli "$1" cluster info 2>/dev/null | tr -d '\r' | sed -n 's/^cluster_state://p') == ok ]]; }
+    cluster_rate() { # side test pipeline: median requests/s of redis-benchmark --cluster
+        local r rates=()
+        for _ in $(seq "$ROUNDS"); do
+            r=$("$BENCH" --cluster -h 127.0.0.1 -p "${PORT[$1-c1]}" -q -c "$CLIENTS" -n "$REQUESTS" -P "$3" -t "$2" -r 100000 2>/dev/null |
+                tr '\r' '\n' | sed -n "s/^${2^^}: \([0-9.]*\) requests per second.*/\1/p" | tail -n 1)
+            rates+=("${r:-0}")
+        done
+        median "${rates[@]}"
+    }
+    for side in "${SIDES[@]}"; do
+        nodes=()
+        for i in 1 2 3 4 5 6; do
+            BIN[$side-c$i]=${BIN[$side]}
+            start_server "$side-c$i" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
+                --repl-diskless-sync-delay 0
+            nodes+=("127.0.0.1:${PORT[$side-c$i]}")
+        done
+        "$CLI" --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$WORK/$side-c1/create.log" 2>&1 ||
+            die "redis-cli --cluster create of $side nodes failed: $(tail -n 3 "$WORK/$side-c1/create.log")"
+        for _ in $(seq 600); do
+            all=1
+            for i in 1 2 3 4 5 6; do cluster_ok "$side-c$i" || all=0; done
+            [[ $all == 1 ]] && break
+            sleep 0.1
+        done
+        [[ $all == 1 ]] || echo "warning: $side cluster did not reach cluster_state:ok" >&2
+        for t in set get; do
+            for p in 1 16; do CL["$side|$t$p"]=$(cluster_rate "$side" "$t" "$p"); done
+        done
+        # Keys for the reshard: random SETs spread over every slot.
+        "$BENCH" --cluster -h 127.0.0.1 -p "${PORT[$side-c1]}" -q -c "$CLIENTS" -n "$CKEYS" -P 16 -t set -r "$CKEYS" >/dev/null 2>&1
+        # The masters, and who replicates whom, from one node's view.
+        view=$(cli "$side-c1" cluster nodes | tr -d '\r')
+        from_id=$(awk '$3 ~ /master/ && $9 ~ /^0-/ { print $1 }' <<<"$view")
+        to_id=$(awk -v f="$from_id" '$3 ~ /master/ && $1 != f { print $1; exit }' <<<"$view")
+        moved=0
+        for ((s = 0; s < 1000; s++)); do
+            n=$(cli "$side-c1" -c cluster countkeysinslot "$s" 2>/dev/null | tr -d '\r')
+            moved=$((moved + ${n:-0}))
+        done
+        t0=$(now)
+        "$CLI" --cluster reshard "127.0.0.1:${PORT[$side-c1]}" --cluster-from "$from_id" --cluster-to "$to_id" \
+            --cluster-slots 1000 --cluster-yes >"$WORK/$side-c1/reshard.log" 2>&1 || echo "warning: $side reshard failed" >&2
+        t1=$(now)
+        CL["$side|reshard"]=$(awk -v k="$moved" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", k / (b - a) }')
+        # Failover: kill -9 the master owning slot 5461's range (not moved above).
+        view=$(cli "$side-c1" cluster nodes | tr -d '\r')
+        victim_port=$(awk '$3 ~ /master/ && $0 ~ / 5461-/ { split($2, a, "[:@]"); print a[2] }' <<<"$view")
+        victim=
+        for i in 1 2 3 4 5 6; do [[ ${PORT[$side-c$i]} == "$victim_port" ]] && victim=$side-c$i; done
+        key=c # slot 7365
+        survivor=$side-c1
+        [[ $victim == "$side-c1" ]] && survivor=$side-c2
+        t0=$(now)
+        kill -KILL "${PID[$victim]}"
+        wait "${PID[$victim]}" 2>/dev/null || true
+        PID[$victim]=
+        for _ in $(seq 600); do
+            [[ $(cli "$survivor" -c set "$key" v 2>/dev/null | tr -d '\r') == OK ]] && break
+            sleep 0.05
+        done
+        t1=$(now)
+        CL["$side|failover"]=$(secs "$t0" "$t1")
+        for i in 1 2 3 4 5 6; do [[ -n ${PID[$side-c$i]:-} ]] && stop_server "$side-c$i"; done
+    done
+    echo "## Cluster: 3 masters + 3 replicas of each server, cluster-node-timeout 5000"
+    echo
+    table_head
+    for t in set get; do
+        for p in 1 16; do
+            row "redis-benchmark --cluster ${t^^} req/s, -P $p" "${CL["viator|$t$p"]}" "${CL["redis|$t$p"]}"
+        done
+    done
+    row "reshard of 1000 slots, keys moved per second" "${CL["viator|reshard"]}" "${CL["redis|reshard"]}"
+    row "kill -9 of a master until its replica serves a write (s)" "${CL["viator|failover"]}" "${CL["redis|failover"]}"
+    echo
+    echo "throughput and keys/s: higher is better (target >= 1.00); failover time: lower is better"
     echo
 fi
 
