@@ -11,18 +11,15 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicU16;
+use std::time::Duration;
 
-use support::wait_for;
+use support::cluster::{Node, PortRange};
+use support::{wait_for, CliRun};
 
-/// The next port to try; each test process owns 25000-25999.
-static NEXT_PORT: AtomicU16 = AtomicU16::new(25000);
-static DIR_SEQ: AtomicUsize = AtomicUsize::new(0);
+/// Ports for this test binary: 25000-25999 (bus ports 35000-35999).
+static PORTS: PortRange = PortRange { next: AtomicU16::new(25000), end: 26000 };
 
 /// How long a cluster may take to agree or to reach `cluster_state:ok`.
 const SETTLE: Duration = Duration::from_secs(20);
@@ -43,196 +40,35 @@ fn server_bin() -> Option<PathBuf> {
     }
 }
 
-/// A port whose bus port (+10000) is free too.
-fn cluster_port() -> u16 {
-    loop {
-        let p = NEXT_PORT.fetch_add(1, Ordering::SeqCst);
-        assert!(p < 26000, "ran out of ports in 25000-25999");
-        let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
-        if free(p) && free(p + 10000) {
-            return p;
-        }
-    }
+/// This node's own line of CLUSTER NODES.
+fn own_line(n: &Node) -> String {
+    n.q(&["CLUSTER", "NODES"]).lines().find(|l| l.contains("myself")).unwrap_or_default().to_string()
 }
 
-/// One cluster-enabled server, killed (and its directory removed) on drop.
-struct Node {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Node {
-    /// Starts `bin` with cluster mode on a fresh port and directory; waits for PING.
-    /// A port lost to another process meanwhile (the bus port too) is retried.
-    fn start(bin: &Path) -> Node {
-        let dir = std::env::temp_dir().join(format!(
-            "viator-cli-cluster-{}-{}",
-            std::process::id(),
-            DIR_SEQ.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).expect("create node dir");
-        for _attempt in 0..5 {
-            let port = cluster_port();
-            let log = std::fs::File::create(dir.join("server.log")).expect("create log");
-            let child = Command::new(bin)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes"])
-                .args(["--cluster-config-file", "nodes.conf", "--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(&dir)
-                .current_dir(&dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(log.try_clone().expect("clone log")))
-                .stderr(Stdio::from(log))
-                .spawn()
-                .expect("spawn cluster server");
-            let mut node = Node { child, port, dir: dir.clone() };
-            let up = wait_for(Duration::from_secs(10), || {
-                matches!(node.child.try_wait(), Ok(Some(_)))
-                    || redis::Client::open(node.url()).and_then(|c| c.get_connection()).is_ok()
-            });
-            if up && matches!(node.child.try_wait(), Ok(None)) {
-                return node;
-            }
-            eprintln!("node on {port} did not start, retrying:\n{}", node.log());
-            // Dropping `node` would remove the shared directory: stop the process only.
-            let _ = node.child.kill();
-            let _ = node.child.wait();
-            std::mem::forget(node);
-        }
-        panic!("no cluster node could start in {}", dir.display());
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
-    }
-
-    /// One command's reply, as text (status, bulk) or its integer as text.
-    fn q(&self, args: &[&str]) -> String {
-        let mut con = redis::Client::open(self.url()).expect("url").get_connection().expect("connect");
-        let mut cmd = redis::cmd(args[0]);
-        for a in &args[1..] {
-            cmd.arg(*a);
-        }
-        match cmd.query::<redis::Value>(&mut con).expect("query") {
-            redis::Value::Int(n) => n.to_string(),
-            v => redis::from_redis_value::<String>(&v).unwrap_or_default(),
-        }
-    }
-
-    fn id(&self) -> String {
-        self.q(&["CLUSTER", "MYID"])
-    }
-
-    /// This node's own line of CLUSTER NODES.
-    fn own_line(&self) -> String {
-        self.q(&["CLUSTER", "NODES"]).lines().find(|l| l.contains("myself")).unwrap_or_default().to_string()
-    }
-
-    /// Slots this node owns, by its own CLUSTER NODES line.
-    fn slot_count(&self) -> usize {
-        self.own_line()
-            .split(' ')
-            .skip(8)
-            .filter(|w| !w.starts_with('['))
-            .map(|w| match w.split_once('-') {
-                Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
-                None => 1,
-            })
-            .sum()
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// Slots a node owns, by its own CLUSTER NODES line.
+fn slot_count(n: &Node) -> usize {
+    own_line(n)
+        .split(' ')
+        .skip(8)
+        .filter(|w| !w.starts_with('['))
+        .map(|w| match w.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum()
 }
 
 fn start_nodes(bin: &Path, n: usize) -> Vec<Node> {
-    (0..n).map(|_| Node::start(bin)).collect()
+    (0..n).map(|_| Node::start(bin, &PORTS, &["--appendonly", "no"])).collect()
 }
 
-/// What a finished viator-cli run produced.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(&self) -> bool {
-        self.code == Some(0)
-    }
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-/// Runs viator-cli with `args` and `stdin` (none: /dev/null), without colours and
-/// without `REDISCLI_CLUSTER_YES`. Killed after 60 s.
-fn cli(args: &[&str], stdin: Option<&[u8]>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_viator-cli"))
-        .args(args)
-        .env("TERM", "dumb")
-        .env_remove("REDISCLI_CLUSTER_YES")
-        .env_remove("REDISCLI_AUTH")
-        .env_remove("FAKETTY")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn viator-cli");
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().expect("stdin pipe");
-        pipe.write_all(input).expect("write cli stdin");
-    }
-    let mut out_pipe = child.stdout.take().expect("stdout pipe");
-    let mut err_pipe = child.stderr.take().expect("stderr pipe");
-    let out_reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out_pipe.read_to_end(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err_pipe.read_to_end(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("viator-cli {args:?} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned(),
-        stderr: String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned(),
-    }
+/// Runs viator-cli with `args` and `stdin`; killed after 60 s.
+fn cli(args: &[&str], stdin: Option<&[u8]>) -> CliRun {
+    support::run_cli(args, stdin, Duration::from_secs(60))
 }
 
 /// `--cluster create` over `nodes` with `replicas` per master, answering yes.
-fn create(nodes: &[Node], replicas: usize) -> Run {
+fn create(nodes: &[Node], replicas: usize) -> CliRun {
     let addrs: Vec<String> = nodes.iter().map(Node::addr).collect();
     let r = replicas.to_string();
     let mut args = vec!["--cluster", "create"];
@@ -250,7 +86,7 @@ fn wait_healthy(nodes: &[Node]) {
 }
 
 /// `set key:i i` lines for `0..n`, through `-c` at `entry`; returns the output.
-fn load_keys(entry: &Node, n: usize) -> Run {
+fn load_keys(entry: &Node, n: usize) -> CliRun {
     let lines: String = (0..n).map(|i| format!("set key:{i} {i}\n")).collect();
     cli(&["-c", "-p", &entry.port.to_string()], Some(lines.as_bytes()))
 }
@@ -296,8 +132,8 @@ fn create_check_info_call_and_redirections() {
     }
     assert_eq!(r.stdout.matches("Adding replica ").count(), 3, "{r:?}");
     wait_healthy(&nodes);
-    let masters: Vec<&Node> = nodes.iter().filter(|n| n.own_line().contains("master")).collect();
-    let replicas: Vec<&Node> = nodes.iter().filter(|n| n.own_line().contains("slave")).collect();
+    let masters: Vec<&Node> = nodes.iter().filter(|n| own_line(n).contains("master")).collect();
+    let replicas: Vec<&Node> = nodes.iter().filter(|n| own_line(n).contains("slave")).collect();
     assert_eq!((masters.len(), replicas.len()), (3, 3));
 
     // -c: keys of every master's slots, through one node.
@@ -313,7 +149,7 @@ fn create_check_info_call_and_redirections() {
     let r = cli(&["-c", "-p", &p], Some(b"get foo\nget bar\n"));
     let owner_of = |slot: u16| {
         let port = masters.iter().find(|m| {
-            let line = m.own_line();
+            let line = own_line(m);
             line.split(' ').skip(8).any(|w| match w.split_once('-') {
                 Some((a, b)) => (a.parse().unwrap()..=b.parse().unwrap()).contains(&slot),
                 None => w.parse() == Ok(slot),
@@ -408,7 +244,7 @@ fn reshard_and_rebalance_keep_every_key() {
     assert_eq!(total_keys(&all), 301);
 
     let (from, to) = (b.id(), a.id());
-    let (a_before, b_before) = (a.slot_count(), b.slot_count());
+    let (a_before, b_before) = (slot_count(a), slot_count(b));
     let r = cli(
         &[
             "--cluster",
@@ -428,7 +264,7 @@ fn reshard_and_rebalance_keep_every_key() {
     assert!(r.stdout.contains("\nReady to move 1000 slots.\n  Source nodes:\n"), "{r:?}");
     assert_eq!(r.stdout.matches("    Moving slot ").count(), 1000, "{r:?}");
     assert_eq!(r.stdout.matches("\nMoving slot ").count(), 1000, "{r:?}");
-    assert_eq!((a.slot_count(), b.slot_count()), (a_before + 1000, b_before - 1000));
+    assert_eq!((slot_count(a), slot_count(b)), (a_before + 1000, b_before - 1000));
     wait_healthy(&nodes);
     assert_eq!(total_keys(&all), 301, "no key may be lost");
     assert_keys(a, 300);
@@ -439,7 +275,7 @@ fn reshard_and_rebalance_keep_every_key() {
     assert!(r.stdout.contains(&format!("slots from {} to {}\n", a.addr(), b.addr())), "{r:?}");
     wait_healthy(&nodes);
     for n in &nodes {
-        assert!(n.slot_count().abs_diff(5461) <= 1, "unbalanced: {}", n.own_line());
+        assert!(slot_count(n).abs_diff(5461) <= 1, "unbalanced: {}", own_line(n));
     }
     assert_eq!(total_keys(&all), 301);
     assert_keys(b, 300);
@@ -451,7 +287,7 @@ fn reshard_and_rebalance_keep_every_key() {
     let r = cli(&["--cluster", "rebalance", &a.addr(), "--cluster-weight", &w, "--cluster-simulate"], None);
     assert!(r.ok(), "{r:?}");
     assert!(r.stdout.contains("Total weight = 4.00\n"), "{r:?}");
-    assert!(a.slot_count().abs_diff(5461) <= 1, "a simulation moves nothing");
+    assert!(slot_count(a).abs_diff(5461) <= 1, "a simulation moves nothing");
 }
 
 #[test]
@@ -486,7 +322,7 @@ fn add_node_and_del_node() {
             && cli(&["--cluster", "check", &core[0].addr()], None).ok()
     });
     assert!(agreed, "the new master never agreed");
-    assert!(m.own_line().contains("myself,master"), "{}", m.own_line());
+    assert!(own_line(m).contains("myself,master"), "{}", own_line(m));
 
     let r = cli(
         &["--cluster", "add-node", &s.addr(), &core[0].addr(), "--cluster-slave", "--cluster-master-id", &mid],
@@ -495,7 +331,7 @@ fn add_node_and_del_node() {
     assert!(r.ok(), "{r:?}");
     assert!(r.stdout.contains("Waiting for the cluster to join\n"), "{r:?}");
     assert!(r.stdout.contains(&format!(">>> Configure node as replica of {}.\n", m.addr())), "{r:?}");
-    assert!(s.own_line().contains(&format!("myself,slave {mid} ")), "{}", s.own_line());
+    assert!(own_line(s).contains(&format!("myself,slave {mid} ")), "{}", own_line(s));
     let sid = s.id();
     let everyone_knows = wait_for(SETTLE, || four.iter().all(|n| n.q(&["CLUSTER", "NODES"]).contains(&sid)));
     assert!(everyone_knows, "the replica was never gossiped");

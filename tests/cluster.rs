@@ -8,148 +8,31 @@
 //! polls of the cluster's own state, never fixed sleeps; timing figures
 //! belong to benches/compare.sh.
 
-use std::net::TcpListener;
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use support::cluster::{Node, PortRange};
+use support::wait_for;
 use viator::cluster::key_hash_slot;
 
-static NEXT_PORT: AtomicU16 = AtomicU16::new(24000);
-static DIR_SEQ: AtomicUsize = AtomicUsize::new(0);
+/// Ports for this test binary: 24000-24999 (bus ports 34000-34999).
+static PORTS: PortRange = PortRange { next: AtomicU16::new(24000), end: 25000 };
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 const REDIS_CLI: &str = "/usr/bin/redis-cli";
 /// Time allowed for gossip to converge or a failover to complete.
 const SETTLE: Duration = Duration::from_secs(30);
 
-fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if std::time::Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A port whose bus port (+10000) is free too.
-fn cluster_port() -> u16 {
-    loop {
-        let p = NEXT_PORT.fetch_add(1, Ordering::SeqCst);
-        assert!(p < 25000, "ran out of ports in 24000-24999");
-        let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
-        if free(p) && free(p + 10000) {
-            return p;
-        }
-    }
-}
-
-/// One cluster node (Viator or Redis), killed on drop.
-struct Node {
-    bin: PathBuf,
-    child: Option<Child>,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Node {
-    fn start(bin: &Path) -> Node {
-        let dir = std::env::temp_dir().join(format!(
-            "viator-cluster-test-{}-{}",
-            std::process::id(),
-            DIR_SEQ.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).expect("node dir");
-        let mut node = Node { bin: bin.to_path_buf(), child: None, port: cluster_port(), dir };
-        node.launch();
-        node
-    }
-
-    /// Starts (or restarts) the process on the same port and directory.
-    fn launch(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("server.log")).expect("log");
-        let child = Command::new(&self.bin)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes"])
-            .args(["--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"])
-            .args(["--save", "", "--appendonly", "yes", "--repl-diskless-sync-delay", "0"])
-            .arg("--dir")
-            .arg(&self.dir)
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone().expect("log")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn node");
-        self.child = Some(child);
-        let up = wait_for(Duration::from_secs(10), || self.try_q(&["PING"]).is_ok_and(|r| r == "PONG"));
-        assert!(up, "node {} did not start:\n{}", self.port, self.log());
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
-    }
-
-    fn conn(&self) -> redis::RedisResult<redis::Connection> {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?
-            .get_connection_with_timeout(Duration::from_secs(2))
-    }
-
-    fn try_q(&self, args: &[&str]) -> redis::RedisResult<String> {
-        let mut con = self.conn()?;
-        let mut cmd = redis::cmd(args[0]);
-        for a in &args[1..] {
-            cmd.arg(*a);
-        }
-        Ok(match cmd.query::<redis::Value>(&mut con)? {
-            redis::Value::Int(n) => n.to_string(),
-            redis::Value::Array(items) => items
-                .into_iter()
-                .map(|v| redis::from_redis_value::<String>(&v).unwrap_or_else(|_| format!("{v:?}")))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            v => redis::from_redis_value::<String>(&v).unwrap_or_default(),
-        })
-    }
-
-    fn q(&self, args: &[&str]) -> String {
-        self.try_q(args).unwrap_or_else(|e| panic!("{args:?} on {}: {e}", self.port))
-    }
-
-    fn id(&self) -> String {
-        self.q(&["CLUSTER", "MYID"])
-    }
-
-    fn role(&self) -> String {
-        self.try_q(&["ROLE"]).map(|r| r.lines().next().unwrap_or("").to_string()).unwrap_or_default()
-    }
-
-    fn state_ok(&self) -> bool {
-        self.try_q(&["CLUSTER", "INFO"]).is_ok_and(|i| i.contains("cluster_state:ok"))
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill9();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A node with a short node timeout (failovers in seconds), an AOF, and
+/// diskless full syncs without delay.
+fn node(bin: &Path) -> Node {
+    let extra = ["--cluster-node-timeout", "2000", "--appendonly", "yes", "--repl-diskless-sync-delay", "0"];
+    Node::start(bin, &PORTS, &extra)
 }
 
 fn viator_bin() -> PathBuf {
@@ -282,7 +165,7 @@ fn owner_of(view: &Node, nodes: &[Node], slot: u16) -> usize {
 /// write load loses no key.
 #[test]
 fn six_nodes_create_fail_over_and_reshard() {
-    let mut nodes: Vec<Node> = (0..6).map(|_| Node::start(&viator_bin())).collect();
+    let mut nodes: Vec<Node> = (0..6).map(|_| node(&viator_bin())).collect();
     let addrs: Vec<String> = nodes.iter().map(Node::addr).collect();
     let mut args = vec!["--cluster", "create"];
     args.extend(addrs.iter().map(String::as_str));
@@ -320,7 +203,7 @@ fn six_nodes_create_fail_over_and_reshard() {
     cc.run(&["SET", "key:7", "written-after-failover"]).expect("write after failover");
 
     // The old master returns as a replica of the promoted one.
-    nodes[victim].launch();
+    assert!(nodes[victim].launch(), "old master did not restart:\n{}", nodes[victim].log());
     let new_master_id = nodes[replica].id();
     let demoted = wait_for(SETTLE, || {
         nodes[victim].role() == "slave"
@@ -394,12 +277,12 @@ fn mixed_redis_and_viator_cluster_fails_over_both_ways() {
     // Masters: 0 (Viator), 1 (Redis), 2 (Viator); replicas 3 (Redis) of 0,
     // 4 (Viator) of 1, 5 (Redis) of 2.
     let mut nodes = vec![
-        Node::start(&v),
-        Node::start(&r),
-        Node::start(&v),
-        Node::start(&r),
-        Node::start(&v),
-        Node::start(&r),
+        node(&v),
+        node(&r),
+        node(&v),
+        node(&r),
+        node(&v),
+        node(&r),
     ];
     let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
     for (i, (a, b)) in ranges.iter().enumerate() {
@@ -438,7 +321,7 @@ fn mixed_redis_and_viator_cluster_fails_over_both_ways() {
         nodes[victim].kill9();
         let promoted = wait_for(SETTLE, || nodes[heir].role() == "master");
         assert!(promoted, "node {heir} was not promoted:\n{}", nodes[heir].log());
-        let alive: Vec<&Node> = nodes.iter().filter(|n| n.child.is_some()).collect();
+        let alive: Vec<&Node> = nodes.iter().filter(|n| n.is_up()).collect();
         wait_all_ok(&alive);
         cc.refresh();
         for i in 0..600 {

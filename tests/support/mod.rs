@@ -10,6 +10,8 @@
 
 #![allow(dead_code)] // each test file uses a different subset of the harness
 
+pub mod cluster;
+
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -486,4 +488,76 @@ pub fn open_files_limit() -> usize {
             }
         })
         .unwrap_or(1024)
+}
+
+/// What a finished viator-cli run produced.
+pub struct CliRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliRun {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+impl std::fmt::Debug for CliRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Runs viator-cli with `args`, feeding `stdin` (closed afterwards; `None`
+/// gives it /dev/null), without colours and without the environment that
+/// changes its behaviour (FAKETTY, REDISCLI_AUTH, REDISCLI_CLUSTER_YES).
+/// Killed after `timeout` so a hung client fails the test instead of
+/// hanging the suite.
+pub fn run_cli(args: &[&str], stdin: Option<&[u8]>, timeout: Duration) -> CliRun {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_viator-cli"))
+        .args(args)
+        .env("TERM", "dumb")
+        .env_remove("FAKETTY")
+        .env_remove("REDISCLI_AUTH")
+        .env_remove("REDISCLI_CLUSTER_YES")
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn viator-cli");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin pipe");
+        pipe.write_all(input).expect("write cli stdin");
+        // Dropping the pipe closes it: the cli sees EOF.
+    }
+    let mut out_pipe = child.stdout.take().expect("stdout pipe");
+    let mut err_pipe = child.stderr.take().expect("stderr pipe");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out_pipe.read_to_end(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err_pipe.read_to_end(&mut s);
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("viator-cli {args:?} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    CliRun {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned(),
+        stderr: String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned(),
+    }
 }
