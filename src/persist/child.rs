@@ -80,7 +80,15 @@ pub fn report_progress(keys_done: u64) {
         if let Some((stream, last)) = r.borrow_mut().as_mut() {
             if last.elapsed() >= REPORT_EVERY {
                 *last = Instant::now();
-                let _ = stream.write_all(format!("progress {keys_done} {}\n", private_dirty_bytes()).as_bytes());
+                let report = format!("progress {keys_done} {}\n", private_dirty_bytes());
+                if let Err(e) = stream.write_all(report.as_bytes()) {
+                    // The parent is gone (killed, OOM): nobody wants this
+                    // snapshot any more. COMPAT: sendChildInfoGeneric's line.
+                    log::warn!("Child failed reporting info to parent, exiting. {e}");
+                    // SAFETY: _exit ends this forked child at once, without the
+                    // parent's atexit handlers or destructors (see `spawn`).
+                    unsafe { libc::_exit(1) };
+                }
             }
         }
     });
@@ -130,10 +138,16 @@ pub fn spawn(srv: &mut Server, kind: ChildKind, job: impl FnOnce(&Server) -> boo
         return Err(std::io::Error::last_os_error().to_string());
     }
     if pid == 0 {
+        // The child keeps only its own end of the report channel, so a write
+        // fails once the parent is gone.
+        drop(parent_end);
         // The child: listening sockets closed so a restarted parent can bind
         // again even while the child still writes (dropping closes the fd,
         // it does not touch the shared epoll registration).
         srv.listeners.clear();
+        if let Some(cl) = srv.cluster.as_deref_mut() {
+            cl.bus.listeners.clear();
+        }
         crate::logging::set_role(b'C');
         let _ = srv.oom_score.apply(&srv.config, crate::oom::Class::BgChild);
         if let Ok(reporter) = child_end.try_clone() {
