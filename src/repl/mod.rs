@@ -142,7 +142,11 @@ impl Master {
             get_ack: false,
             good_replicas: 0,
             no_replicas_since_ms: crate::util::clock::unix_ms(),
-            cron_loops: 0,
+            // Redis's first replication cron runs a millisecond after start-up,
+            // before any replica can attach, so its first PING comes a whole
+            // period later; starting at 1 gives the same schedule even when a
+            // replica attaches before our first cron tick.
+            cron_loops: 1,
             cron_last_ms: 0,
             sync_socket: false,
             pipe: None,
