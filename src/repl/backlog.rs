@@ -74,6 +74,21 @@ impl Backlog {
         }
     }
 
+    /// Changes the capacity to `size` bytes (CONFIG SET repl-backlog-size),
+    /// keeping the most recent bytes that fit.
+    pub fn resize(&mut self, size: usize) {
+        let size = size.max(1);
+        if size == self.buf.len() {
+            return;
+        }
+        let held = self.since(self.first).unwrap_or_default();
+        let end = self.first + held.len() as i64;
+        let keep = &held[held.len().saturating_sub(size)..];
+        let mut fresh = Backlog::new(size, end - keep.len() as i64);
+        fresh.append(keep);
+        *self = fresh;
+    }
+
     /// The bytes from stream offset `from` to the end, if still held.
     pub fn since(&self, from: i64) -> Option<Vec<u8>> {
         let end = self.first + self.len as i64;
@@ -95,6 +110,20 @@ impl Backlog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resize_keeps_the_newest_bytes() {
+        let mut b = Backlog::new(8, 1);
+        b.append(b"abcdefghij");
+        b.resize(4);
+        assert_eq!((b.size(), b.first_offset(), b.len()), (4, 7, 4));
+        assert_eq!(b.since(7).unwrap(), b"ghij");
+        assert!(b.since(6).is_none());
+        b.resize(16);
+        assert_eq!(b.since(7).unwrap(), b"ghij");
+        b.append(b"kl");
+        assert_eq!(b.since(7).unwrap(), b"ghijkl");
+    }
 
     #[test]
     fn holds_the_most_recent_bytes_across_wraps() {
