@@ -635,6 +635,10 @@ impl Server {
     }
 
     fn must_wait_for_pause(&self, c: &Client) -> bool {
+        // Replicas are never paused (their ACKs must get through).
+        if c.flags.replica {
+            return false;
+        }
         let writes_held = crate::shutdown::pauses_writes(self)
             || crate::repl::failover::pauses_writes(self)
             || crate::cluster::failover::pauses_writes(self);

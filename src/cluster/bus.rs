@@ -56,6 +56,9 @@ pub struct Bus {
     pub iteration: u64,
     /// Nodes in PFAIL (gossip carries them all).
     pub pfail_nodes: usize,
+    /// DEBUG DROP-CLUSTER-PACKET-FILTER: incoming messages of this type are
+    /// dropped unprocessed (counted as received); negative: none.
+    pub drop_filter: i64,
 }
 
 /// Whom a broadcast goes to.
@@ -130,7 +133,9 @@ fn add_link(srv: &mut Server, mut stream: Stream, node: Option<NodeId>, inbound:
     let cl = srv.cluster.as_deref_mut().expect("cluster mode");
     let entry = cl.bus.links.vacant_entry();
     let key = entry.key();
-    if let Err(e) = srv.reactor.register(&mut stream, TokenKind::BusLink.token(key), Interest::READABLE | Interest::WRITABLE) {
+    if let Err(e) =
+        srv.reactor.register(&mut stream, TokenKind::BusLink.token(key), Interest::READABLE | Interest::WRITABLE)
+    {
         log::warn!("Cluster bus: can't register a link: {e}");
         return None;
     }
@@ -282,7 +287,7 @@ fn header(srv: &Server, mtype: MsgType) -> Header {
     let master = if me.is_replica() { me.replica_of.and_then(|m| cl.nodes.get(m)) } else { None };
     let slots = master.map_or_else(|| me.slots.clone(), |m| m.slots.clone());
     let config_epoch = master.map_or(me.config_epoch, |m| m.config_epoch);
-    let offset = srv.repl.offset.max(0) as u64;
+    let offset = super::my_repl_offset(srv);
     Header {
         mtype,
         port: me.port,
@@ -532,6 +537,11 @@ fn process(srv: &mut Server, key: usize, msg: Message) {
     let t = hdr.mtype;
     let cl = state(srv);
     cl.received[t as usize] += 1;
+    if cl.bus.drop_filter == t as i64 {
+        // COMPAT: clusterProcessPacket's notice.
+        log::warn!("Dropping packet that matches debug drop filter");
+        return;
+    }
     let Some(link) = cl.bus.links.get(key) else { return };
     let (link_node, inbound) = (link.node, link.inbound);
     // The sender: the link's node once known, else by name.
@@ -703,7 +713,10 @@ fn process_ping(
         let Some(ln) = link_node else { return };
         if cl.nodes[ln].is(flags::HANDSHAKE) {
             if let Some(s) = sender {
-                log::debug!("Handshake: we already know node {}, updating the address if needed.", cl.nodes[s].name_str());
+                log::debug!(
+                    "Handshake: we already know node {}, updating the address if needed.",
+                    cl.nodes[s].name_str()
+                );
                 if update_address(srv, s, key, hdr) {
                     let cl = state(srv);
                     cl.todo |= todo::UPDATE_STATE;
@@ -885,7 +898,10 @@ fn clear_failure_if_needed(cl: &mut Cluster, id: NodeId, now: i64, node_timeout:
         return;
     }
     if now - n.fail_time > node_timeout * FAIL_UNDO_TIME_MULT {
-        log::info!("Clear FAIL state for node {}: is reachable again and nobody is serving its slots after some time.", n.name_str());
+        log::info!(
+            "Clear FAIL state for node {}: is reachable again and nobody is serving its slots after some time.",
+            n.name_str()
+        );
         n.flags &= !flags::FAIL;
         cl.todo |= todo::UPDATE_STATE;
         cl.save_later(false);
@@ -907,7 +923,11 @@ fn process_gossip(srv: &mut Server, _hdr: &Header, gossip: &[Gossip], sender: Op
                             Some(r) => r.1 = now,
                             None => {
                                 reports.push((s, now));
-                                log::debug!("Node {} reported node {} as not reachable.", cl.nodes[s].name_str(), cl.nodes[id].name_str());
+                                log::debug!(
+                                    "Node {} reported node {} as not reachable.",
+                                    cl.nodes[s].name_str(),
+                                    cl.nodes[id].name_str()
+                                );
                             }
                         }
                         mark_failing_if_needed(srv, id);
@@ -1121,7 +1141,11 @@ pub fn cron(srv: &mut Server) {
         let data_delay = now - n.data_received;
         if let Some(k) = n.link {
             let link_age = cl.bus.links.get(k).map_or(0, |l| now - l.ctime);
-            if link_age > node_timeout && n.ping_sent != 0 && ping_delay > node_timeout / 2 && data_delay > node_timeout / 2 {
+            if link_age > node_timeout
+                && n.ping_sent != 0
+                && ping_delay > node_timeout / 2
+                && data_delay > node_timeout / 2
+            {
                 // The link looks stuck: reconnect (the next cron does it).
                 free_link(srv, k);
             }

@@ -186,20 +186,17 @@ fn node_entry(srv: &Server, c: &mut Client, id: NodeId) {
     }
 }
 
-/// A replica clients may be sent to (Redis's isReplicaAvailable).
-fn replica_available(cl: &Cluster, id: NodeId) -> bool {
-    let n = &cl.nodes[id];
-    if n.is(flags::FAIL) {
-        return false;
-    }
-    let master = n.replica_of.and_then(|m| cl.nodes.get(m));
-    let offset = master.map_or(0, |m| m.repl_offset);
-    n.repl_offset != 0 || offset == 0 || id == cl.myself
+/// A replica clients may be sent to (Redis's isReplicaAvailable): not
+/// failing, and with a replication offset (0 while it loads a snapshot, or
+/// before its master's stream carried anything, as in Redis).
+fn replica_available(srv: &Server, cl: &Cluster, id: NodeId) -> bool {
+    !cl.nodes[id].is(flags::FAIL) && node_offset(srv, cl, id) != 0
 }
 
 /// CLUSTER SLOTS.
 pub fn slots(srv: &mut Server, c: &mut Client) -> CmdResult {
-    let cl = cluster(srv)?;
+    cluster(srv)?;
+    let cl = srv.cluster.as_deref().expect("cluster mode");
     let mut ranges: Vec<(usize, usize, NodeId)> = Vec::new();
     for s in 0..SLOTS {
         if let Some(owner) = cl.slots[s] {
@@ -211,7 +208,7 @@ pub fn slots(srv: &mut Server, c: &mut Client) -> CmdResult {
     }
     let replicas: Vec<Vec<NodeId>> = ranges
         .iter()
-        .map(|r| cl.nodes[r.2].replicas.iter().copied().filter(|&id| replica_available(cl, id)).collect())
+        .map(|r| cl.nodes[r.2].replicas.iter().copied().filter(|&id| replica_available(srv, cl, id)).collect())
         .collect();
     c.reply.array(ranges.len());
     for ((a, b, owner), reps) in ranges.into_iter().zip(replicas) {
@@ -228,10 +225,8 @@ pub fn slots(srv: &mut Server, c: &mut Client) -> CmdResult {
 
 /// CLUSTER SHARDS.
 pub fn shards(srv: &mut Server, c: &mut Client) -> CmdResult {
-    use crate::config::ClusterEndpointType as E;
     let cl = cluster(srv)?;
     let masters: Vec<NodeId> = cl.nodes.iter().filter(|(_, n)| n.is_master()).map(|(id, _)| id).collect();
-    let ep = srv.config.cluster_preferred_endpoint_type;
     let tls = srv.config.tls_cluster;
     let cl = srv.cluster.as_ref().expect("cluster mode");
     c.reply.array(masters.len());
@@ -253,20 +248,16 @@ pub fn shards(srv: &mut Server, c: &mut Client) -> CmdResult {
             let mut fields: Vec<(&str, Field)> = vec![("id", Field::Text(n.name_str().to_string()))];
             fields.push((if tls { "tls-port" } else { "port" }, Field::Int(n.port as i64)));
             fields.push(("ip", Field::Text(n.ip.clone())));
-            let endpoint = match ep {
-                E::Ip => n.ip.clone(),
-                E::Hostname => if n.hostname.is_empty() { "?".to_string() } else { n.hostname.clone() },
-                E::UnknownEndpoint => "?".to_string(),
-            };
-            fields.push(("endpoint", Field::Text(endpoint)));
+            fields.push(("endpoint", Field::Text(super::preferred_endpoint(srv, n))));
             if !n.hostname.is_empty() {
                 fields.push(("hostname", Field::Text(n.hostname.clone())));
             }
             fields.push(("role", Field::Text(if n.is_replica() { "replica" } else { "master" }.to_string())));
-            fields.push(("replication-offset", Field::Int(node_offset(srv, cl, id) as i64)));
+            let offset = node_offset(srv, cl, id);
+            fields.push(("replication-offset", Field::Int(offset as i64)));
             let health = if n.is(flags::FAIL) {
                 "fail"
-            } else if n.is_replica() && n.repl_offset == 0 && id != cl.myself {
+            } else if n.is_replica() && offset == 0 {
                 "loading"
             } else {
                 "online"
@@ -294,7 +285,7 @@ enum Field {
 /// state, others' from their messages.
 fn node_offset(srv: &Server, cl: &Cluster, id: NodeId) -> u64 {
     if id == cl.myself {
-        srv.repl.offset.max(0) as u64
+        super::my_repl_offset(srv)
     } else {
         cl.nodes[id].repl_offset
     }
@@ -307,7 +298,9 @@ fn update_slots(srv: &mut Server, c: &mut Client, del: bool, ranges: bool) -> Cm
     let mut spans = Vec::new();
     if ranges {
         if c.argc() % 2 == 1 {
-            return Err(ReplyError::WrongArity(if del { "cluster|delslotsrange" } else { "cluster|addslotsrange" }.into()));
+            return Err(ReplyError::WrongArity(
+                if del { "cluster|delslotsrange" } else { "cluster|addslotsrange" }.into(),
+            ));
         }
         for i in (2..c.argc()).step_by(2) {
             let a = slot_arg(c.arg(i))?;
@@ -798,6 +791,46 @@ pub fn readwrite(srv: &mut Server, c: &mut Client) -> CmdResult {
         return Err(ReplyError::err("This instance has cluster support disabled"));
     }
     c.flags.readonly = false;
+    c.reply.ok();
+    Ok(())
+}
+
+/// The cluster subcommands of DEBUG: DROP-CLUSTER-PACKET-FILTER <type>
+/// (incoming bus messages of that type are dropped, -1 for none) and
+/// CLUSTERLINK KILL <to|from|all> <node-id> (closes our links with a node).
+pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
+    if args::is(c.arg(1), "drop-cluster-packet-filter") {
+        let t = args::int(c.arg(2))?;
+        if let Some(cl) = srv.cluster.as_deref_mut() {
+            cl.bus.drop_filter = t;
+        }
+        c.reply.ok();
+        return Ok(());
+    }
+    if !args::is(c.arg(2), "kill") {
+        return Err(ReplyError::Syntax);
+    }
+    let Some(cl) = srv.cluster.as_deref_mut() else {
+        // COMPAT: debugCommand's error.
+        return Err(ReplyError::err("Debug option only available for cluster mode enabled setup!"));
+    };
+    let Some(id) = cl.lookup(c.arg(4)) else {
+        return Err(ReplyError::err(format!("Unknown node {}", String::from_utf8_lossy(c.arg(4)))));
+    };
+    let n = &cl.nodes[id];
+    let dir = c.arg(3);
+    let links = if args::is(dir, "from") {
+        vec![n.inbound_link]
+    } else if args::is(dir, "to") {
+        vec![n.link]
+    } else if args::is(dir, "all") {
+        vec![n.link, n.inbound_link]
+    } else {
+        return Err(ReplyError::err(format!("Unknown direction {}", String::from_utf8_lossy(dir))));
+    };
+    for k in links.into_iter().flatten() {
+        bus::free_link(srv, k);
+    }
     c.reply.ok();
     Ok(())
 }

@@ -361,7 +361,10 @@ vars currentEpoch 6 lastVoteEpoch 3
             "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460 [5461-<-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1]"
         );
         let line = node_line(&cl, r);
-        assert!(line.starts_with("292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30004@40004 slave,fail? e7d1"), "{line}");
+        assert!(
+            line.starts_with("292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30004@40004 slave,fail? e7d1"),
+            "{line}"
+        );
         assert!(line.ends_with(" 1 disconnected"), "{line}");
         assert!(node_line(&cl, b).ends_with(" 2 disconnected 5461-10922 12000"));
     }
@@ -371,7 +374,10 @@ vars currentEpoch 6 lastVoteEpoch 3
         for (bad, why) in [
             ("abc 127.0.0.1:1@2 myself,master - 0 0 1 connected\n", "bad node name"),
             ("e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:1@2 myself,bogus - 0 0 1 connected\n", "unknown flag"),
-            ("e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:1@2 myself,master - 0 0 1 connected 16384\n", "bad slot"),
+            (
+                "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:1@2 myself,master - 0 0 1 connected 16384\n",
+                "bad slot",
+            ),
             ("e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:1@2 master - 0 0 1 connected\n", "myself"),
             ("e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1\n", "8 fields"),
         ] {

@@ -62,7 +62,9 @@ pub struct Election {
 
 /// Whether writes wait for a manual failover (master side).
 pub fn pauses_writes(srv: &Server) -> bool {
-    srv.cluster.as_ref().is_some_and(|cl| cl.election.mf_end != 0 && cl.me().is_master() && cl.election.mf_replica.is_some())
+    srv.cluster
+        .as_ref()
+        .is_some_and(|cl| cl.election.mf_end != 0 && cl.me().is_master() && cl.election.mf_replica.is_some())
 }
 
 /// The `mflags[0]` bits our headers carry.
@@ -283,11 +285,7 @@ pub fn vote_if_needed(srv: &mut Server, node: NodeId, req: &Header) {
     }
     let name = cl.nodes[node].name_str().to_string();
     if req.current_epoch < cl.current_epoch {
-        log::warn!(
-            "Failover auth denied to {name}: reqEpoch ({}) < curEpoch({})",
-            req.current_epoch,
-            cl.current_epoch
-        );
+        log::warn!("Failover auth denied to {name}: reqEpoch ({}) < curEpoch({})", req.current_epoch, cl.current_epoch);
         return;
     }
     if cl.last_vote_epoch == cl.current_epoch {

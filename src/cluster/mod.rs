@@ -200,6 +200,9 @@ pub struct Cluster {
     pub bus: bus::Bus,
     /// Elections and manual failover.
     pub election: failover::Election,
+    /// Slots this shard stopped serving: their shard channels are dropped
+    /// before the loop sleeps.
+    pub dropped_slots: Vec<usize>,
 }
 
 impl Cluster {
@@ -225,8 +228,9 @@ impl Cluster {
             lock: None,
             first_state_ms: 0,
             among_minority_ms: 0,
-            bus: bus::Bus::default(),
+            bus: bus::Bus { drop_filter: -1, ..Default::default() },
             election: failover::Election { mf_master_offset: -1, ..Default::default() },
+            dropped_slots: Vec::new(),
         };
         c.myself = c.add_node(Node::new(random_name(), flags::MYSELF | flags::MASTER, now_ms));
         c
@@ -306,9 +310,13 @@ impl Cluster {
         true
     }
 
-    /// Frees `slot` (and its migration marks when `myself` loses it).
+    /// Frees `slot`. When it was our shard's, its shard channels are
+    /// queued for dropping (`dropped_slots`).
     pub fn del_slot(&mut self, slot: usize) -> bool {
         let Some(id) = self.slots[slot] else { return false };
+        if id == self.myself || self.me().replica_of == Some(id) {
+            self.dropped_slots.push(slot);
+        }
         let n = &mut self.nodes[id];
         if n.has_slot(slot) {
             n.slots[slot >> 3] &= !(1 << (slot & 7));
@@ -497,6 +505,7 @@ pub fn before_sleep(srv: &mut Server) {
     if todo & todo::UPDATE_STATE != 0 {
         update_state(srv);
     }
+    drop_channels_of_lost_slots(srv);
     if todo & todo::SAVE_CONFIG != 0 {
         let fsync = todo & todo::FSYNC_CONFIG != 0;
         if let Err(e) = conf::save(srv, fsync) {
@@ -506,6 +515,20 @@ pub fn before_sleep(srv: &mut Server) {
         }
     }
     bus::flush_links(srv);
+}
+
+/// Unsubscribes the clients of shard channels whose slots our shard lost
+/// (Redis's removeChannelsInSlot).
+fn drop_channels_of_lost_slots(srv: &mut Server) {
+    let Some(cl) = srv.cluster.as_mut() else { return };
+    if cl.dropped_slots.is_empty() {
+        return;
+    }
+    let mut lost = vec![false; SLOTS];
+    for s in std::mem::take(&mut cl.dropped_slots) {
+        lost[s] = true;
+    }
+    crate::cmd::pubsub::drop_shard_channels(srv, |ch| lost[key_hash_slot(ch) as usize]);
 }
 
 /// Sets up cluster mode at start-up: loads or creates nodes.conf (exits
@@ -535,24 +558,80 @@ pub fn init(srv: &mut Server) -> Result<(), String> {
         ));
     }
     bus::listen(srv, cport as u16)?;
-    let announce_port = srv.config.cluster_announce_port;
-    let announce_bus_port = srv.config.cluster_announce_bus_port;
-    let tcp_port = srv.tcp_port;
+    update_myself_ports(srv);
     let announce_ip = srv.config.cluster_announce_ip.clone();
     let hostname = srv.config.cluster_announce_hostname.clone();
+    let no_failover = srv.config.cluster_replica_no_failover;
     if let Some(cl) = srv.cluster.as_mut() {
         let me = cl.me_mut();
-        me.port = if announce_port != 0 { announce_port as u16 } else { tcp_port };
-        me.cport = if announce_bus_port != 0 { announce_bus_port as u16 } else { cport as u16 };
-        me.pport = 0;
         if !announce_ip.is_empty() {
-            let ip = announce_ip;
-            me.ip = ip;
+            me.ip = announce_ip;
         }
         me.hostname = hostname;
+        set_flag(&mut me.flags, flags::NOFAILOVER, no_failover);
         cl.todo |= todo::UPDATE_STATE;
     }
     Ok(())
+}
+
+fn set_flag(f: &mut u16, flag: u16, on: bool) {
+    if on {
+        *f |= flag;
+    } else {
+        *f &= !flag;
+    }
+}
+
+/// Myself's announced client and bus ports from the configuration
+/// (cluster-announce-port / -bus-port, else the listening ports).
+fn update_myself_ports(srv: &mut Server) {
+    let port = srv.tcp_port;
+    let announce_port = srv.config.cluster_announce_port as u16;
+    let announce_bus_port = srv.config.cluster_announce_bus_port as u16;
+    let cport = if srv.config.cluster_port != 0 { srv.config.cluster_port as u16 } else { port.saturating_add(10000) };
+    if let Some(cl) = srv.cluster.as_mut() {
+        let me = cl.me_mut();
+        me.port = if announce_port != 0 { announce_port } else { port };
+        me.cport = if announce_bus_port != 0 { announce_bus_port } else { cport };
+        me.pport = 0;
+    }
+}
+
+/// CONFIG SET of a cluster-* parameter: brings myself's announced address,
+/// hostname and NOFAILOVER flag in line with it at once, as Redis's config
+/// apply functions do.
+pub fn config_changed(srv: &mut Server, name: &str) {
+    if srv.cluster.is_none() {
+        return;
+    }
+    match name {
+        "cluster-announce-port" | "cluster-announce-bus-port" | "cluster-announce-tls-port" => update_myself_ports(srv),
+        "cluster-announce-ip" => {
+            let ip = srv.config.cluster_announce_ip.clone();
+            let Some(cl) = srv.cluster.as_mut() else { return };
+            // Empty: autodetect again from the next MEET or PING.
+            cl.me_mut().ip = ip;
+        }
+        "cluster-announce-hostname" => {
+            let hostname = srv.config.cluster_announce_hostname.clone();
+            let Some(cl) = srv.cluster.as_mut() else { return };
+            if cl.me().hostname != hostname {
+                cl.me_mut().hostname = hostname;
+                cl.save_later(false);
+            }
+        }
+        "cluster-replica-no-failover" => {
+            let on = srv.config.cluster_replica_no_failover;
+            let Some(cl) = srv.cluster.as_mut() else { return };
+            let old = cl.me().flags;
+            set_flag(&mut cl.me_mut().flags, flags::NOFAILOVER, on);
+            if cl.me().flags != old {
+                cl.todo |= todo::UPDATE_STATE;
+                cl.save_later(false);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// After the dataset is loaded: a key in a slot no one serves makes this
@@ -618,6 +697,30 @@ pub fn preferred_endpoint(srv: &Server, n: &Node) -> String {
                 n.hostname.clone()
             }
         }
-        E::UnknownEndpoint => "?".to_string(),
+        // COMPAT: redirections then read "MOVED <slot> :<port>".
+        E::UnknownEndpoint => String::new(),
+    }
+}
+
+/// Whether this server acts as a master: in cluster mode by myself's role
+/// in the node table (known from nodes.conf before the replication link
+/// exists), otherwise by not replicating from anyone (Redis's iAmMaster).
+pub fn i_am_master(srv: &Server) -> bool {
+    match srv.cluster.as_ref() {
+        Some(cl) => cl.me().is_master(),
+        None => !srv.repl.replica.is_replica(),
+    }
+}
+
+/// The replication offset this node advertises: a master's own; a
+/// replica's as applied from its master, 0 while it has neither a master
+/// link nor a history to continue (during a full sync), as Redis's
+/// replicationGetSlaveOffset.
+pub fn my_repl_offset(srv: &Server) -> u64 {
+    let r = &srv.repl.replica;
+    if i_am_master(srv) || r.master_client.is_some() || r.cached {
+        srv.repl.offset.max(0) as u64
+    } else {
+        0
     }
 }

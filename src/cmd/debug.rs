@@ -252,6 +252,7 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
             }
             c.reply.ok();
         }
+        ("drop-cluster-packet-filter", 3) | ("clusterlink", 5) => return crate::cluster::cmd::debug(srv, c),
         ("segfault", 2) => crate::crash::segfault(),
         ("pause-cron", 3) => {
             srv.cron_paused = args::int(c.arg(2))? != 0;

@@ -329,6 +329,22 @@ pub fn spublish_message(srv: &mut Server, current: Option<&mut Client>, channel:
     deliver(srv, current, &keys, b"smessage", channel, msg)
 }
 
+/// Unsubscribes every client from each shard channel `doomed` selects and
+/// tells it so (a `sunsubscribe` push), as Redis does when this shard stops
+/// serving the channel's slot.
+pub fn drop_shard_channels(srv: &mut Server, doomed: impl Fn(&[u8]) -> bool) {
+    let chans: Vec<Bytes> = srv.pubsub.shard_channels.keys().filter(|ch| doomed(ch)).cloned().collect();
+    for ch in chans {
+        for k in srv.pubsub.shard_channels.remove(&ch).unwrap_or_default() {
+            srv.with_client(k, None, |c| {
+                c.subs.shard.remove(&ch);
+                let n = c.subs.shard_count();
+                confirm(c, b"sunsubscribe", Some(&ch), n);
+            });
+        }
+    }
+}
+
 /// SPUBLISH shardchannel message: the number of receivers.
 pub fn spublish(srv: &mut Server, c: &mut Client) -> CmdResult {
     let (ch, msg) = (c.argv[1].clone(), c.argv[2].clone());

@@ -153,6 +153,13 @@ fn apply_config(srv: &mut Server, changed: &[&'static str]) -> CmdResult {
                     )));
                 }
             }
+            n if n.starts_with("cluster-") => crate::cluster::config_changed(srv, n),
+            "repl-backlog-size" => {
+                let size = srv.config.repl_backlog_size.max(16 * 1024) as usize;
+                if let Some(b) = srv.repl.backlog.as_mut() {
+                    b.resize(size);
+                }
+            }
             "dir" => {
                 if let Err(e) = std::env::set_current_dir(&srv.config.dir) {
                     return Err(ReplyError::err(format!(

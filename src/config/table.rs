@@ -269,7 +269,13 @@ pub static TABLE: &[Directive] = &[
     boolean!("aof-load-truncated", None, [IMPLEMENTED], aof_load_truncated, true),
     boolean!("aof-use-rdb-preamble", None, [IMPLEMENTED], aof_use_rdb_preamble, true),
     boolean!("aof-timestamp-enabled", None, [IMPLEMENTED], aof_timestamp_enabled, false),
-    boolean!("cluster-replica-no-failover", Some("cluster-slave-no-failover"), [], cluster_replica_no_failover, false),
+    boolean!(
+        "cluster-replica-no-failover",
+        Some("cluster-slave-no-failover"),
+        [IMPLEMENTED],
+        cluster_replica_no_failover,
+        false
+    ),
     boolean!("replica-lazy-flush", Some("slave-lazy-flush"), [], replica_lazy_flush, false),
     boolean!("replica-serve-stale-data", Some("slave-serve-stale-data"), [IMPLEMENTED], replica_serve_stale_data, true),
     boolean!("replica-read-only", Some("slave-read-only"), [DEBUG | IMPLEMENTED], replica_read_only, true),
@@ -345,7 +351,7 @@ pub static TABLE: &[Directive] = &[
     num!(
         "cluster-replica-validity-factor",
         Some("cluster-slave-validity-factor"),
-        [],
+        [IMPLEMENTED],
         0,
         INT_MAX,
         cluster_replica_validity_factor,
@@ -363,7 +369,7 @@ pub static TABLE: &[Directive] = &[
         Integer
     ),
     num!("tcp-keepalive", None, [IMPLEMENTED], 0, INT_MAX, tcp_keepalive, 300, Integer),
-    num!("cluster-migration-barrier", None, [], 0, INT_MAX, cluster_migration_barrier, 1, Integer),
+    num!("cluster-migration-barrier", None, [IMPLEMENTED], 0, INT_MAX, cluster_migration_barrier, 1, Integer),
     num!("active-defrag-cycle-min", None, [], 1, 99, active_defrag_cycle_min, 1, Integer),
     num!("active-defrag-cycle-max", None, [], 1, 99, active_defrag_cycle_max, 25, Integer),
     num!("active-defrag-threshold-lower", None, [], 0, 1000, active_defrag_threshold_lower, 10, Integer),

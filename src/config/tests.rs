@@ -599,8 +599,8 @@ fn table_matches_redis_source_if_present() {
 
 #[test]
 fn unimplemented_directives_are_reported() {
-    let c = cfg("port 7000\ncluster-migration-barrier 2\nlua-time-limit 100\nmin-slaves-to-write 1\nhz 5\nrename-command DEBUG \"\"");
-    assert_eq!(c.unimplemented_in_use(), vec!["cluster-migration-barrier", "busy-reply-threshold"]);
+    let c = cfg("port 7000\nactive-defrag-cycle-min 2\nlua-time-limit 100\nmin-slaves-to-write 1\nhz 5\nrename-command DEBUG \"\"");
+    assert_eq!(c.unimplemented_in_use(), vec!["active-defrag-cycle-min", "busy-reply-threshold"]);
     assert!(!c.was_given(b"slaveof"));
     assert!(c.was_given(b"min-slaves-to-write"));
     assert!(Config::default().unimplemented_in_use().is_empty());

@@ -239,7 +239,7 @@ pub(crate) fn load_from(
     let opts = LoadOptions {
         databases: srv.ks.dbs.len(),
         // A replica keeps expired keys: its master sends their deletions.
-        skip_expired_before_ms: (skip_expired && !srv.repl.replica.is_replica()).then_some(srv.clock.now_ms),
+        skip_expired_before_ms: (skip_expired && crate::cluster::i_am_master(srv)).then_some(srv.clock.now_ms),
         verify_checksum: srv.config.rdbchecksum && !crate::rdb::skip_checksum_validation(),
     };
     let now = srv.clock.now_ms;

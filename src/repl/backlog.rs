@@ -112,6 +112,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn resize_keeps_the_newest_bytes() {
+        let mut b = Backlog::new(8, 1);
+        b.append(b"abcdefghij");
+        b.resize(4);
+        assert_eq!((b.size(), b.first_offset(), b.len()), (4, 7, 4));
+        assert_eq!(b.since(7).unwrap(), b"ghij");
+        assert!(b.since(6).is_none());
+        b.resize(16);
+        assert_eq!(b.since(7).unwrap(), b"ghij");
+        b.append(b"kl");
+        assert_eq!(b.since(7).unwrap(), b"ghijkl");
+    }
+
+    #[test]
     fn holds_the_most_recent_bytes_across_wraps() {
         let mut b = Backlog::new(8, 1);
         b.append(b"abc");

@@ -897,6 +897,10 @@ fn advance(srv: &mut Server, mut link: Link) -> Step {
                         log::info!("Full resync from master: {id}:{offset}");
                         link.full = Some((id, offset));
                         srv.repl.replica.state = LinkState::Transfer;
+                        // The old history is gone: until the snapshot is in,
+                        // our offset is unknown (0), as Redis's discarded
+                        // cached master leaves it.
+                        srv.repl.replica.cached = false;
                     }
                     PsyncReply::Continue(new_id) => {
                         log::info!("Successful partial resynchronization with master.");
@@ -1013,7 +1017,8 @@ fn finish_full_sync(srv: &mut Server, link: Link) -> Result<(), String> {
         srv.ks.flush_db(db);
     }
     log::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-    if let Err(e) = crate::persist::rdb::load_file(srv, &target, true, false) {
+    // Clients (and the cluster bus) are served meanwhile; they see LOADING.
+    if let Err(e) = crate::persist::rdb::load_file(srv, &target, true, true) {
         for db in 0..srv.ks.dbs.len() {
             srv.ks.flush_db(db);
         }
