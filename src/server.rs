@@ -675,6 +675,7 @@ impl Server {
         // Bound the tracking table before the command runs (Redis does it in
         // processCommand): early invalidations precede this reply.
         crate::tracking::enforce_limit(self, Some(c));
+        let mut ran_asking = false;
         match self.check_command(c) {
             Err(e) => {
                 if c.flags.multi {
@@ -685,6 +686,7 @@ impl Server {
             }
             Ok(idx) => {
                 c.last_cmd = self.commands.cmds[idx].fullname;
+                ran_asking = self.commands.cmds[idx].name == "asking";
                 if c.flags.multi && !crate::cmd::multi::runs_inside_multi(self.commands.cmds[idx].name) {
                     c.multi_queue.push((idx, c.argv.clone()));
                     c.reply.simple("QUEUED");
@@ -694,7 +696,7 @@ impl Server {
                 }
             }
         }
-        if c.flags.asking && !c.flags.multi && c.last_cmd != "asking" {
+        if c.flags.asking && !c.flags.multi && !ran_asking {
             // ASKING covers the next command only (or a whole transaction).
             c.flags.asking = false;
         }
