@@ -142,20 +142,6 @@ mod tests {
     }
 
     #[test]
-    fn resizing_keeps_the_most_recent_bytes() {
-        let mut b = Backlog::new(8, 1);
-        b.append(b"abcdefghij");
-        b.resize(4);
-        assert_eq!((b.size(), b.first_offset(), b.len()), (4, 7, 4));
-        assert_eq!(b.since(7).unwrap(), b"ghij");
-        assert!(b.since(6).is_none());
-        b.resize(16);
-        assert_eq!(b.since(7).unwrap(), b"ghij");
-        b.append(b"kl");
-        assert_eq!(b.since(7).unwrap(), b"ghijkl");
-    }
-
-    #[test]
     fn an_append_larger_than_the_ring_keeps_its_tail() {
         let mut b = Backlog::new(4, 1);
         b.append(b"xy");

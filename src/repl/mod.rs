@@ -236,7 +236,6 @@ impl Server {
 
     /// Appends already-encoded stream bytes to the backlog and replicas.
     fn repl_feed_raw(&mut self, bytes: &[u8]) {
-        self.fit_backlog();
         self.repl.feed_raw_bytes(bytes);
         self.repl_send_to_replicas(bytes);
     }
@@ -244,7 +243,6 @@ impl Server {
     /// Appends bytes of our master's stream (chained replication); see
     /// [`Master::feed_from_master`].
     pub fn repl_feed_from_master(&mut self, bytes: &[u8], consumed: i64) {
-        self.fit_backlog();
         self.repl.feed_from_master(bytes, consumed);
         // The master's own SELECTs went by: what we add next selects again.
         self.repl.seldb = None;
@@ -346,7 +344,6 @@ impl Server {
             }
             return false;
         }
-        self.fit_backlog();
         let Some(missing) = self.repl.backlog.as_ref().and_then(|b| b.since(offset)) else {
             log::info!("Unable to partial resync with replica {name} for lack of backlog (Replica request was: {offset}).");
             if offset > self.repl.offset {
@@ -371,15 +368,6 @@ impl Server {
             missing.len()
         );
         true
-    }
-
-    /// Applies a changed `repl-backlog-size` (at least 16 KB, as Redis) to
-    /// the backlog before it is next used, as Redis resizes it at CONFIG SET.
-    fn fit_backlog(&mut self) {
-        let size = self.config.repl_backlog_size.max(16 * 1024) as usize;
-        if let Some(b) = self.repl.backlog.as_mut() {
-            b.resize(size);
-        }
     }
 
     /// Creates the backlog when the first replica attaches, which starts a
