@@ -589,8 +589,11 @@ impl Server {
                     self.repl.replica.unapplied += before - c.query.len();
                 }
                 match parsed {
-                    Ok(Parsed::Command) => {}
-                    Ok(Parsed::Incomplete) => break,
+                    Ok(Parsed::Command) => crate::client::mem::command_complete(c),
+                    Ok(Parsed::Incomplete) => {
+                        crate::client::mem::detach_partial_args(c);
+                        break;
+                    }
                     Err(e) => {
                         log::debug!("Protocol error ({}) from client: id={} addr={}", e.0, c.id, c.addr);
                         // COMPAT: "-ERR Protocol error: <text>", then close.

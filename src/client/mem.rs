@@ -23,6 +23,8 @@
 
 use std::collections::VecDeque;
 
+use bytes::{Bytes, BytesMut};
+
 use super::Client;
 use crate::client::reply::{CmdResult, ReplyError};
 use crate::cmd::args;
@@ -313,6 +315,9 @@ pub struct ClientMem {
     /// Biggest single parse of the batch when it took a big argument (0:
     /// none); Redis then gives the client a fresh buffer of that size.
     big_arg: usize,
+    /// How many leading arguments of a half-read command were already
+    /// copied out of the query buffer (see `detach_partial_args`).
+    detached: usize,
     /// Total memory last added to the server-wide sums.
     last_mem: usize,
     /// The class those bytes were added under.
@@ -601,6 +606,44 @@ pub fn parsed(c: &mut Client, bytes: usize) {
     if bytes >= BIG_ARG {
         c.mem.big_arg = c.mem.big_arg.max(bytes);
     }
+}
+
+/// A command is half read and waits for more bytes: its small arguments so
+/// far are copied out of the query buffer. Split off as slices, each would
+/// keep the whole read buffer it came from alive (and force the next read
+/// into a fresh one), so a client trickling a long command would hold far
+/// more memory than its argv-mem says and client eviction would not see it.
+/// Copied, they cost what Redis's argv objects cost. Big arguments already
+/// own a buffer sized for them and stay where they are.
+///
+/// The unread tail then moves to a fresh buffer of the batch's size. Left in
+/// place, the buffer would be ours alone again but still carry the consumed
+/// bytes in front of the tail, and `BytesMut` grows such a buffer rather than
+/// moving a tail longer than that prefix: with `after_batch` restoring the
+/// capacity each batch, a pipeline of 16 KiB values doubled it without end.
+pub fn detach_partial_args(c: &mut Client) {
+    let start = c.mem.detached.min(c.argv.len());
+    if start == c.argv.len() {
+        return;
+    }
+    for arg in &mut c.argv[start..] {
+        if arg.len() < BIG_ARG {
+            *arg = Bytes::copy_from_slice(arg);
+        }
+    }
+    c.mem.detached = c.argv.len();
+    if c.parser.pending_bulk_len().is_some_and(|len| len >= BIG_ARG) {
+        // The parser sized the buffer for this argument: keep it.
+        return;
+    }
+    let mut fresh = BytesMut::with_capacity(c.mem.batch_alloc.max(c.query.len()));
+    fresh.extend_from_slice(&c.query);
+    c.query = fresh;
+}
+
+/// The command in argv is complete: the next half-read one starts afresh.
+pub fn command_complete(c: &mut Client) {
+    c.mem.detached = 0;
 }
 
 /// Before a command: refreshes the hard limit handlers consult, and evicts
