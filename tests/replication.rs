@@ -534,3 +534,40 @@ fn on_empty_db_replica_loads_a_redis_master_snapshot_from_the_socket() {
     drop(master);
     let _ = std::fs::remove_dir_all(&mdir);
 }
+
+#[test]
+fn a_diskless_replica_has_repl_timeout_to_load_before_its_first_ack() {
+    let master = Server::start_with(&["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0", "--repl-timeout", "5"]);
+    let mut m = master.client();
+    workload(&mut m, 21, 200);
+    // A replica by hand: it takes the EOF-marked snapshot, then stays silent
+    // for two seconds (as a replica loading a big snapshot would) before its
+    // first REPLCONF ACK. The master's once-a-second cron must not count that
+    // silence from before the transfer ended.
+    let mut r = master.raw();
+    r.roundtrip(&resp(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]), b"+OK\r\n");
+    r.send(&resp(&[b"PSYNC", b"?", b"-1"]));
+    let full = r.read_reply();
+    assert!(show(&full).starts_with("+FULLRESYNC "), "{}", show(&full));
+    let mut header = Vec::new();
+    while !header.ends_with(b"\r\n") {
+        let byte = r.read_n(1, Duration::from_secs(10));
+        assert!(!byte.is_empty(), "no snapshot header");
+        header.extend_from_slice(&byte);
+    }
+    let header = String::from_utf8_lossy(&header).into_owned();
+    let mark = header.trim_start_matches("$EOF:").trim().to_string();
+    assert_eq!(mark.len(), 40, "an EOF-marked diskless transfer: {header}");
+    let mut body = Vec::new();
+    while !body.ends_with(mark.as_bytes()) {
+        let chunk = r.read_n(1, Duration::from_secs(10));
+        assert!(!chunk.is_empty(), "the snapshot ended early");
+        body.extend_from_slice(&chunk);
+    }
+    assert!(wait_for(Duration::from_secs(5), || master.log().contains("Waiting for REPLCONF ACK")));
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!master.log().contains("Disconnecting timedout replica"), "{}", master.log());
+    r.send(&resp(&[b"REPLCONF", b"ACK", b"0"]));
+    assert!(wait_for(Duration::from_secs(5), || info_field(&mut m, "connected_slaves").as_deref() == Some("1")
+        && master.log().contains("Synchronization with replica")));
+}

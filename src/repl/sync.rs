@@ -349,6 +349,9 @@ pub fn child_done(srv: &mut Server, exit: &Exit) {
         if socket {
             if let Some(info) = srv.repl.replica_info.get_mut(&key) {
                 info.state = SyncState::AwaitAck;
+                // The repl-timeout clock starts now: loading the snapshot
+                // before the first ACK may take a while, but not forever.
+                info.ack_ms = srv.clock.now_ms;
             }
             log::info!(
                 "Streamed RDB transfer with replica {name} succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming"
