@@ -672,6 +672,13 @@ impl Server {
             c.reply_mode = ReplyMode::Skip;
         }
         c.reply.muted = c.replies_muted();
+        // A replica's link carries the stream one way only: whatever it asks
+        // must not be answered, and a command that would answer ends it.
+        let replica_link = c.flags.replica && !c.flags.master;
+        if replica_link {
+            c.reply.muted = true;
+        }
+        let writes_before = c.reply.muted_writes;
         if crate::client::mem::before_command(self, c) {
             return;
         }
@@ -709,6 +716,16 @@ impl Server {
             c.reply_mode = ReplyMode::On;
         }
         c.reply.muted = false;
+        if replica_link && c.reply.muted_writes != writes_before {
+            // COMPAT: logInvalidUseAndFreeClientAsync's line.
+            log::warn!(
+                "Replica generated a reply to command '{}', disconnecting it: {}",
+                self.command_name_of(c),
+                crate::client::mem::info_line(c, self.clock.now_ms)
+            );
+            c.flags.close_asap = true;
+            self.to_close.push(c.key);
+        }
         crate::client::mem::after_command(self, c);
         // Held-back invalidations follow the whole reply.
         crate::tracking::after_execute(self, c);
@@ -761,6 +778,13 @@ impl Server {
                 "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 self.commands.cmds[idx].fullname
             )))
+        } else if c.flags.replica
+            && !c.flags.master
+            && (flags.has(CmdFlags::WRITE) || flags.has(CmdFlags::READONLY) || flags.has(CmdFlags::MAY_REPLICATE))
+        {
+            // COMPAT: processCommand's last refusal; replicas are exempt from
+            // client pauses, so they must not reach the keyspace at all.
+            Some(ReplyError::err("Replica can't interact with the keyspace"))
         } else {
             None
         };
@@ -824,6 +848,26 @@ impl Server {
         *self.stats.errors.entry(code.to_string()).or_default() += 1;
         self.stats.total_error_replies += 1;
         c.reply.error(&text);
+        if c.flags.master || c.flags.replica {
+            // An error on a replication link means the two sides disagree.
+            let (from, to) = if c.flags.master { ("replica", "master") } else { ("master", "replica") };
+            let shown = text.strip_prefix("ERR ").unwrap_or(&text);
+            // COMPAT: afterErrorReply's warning.
+            log::warn!(
+                "== CRITICAL == This {from} is sending an error to its {to}: '{shown}' after processing the command '{}'",
+                self.command_name_of(c)
+            );
+            self.stats.unexpected_error_replies += 1;
+        }
+    }
+
+    /// The full name (`slowlog|get`) of the command in `c.argv`, as Redis's
+    /// `lastcmd` names it in its logs, or `<unknown>`.
+    fn command_name_of(&self, c: &Client) -> &'static str {
+        match self.commands.resolve(&c.argv) {
+            Ok(i) => self.commands.cmds[i].fullname,
+            Err(_) => "<unknown>",
+        }
     }
 
     /// Drains what the keyspace queued during a command: modified keys mark

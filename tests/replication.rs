@@ -571,3 +571,77 @@ fn a_diskless_replica_has_repl_timeout_to_load_before_its_first_ack() {
     assert!(wait_for(Duration::from_secs(5), || info_field(&mut m, "connected_slaves").as_deref() == Some("1")
         && master.log().contains("Synchronization with replica")));
 }
+
+#[test]
+fn a_replica_link_that_asks_for_a_reply_is_dropped() {
+    let master = Server::start_with(&["--repl-diskless-sync", "no", "--save", ""]);
+    let mut m = master.client();
+    // A keyspace command on a replica link is refused, and the refusal
+    // itself is a reply the link must not carry: the replica is dropped.
+    let mut r = master.raw();
+    r.send(&resp(&[b"PSYNC", b"?", b"-1"]));
+    assert!(show(&r.read_reply()).starts_with("+FULLRESYNC "));
+    r.send(&resp(&[b"GET", b"foo"]));
+    assert!(r.closed_within(Duration::from_secs(5)));
+    let log = master.log();
+    assert!(log.contains("Replica generated a reply to command 'get', disconnecting it: id="), "{log}");
+    assert!(
+        log.contains(
+            "== CRITICAL == This master is sending an error to its replica: 'Replica can't interact with the keyspace' after processing the command 'get'"
+        ),
+        "{log}"
+    );
+    assert_eq!(support::info_field(&mut m, "stats", "unexpected_error_replies"), "1");
+    // A command that merely answers (a subcommand here) ends the link too.
+    let mut r = master.raw();
+    r.send(&resp(&[b"SYNC"]));
+    r.send(&resp(&[b"SLOWLOG", b"GET"]));
+    assert!(r.closed_within(Duration::from_secs(5)));
+    assert!(master.log().contains("Replica generated a reply to command 'slowlog|get'"));
+    // The server itself is fine.
+    let pong: String = q(&mut m, &["PING"]);
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn psync_with_a_bad_offset_is_refused_and_logged() {
+    let master = Server::start();
+    let mut m = master.client();
+    let err = qe(&mut m, &["PSYNC", "replicationid", "offset_str"]);
+    assert!(err.contains("value is not an integer or out of range"), "{err}");
+    assert!(master.log().contains("asks for synchronization but with a wrong offset"));
+    let pong: String = q(&mut m, &["PING"]);
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn a_disk_snapshot_nobody_waits_for_is_stopped_unless_save_points_want_it() {
+    // Ten keys at a second each: the snapshot would take ten seconds.
+    let master = Server::start_with(&["--repl-diskless-sync", "no", "--save", "", "--rdb-key-save-delay", "1000000"]);
+    let mut m = master.client();
+    for i in 0..10 {
+        let _: () = q(&mut m, &["SET", &i.to_string(), "v"]);
+    }
+    let in_progress = |m: &mut Connection| persistence_field(m, "rdb_bgsave_in_progress") == "1";
+    let attach = || {
+        let mut r = master.raw();
+        r.send(&resp(&[b"PSYNC", b"?", b"-1"]));
+        assert!(show(&r.read_reply()).starts_with("+FULLRESYNC "));
+        r
+    };
+    let first = attach();
+    let second = attach();
+    assert!(wait_for(Duration::from_secs(5), || in_progress(&mut m)));
+    drop(first);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(in_progress(&mut m), "another replica still waits for the snapshot");
+    drop(second);
+    assert!(wait_for(Duration::from_secs(3), || !in_progress(&mut m)), "nobody waits: the child is stopped");
+    // With save points the snapshot is worth finishing.
+    let _: () = q(&mut m, &["CONFIG", "SET", "save", "900 1"]);
+    let third = attach();
+    assert!(wait_for(Duration::from_secs(5), || in_progress(&mut m)));
+    drop(third);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(in_progress(&mut m), "save points keep the snapshot going");
+}

@@ -23,6 +23,9 @@ pub struct Reply {
     /// CLIENT REPLY OFF/SKIP in force: normal replies are discarded (into
     /// `sink`); push messages still go out (see `unmuted`).
     pub muted: bool,
+    /// Writes discarded while muted: a replica's link must never carry a
+    /// reply, so the server checks this around a replica's commands.
+    pub muted_writes: u64,
     sink: Vec<u8>,
     /// The same bytes laid out as Redis's buffer and block list, for the
     /// CLIENT LIST figures and the output limits.
@@ -37,6 +40,7 @@ impl Reply {
             sent: 0,
             resp: 2,
             muted: false,
+            muted_writes: 0,
             sink: Vec::new(),
             acct: Default::default(),
         }
@@ -77,6 +81,7 @@ impl Reply {
     /// Where output goes: the buffer, or a discarded sink while muted.
     fn w(&mut self) -> &mut Vec<u8> {
         if self.muted {
+            self.muted_writes += 1;
             self.sink.clear();
             &mut self.sink
         } else {
@@ -249,6 +254,7 @@ impl Reply {
     /// `set_deferred_len`. Returns the position of the placeholder.
     pub fn deferred_len(&mut self) -> usize {
         if self.muted {
+            self.muted_writes += 1;
             self.sink.clear();
             0
         } else {

@@ -277,13 +277,13 @@ impl Server {
     pub fn repl_forget(&mut self, key: usize) {
         let was = self.repl.replicas.len();
         self.repl.replicas.retain(|&k| k != key);
-        self.repl.replica_info.remove(&key);
+        let gone = self.repl.replica_info.remove(&key);
         if was != self.repl.replicas.len() {
             if self.repl.replicas.is_empty() {
                 self.repl.no_replicas_since_ms = self.clock.now_ms;
             }
             acks::refresh_good_replicas(self);
-            sync::replica_gone(self);
+            sync::replica_gone(self, gone.is_some_and(|i| i.state == sync::SyncState::WaitBgsaveEnd));
         }
     }
 
@@ -534,9 +534,13 @@ pub fn psync(srv: &mut Server, c: &mut Client) -> CmdResult {
     }
     failover::check_sync(srv, c)?;
     replica::refuse_sync_while_down(srv)?;
-    let offset = crate::util::num::string2ll(c.arg(2)).ok_or(ReplyError::NotInteger)?;
-    let replid = String::from_utf8_lossy(c.arg(1)).into_owned();
     log::info!("Replica {} asks for synchronization", srv.replica_name(c));
+    let Some(offset) = crate::util::num::string2ll(c.arg(2)) else {
+        // COMPAT: syncCommand's warning.
+        log::warn!("Replica {} asks for synchronization but with a wrong offset", srv.replica_name(c));
+        return Err(ReplyError::NotInteger);
+    };
+    let replid = String::from_utf8_lossy(c.arg(1)).into_owned();
     if srv.try_partial_resync(c, &replid, offset) {
         srv.repl.stat_sync_partial_ok += 1;
         return Ok(());

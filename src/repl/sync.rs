@@ -453,12 +453,25 @@ pub fn start_pending(srv: &mut Server) {
     }
 }
 
-/// A replica went away: a diskless child nobody receives any more is
+/// A replica went away (`waited_for_snapshot`: it was waiting for the
+/// running child's snapshot): a child whose snapshot nobody needs any more is
 /// killed.
-pub fn replica_gone(srv: &mut Server) {
-    if srv.repl.sync_socket && receivers(srv).is_empty() && srv.persist.child_is(ChildKind::Rdb) {
+pub fn replica_gone(srv: &mut Server, waited_for_snapshot: bool) {
+    if !srv.persist.child_is(ChildKind::Rdb) {
+        return;
+    }
+    if srv.repl.sync_socket && receivers(srv).is_empty() {
         // COMPAT: rdbPipeWriteHandlerConnRemoved's message.
         log::warn!("Diskless rdb transfer, last replica dropped, killing fork child.");
+        child::kill(srv, ChildKind::Rdb);
+    } else if !srv.repl.sync_socket
+        && waited_for_snapshot
+        && srv.config.save.is_empty()
+        && !srv.repl.replica_info.values().any(|i| i.state == SyncState::WaitBgsaveEnd)
+    {
+        // A disk snapshot nobody waits for any more, without save points
+        // that would make it worth finishing: stop it, so the next full
+        // sync (or BGSAVE) can fork at once, as Redis's freeClient does.
         child::kill(srv, ChildKind::Rdb);
     }
 }
