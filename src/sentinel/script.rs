@@ -138,13 +138,14 @@ mod tests {
     fn queue_is_bounded_and_runs() {
         let mut s = Sentinel::new(26379, 0);
         for _ in 0..300 {
-            s.scripts.schedule("/bin/true", vec![]);
+            s.scripts.schedule("/bin/sleep", vec!["5".into()]);
         }
         assert_eq!(s.scripts.jobs.len(), MAX_QUEUE);
         run(&mut s, 1);
         assert_eq!(s.scripts.running(), MAX_RUNNING);
         for j in &mut s.scripts.jobs {
             if let Some(c) = j.child.as_mut() {
+                let _ = c.kill();
                 let _ = c.wait();
             }
         }
