@@ -10,6 +10,19 @@
 use super::Sentinel;
 use crate::config::RewriteState;
 
+/// Directives applied before any `monitor` line (Redis's preMonitorCfgName).
+pub const PRE_MONITOR: &[&str] = &[
+    "announce-ip",
+    "announce-port",
+    "deny-scripts-reconfig",
+    "sentinel-user",
+    "sentinel-pass",
+    "current-epoch",
+    "myid",
+    "resolve-hostnames",
+    "announce-hostnames",
+];
+
 /// Parses a number as C's atoi does for these directives: an optional sign,
 /// leading digits, anything after ignored; no digits gives 0.
 pub fn atoi(s: &str) -> i64 {

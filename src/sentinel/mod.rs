@@ -715,7 +715,16 @@ pub fn init(srv: &mut Server) -> Result<(), String> {
     let mut s = Sentinel::new(srv.tcp_port, now);
     let pass = srv.config.get_one(b"requirepass").unwrap_or_default();
     s.requirepass = (!pass.is_empty()).then_some(pass);
-    for line in srv.config.sentinel_lines() {
+    // Redis applies global options first, then `monitor`, then per-master
+    // options, so their order in the file does not matter.
+    let lines = srv.config.sentinel_lines();
+    let phase = |l: &Vec<String>| match l.first().map(|w| w.to_ascii_lowercase()) {
+        Some(w) if w == "monitor" => 1,
+        Some(w) if conf::PRE_MONITOR.contains(&w.as_str()) => 0,
+        _ => 2,
+    };
+    let ordered = (0..3).flat_map(|p| lines.iter().filter(move |l| phase(l) == p));
+    for line in ordered {
         let words: Vec<&str> = line.iter().map(String::as_str).collect();
         if let Err(e) = conf::apply(&mut s, &words, now) {
             // COMPAT: Redis's report for a bad `sentinel` line.
