@@ -43,6 +43,9 @@ pub enum Callback {
     Publish,
     /// SENTINEL IS-MASTER-DOWN-BY-ADDR reply.
     IsMasterDown,
+    /// SUBSCRIBE on the pub/sub link: an error reply (say -NOAUTH) drops the
+    /// link, as hiredis drops a connection on an unexpected error.
+    Subscribe,
 }
 
 /// One connection.
@@ -221,12 +224,16 @@ fn handle(s: &mut Sentinel, reactor: &Reactor, key: usize, readable: bool, writa
     let pubsub = c.pubsub;
     let mut cbs = Vec::with_capacity(replies.len());
     for _ in 0..replies.len() {
-        cbs.push(if pubsub { Callback::Discard } else { c.pending.pop_front().unwrap_or(Callback::Discard) });
+        cbs.push(c.pending.pop_front().unwrap_or(Callback::Discard));
     }
     for (v, cb) in replies.into_iter().zip(cbs) {
         let Some((mi, w)) = locate(s, &owner) else { break };
         if pubsub {
             s.masters[mi].get_mut(w).link.pc_last_activity = now;
+            if cb == Callback::Subscribe && v.is_error() {
+                bad = true;
+                break;
+            }
             super::monitor::on_pubsub_message(s, reactor, &v, now);
         } else {
             let ri = s.masters[mi].get_mut(w);
@@ -241,7 +248,7 @@ fn handle(s: &mut Sentinel, reactor: &Reactor, key: usize, readable: bool, writa
 
 fn dispatch(s: &mut Sentinel, reactor: &Reactor, mi: usize, w: Which, cb: Callback, v: &Value, now: i64) {
     match cb {
-        Callback::Discard => {}
+        Callback::Discard | Callback::Subscribe => {}
         Callback::Ping => super::monitor::on_ping_reply(s, mi, w, v, now),
         Callback::Info => {
             if let Some(text) = v.as_bytes() {

@@ -132,7 +132,7 @@ fn reconnect(s: &mut Sentinel, reactor: &Reactor, mi: usize, w: Which, now: i64)
             }
             link::send(s, key, &[client_cmd.as_str(), "SETNAME", name.as_str()], Callback::Discard);
             let sub = s.masters[mi].map_command("SUBSCRIBE").to_string();
-            link::send(s, key, &[sub.as_str(), HELLO_CHANNEL], Callback::Discard);
+            link::send(s, key, &[sub.as_str(), HELLO_CHANNEL], Callback::Subscribe);
         }
     }
     let ri = s.masters[mi].get_mut(w);
