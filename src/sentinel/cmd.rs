@@ -64,11 +64,12 @@ fn run(
 }
 
 fn instance_reply(s: &Sentinel, m: &super::Master, ri: &Instance, r: &mut Reply, now: i64) {
-    let mut fields: Vec<(&str, String)> = Vec::new();
-    fields.push(("name", ri.name.clone()));
-    fields.push(("ip", s.announce(&ri.addr).to_string()));
-    fields.push(("port", ri.addr.port.to_string()));
-    fields.push(("runid", ri.runid.clone().unwrap_or_default()));
+    let mut fields: Vec<(&str, String)> = vec![
+        ("name", ri.name.clone()),
+        ("ip", s.announce(&ri.addr).to_string()),
+        ("port", ri.addr.port.to_string()),
+        ("runid", ri.runid.clone().unwrap_or_default()),
+    ];
     let mut f = Vec::new();
     let fl = ri.flags;
     let failover = ri.role == Role::Master && fl & flags::FAILOVER_IN_PROGRESS != 0;

@@ -89,7 +89,7 @@ fn get_leader(s: &mut Sentinel, mi: usize, epoch: u64, now: i64) -> Option<Strin
         }
     }
     let quorum = s.masters[mi].quorum as u64;
-    winner.filter(|_| max_votes >= voters / 2 + 1 && max_votes >= quorum)
+    winner.filter(|_| max_votes > voters / 2 && max_votes >= quorum)
 }
 
 /// An IS-MASTER-DOWN-BY-ADDR reply from Sentinel `w`.
