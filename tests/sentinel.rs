@@ -85,6 +85,53 @@ impl Drop for Sentinel {
     }
 }
 
+/// A data node on a fixed port (so it can come back on the same address), killed when dropped.
+struct Node {
+    child: Child,
+    port: u16,
+}
+
+impl Node {
+    fn start(dir: &Path, port: u16, extra: &[&str]) -> Node {
+        let log = File::create(dir.join(format!("node-{port}.log"))).expect("create log");
+        let log2 = log.try_clone().expect("clone log");
+        let child = Command::new(env!("CARGO_BIN_EXE_viator-server"))
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir"])
+            .arg(dir)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log2))
+            .spawn()
+            .expect("spawn viator-server");
+        let n = Node { child, port };
+        assert!(wait_for(Duration::from_secs(5), || n.try_client().is_some()), "node {port} did not start");
+        n
+    }
+
+    fn try_client(&self) -> Option<redis::Connection> {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .ok()?
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .ok()
+    }
+
+    fn client(&self) -> redis::Connection {
+        self.try_client().expect("connect to node")
+    }
+
+    fn role(&self) -> Vec<redis::Value> {
+        q(&mut self.client(), &["ROLE"])
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn kill9(pid: u32) {
     let st = Command::new("kill").args(["-9", &pid.to_string()]).status().expect("run kill");
     assert!(st.success());
@@ -137,6 +184,70 @@ fn three_sentinels_discover_and_fail_over() {
     let got = String::from_utf8_lossy(&events.read_for(Duration::from_millis(500))).into_owned();
     let line = format!("mymaster 127.0.0.1 {} 127.0.0.1 {}", master.port(), replica.port());
     assert!(got.contains(&line), "+switch-master message missing: {got:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The seed scenario: a master and two replicas, three Sentinels with quorum 2
+/// and down-after-milliseconds 5000 (1000 here, for time); writes acknowledged
+/// by `WAIT 1 0` survive a SIGKILL of the master, the clients find the new
+/// master through the Sentinels, and the old master comes back as a replica.
+#[test]
+fn acknowledged_writes_survive_failover_and_old_master_rejoins() {
+    let dir = Server::new_dir();
+    let mut master = Node::start(&dir, 23810, &[]);
+    let r1 = Node::start(&dir, 23811, &["--replicaof", "127.0.0.1", "23810"]);
+    let r2 = Node::start(&dir, 23812, &["--replicaof", "127.0.0.1", "23810"]);
+    let sentinels: Vec<Sentinel> = (23820..23823).map(|p| Sentinel::start(&dir, p, 23810)).collect();
+    for s in &sentinels {
+        let ok = wait_for(Duration::from_secs(20), || s.count("REPLICAS") == 2 && s.count("SENTINELS") == 2);
+        assert!(ok, "sentinel {} did not discover the group: {}", s.port, s.log());
+    }
+    let mut mc = master.client();
+    let mut acked = Vec::new();
+    for i in 0..200 {
+        let key = format!("k{i}");
+        let _: () = q(&mut mc, &["SET", &key, &i.to_string()]);
+        let n: i64 = q(&mut mc, &["WAIT", "1", "0"]);
+        if n >= 1 {
+            acked.push(key);
+        }
+    }
+    assert_eq!(acked.len(), 200);
+    kill9(master.child.id());
+    let _ = master.child.wait();
+
+    // A client that asks the Sentinels, as redis-py's Sentinel.master_for does.
+    let mut new_port = String::new();
+    let ok = wait_for(Duration::from_secs(30), || {
+        let (_, port) = sentinels[1].master_addr();
+        new_port = port;
+        new_port != "23810"
+    });
+    assert!(ok, "no failover: {}", sentinels[0].log());
+    let promoted = if new_port == "23811" { &r1 } else { &r2 };
+    let other = if new_port == "23811" { &r2 } else { &r1 };
+    assert!(wait_for(Duration::from_secs(10), || {
+        promoted.role().first() == Some(&redis::Value::BulkString(b"master".to_vec()))
+    }));
+    let mut pc = promoted.client();
+    for key in &acked {
+        let v: Option<String> = q(&mut pc, &["GET", key]);
+        assert!(v.is_some(), "acknowledged write {key} lost");
+    }
+    // The other replica follows the new master.
+    let follows = wait_for(Duration::from_secs(20), || {
+        let role = other.role();
+        role.get(2) == Some(&redis::Value::Int(promoted.port as i64))
+            || role.get(2) == Some(&redis::Value::BulkString(promoted.port.to_string().into_bytes()))
+    });
+    assert!(follows, "other replica not re-pointed: {:?}", other.role());
+    // The old master returns and is turned into a replica of the new one.
+    let old = Node::start(&dir, 23810, &[]);
+    let rejoined = wait_for(Duration::from_secs(30), || {
+        old.role().first() == Some(&redis::Value::BulkString(b"slave".to_vec()))
+    });
+    assert!(rejoined, "old master did not become a replica: {}", sentinels[0].log());
+    drop(sentinels);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
