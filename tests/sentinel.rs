@@ -28,6 +28,11 @@ struct Sentinel {
 impl Sentinel {
     /// Starts `viator-sentinel <dir>/sentinel-<port>.conf` monitoring `mymaster`.
     fn start(dir: &Path, port: u16, master_port: u16) -> Sentinel {
+        Sentinel::start_bin(Path::new(env!("CARGO_BIN_EXE_viator-sentinel")), dir, port, master_port)
+    }
+
+    /// The same with another binary started as `<bin> <conf> --sentinel` (redis-server).
+    fn start_bin(bin: &Path, dir: &Path, port: u16, master_port: u16) -> Sentinel {
         let conf = dir.join(format!("sentinel-{port}.conf"));
         std::fs::write(
             &conf,
@@ -38,8 +43,9 @@ impl Sentinel {
         .expect("write sentinel config");
         let log = File::create(dir.join(format!("sentinel-{port}.log"))).expect("create log");
         let log2 = log.try_clone().expect("clone log");
-        let child = Command::new(env!("CARGO_BIN_EXE_viator-sentinel"))
+        let child = Command::new(bin)
             .arg(&conf)
+            .arg("--sentinel")
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
@@ -93,9 +99,13 @@ struct Node {
 
 impl Node {
     fn start(dir: &Path, port: u16, extra: &[&str]) -> Node {
+        Node::start_bin(Path::new(env!("CARGO_BIN_EXE_viator-server")), dir, port, extra)
+    }
+
+    fn start_bin(bin: &Path, dir: &Path, port: u16, extra: &[&str]) -> Node {
         let log = File::create(dir.join(format!("node-{port}.log"))).expect("create log");
         let log2 = log.try_clone().expect("clone log");
-        let child = Command::new(env!("CARGO_BIN_EXE_viator-server"))
+        let child = Command::new(bin)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir"])
             .arg(dir)
             .args(extra)
@@ -243,11 +253,43 @@ fn acknowledged_writes_survive_failover_and_old_master_rejoins() {
     assert!(follows, "other replica not re-pointed: {:?}", other.role());
     // The old master returns and is turned into a replica of the new one.
     let old = Node::start(&dir, 23810, &[]);
-    let rejoined = wait_for(Duration::from_secs(30), || {
-        old.role().first() == Some(&redis::Value::BulkString(b"slave".to_vec()))
-    });
+    let rejoined =
+        wait_for(Duration::from_secs(30), || old.role().first() == Some(&redis::Value::BulkString(b"slave".to_vec())));
     assert!(rejoined, "old master did not become a replica: {}", sentinels[0].log());
     drop(sentinels);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Mixed group: one Viator Sentinel beside two Redis Sentinels, watching Redis
+/// data nodes. They discover each other through hello messages and all agree
+/// on the failover, whoever leads it.
+#[test]
+fn viator_sentinel_in_a_redis_sentinel_group() {
+    let redis = Path::new("/usr/bin/redis-server");
+    if !redis.exists() {
+        eprintln!("skipped: no /usr/bin/redis-server");
+        return;
+    }
+    let dir = Server::new_dir();
+    let master = Node::start_bin(redis, &dir, 23840, &[]);
+    let replica = Node::start_bin(redis, &dir, 23841, &["--replicaof", "127.0.0.1", "23840"]);
+    let sentinels = vec![
+        Sentinel::start_bin(redis, &dir, 23842, 23840),
+        Sentinel::start_bin(redis, &dir, 23843, 23840),
+        Sentinel::start(&dir, 23844, 23840),
+    ];
+    for s in &sentinels {
+        let ok = wait_for(Duration::from_secs(20), || s.count("REPLICAS") == 1 && s.count("SENTINELS") == 2);
+        assert!(ok, "sentinel {} did not discover the group: {}", s.port, s.log());
+    }
+    kill9(master.child.id());
+    let want = ("127.0.0.1".to_string(), replica.port.to_string());
+    for s in &sentinels {
+        let ok = wait_for(Duration::from_secs(30), || s.master_addr() == want);
+        assert!(ok, "sentinel {} did not switch: {}", s.port, s.log());
+    }
+    drop(sentinels);
+    drop(master);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

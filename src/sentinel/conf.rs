@@ -340,11 +340,6 @@ pub fn rewrite(s: &Sentinel, st: &mut RewriteState) {
     }
 }
 
-/// Which masters a `SENTINEL SET` / reset applies to, exposed for tests.
-pub fn master_names(s: &Sentinel) -> Vec<&str> {
-    s.masters.iter().map(|m| m.ri.name.as_str()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,6 +438,6 @@ mod tests {
         let mut s = sentinel();
         apply(&mut s, &["monitor", "m", "127.0.0.1", "6379", "1"], 0).unwrap();
         assert_eq!(s.masters[0].find(super::super::Role::Master, "m"), Some(super::super::Which::Master));
-        assert_eq!(master_names(&s), vec!["m"]);
+        assert_eq!(s.master_idx("m"), Some(0));
     }
 }

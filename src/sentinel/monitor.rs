@@ -739,6 +739,28 @@ mod tests {
     }
 
     #[test]
+    fn clock_jump_enters_tilt_and_sdown_follows_silence() {
+        let (mut s, r) = setup();
+        timer(&mut s, &r, 1100);
+        assert!(!s.tilt);
+        timer(&mut s, &r, 9000);
+        assert!(s.tilt && s.events.iter().any(|e| e.kind == "+tilt" && e.msg == "#tilt mode entered"));
+        // Out of TILT after tilt-period; the master never answered a PING, so
+        // after down-after-milliseconds (30 s by default) it is SDOWN.
+        s.events.clear();
+        timer(&mut s, &r, 9000 + 30_001);
+        assert!(s.tilt, "a 30 s gap is itself a clock jump");
+        let t = 9000 + 30_001 + s.timing.tilt_period + 1;
+        for now in (39_001..=t).step_by(500) {
+            timer(&mut s, &r, now);
+        }
+        assert!(!s.tilt);
+        assert!(s.events.iter().any(|e| e.kind == "-tilt"));
+        assert!(s.masters[0].ri.flags & flags::S_DOWN != 0);
+        assert!(s.events.iter().any(|e| e.kind == "+sdown" && e.msg == "master m 127.0.0.1 6379"));
+    }
+
+    #[test]
     fn random_info_and_hello_never_panic() {
         let (mut s, r) = setup();
         let mut x: u64 = 88172645463325252;
