@@ -238,7 +238,7 @@ fn handle(s: &mut Sentinel, reactor: &Reactor, key: usize, readable: bool, writa
         } else {
             let ri = s.masters[mi].get_mut(w);
             ri.link.pending_commands = (ri.link.pending_commands - 1).max(0);
-            dispatch(s, reactor, mi, w, cb, &v, now);
+            dispatch(s, mi, w, cb, &v, now);
         }
     }
     if eof || bad {
@@ -246,14 +246,14 @@ fn handle(s: &mut Sentinel, reactor: &Reactor, key: usize, readable: bool, writa
     }
 }
 
-fn dispatch(s: &mut Sentinel, reactor: &Reactor, mi: usize, w: Which, cb: Callback, v: &Value, now: i64) {
+fn dispatch(s: &mut Sentinel, mi: usize, w: Which, cb: Callback, v: &Value, now: i64) {
     match cb {
         Callback::Discard | Callback::Subscribe => {}
         Callback::Ping => super::monitor::on_ping_reply(s, mi, w, v, now),
         Callback::Info => {
             if let Some(text) = v.as_bytes() {
                 let text = String::from_utf8_lossy(text).into_owned();
-                super::monitor::refresh_info(s, reactor, mi, w, &text, now);
+                super::monitor::refresh_info(s, mi, w, &text, now);
             }
         }
         Callback::Publish => {

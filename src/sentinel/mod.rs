@@ -586,7 +586,7 @@ impl Sentinel {
             // COMPAT: sentinelCheckCreateInstanceErrors.
             return Err("Duplicate master name.".into());
         }
-        let addr = self.make_addr(host, port)?;
+        let addr = self.make_addr(host, port);
         self.masters.push(Master::new(name, addr, quorum, &self.timing, now));
         Ok(self.masters.len() - 1)
     }
@@ -594,7 +594,7 @@ impl Sentinel {
     /// A replica of master `mi` at `host:port`; `None` if it already exists.
     pub fn add_replica(&mut self, mi: usize, host: &str, port: i64, now: i64) -> Result<usize, String> {
         let port = valid_port(port)?;
-        let addr = self.make_addr(host, port)?;
+        let addr = self.make_addr(host, port);
         let name = format!("{}:{}", fmt_host(self.announce(&addr)), port);
         let m = &mut self.masters[mi];
         if m.replicas.iter().any(|r| r.name == name) {
@@ -607,7 +607,7 @@ impl Sentinel {
     /// A Sentinel of master `mi` with run id `runid`.
     pub fn add_sentinel(&mut self, mi: usize, runid: &str, host: &str, port: i64, now: i64) -> Result<usize, String> {
         let port = valid_port(port)?;
-        let addr = self.make_addr(host, port)?;
+        let addr = self.make_addr(host, port);
         let m = &mut self.masters[mi];
         if m.sentinels.iter().any(|r| r.name == runid) {
             return Err("Duplicate runid for sentinel.".into());
@@ -618,8 +618,12 @@ impl Sentinel {
         Ok(m.sentinels.len() - 1)
     }
 
-    fn make_addr(&self, host: &str, port: u16) -> Result<Addr, String> {
-        Ok(if self.resolve_hostnames { Addr::resolved(host, port) } else { Addr::new(host, port) })
+    fn make_addr(&self, host: &str, port: u16) -> Addr {
+        if self.resolve_hostnames {
+            Addr::resolved(host, port)
+        } else {
+            Addr::new(host, port)
+        }
     }
 
     /// Queues an event. `who` (master index and instance) gives the `%@` prefix
@@ -680,7 +684,6 @@ fn fmt_host(h: &str) -> String {
 /// `sentinel`, with INFO, ROLE and PUBLISH replaced by their Sentinel versions,
 /// plus the SENTINEL subcommands.
 pub fn bindings() -> Vec<(&'static str, crate::cmd::Handler)> {
-    use crate::cmd::spec::CmdFlags;
     let allowed = |full: &str| {
         let (container, name) = full.split_once('|').unwrap_or(("", full));
         crate::cmd::specs::SPECS
@@ -688,7 +691,6 @@ pub fn bindings() -> Vec<(&'static str, crate::cmd::Handler)> {
             .find(|s| s.container == container && s.name == name)
             .is_some_and(|s| s.flags.contains(&"sentinel"))
     };
-    let _ = CmdFlags::SENTINEL;
     let mut out: Vec<(&'static str, crate::cmd::Handler)> = Vec::new();
     for &(name, h) in crate::cmd::BINDINGS {
         if !allowed(name) {

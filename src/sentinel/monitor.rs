@@ -273,7 +273,7 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// Parses an INFO reply from instance `w` and acts on what changed.
-pub fn refresh_info(s: &mut Sentinel, reactor: &Reactor, mi: usize, w: Which, info: &str, now: i64) {
+pub fn refresh_info(s: &mut Sentinel, mi: usize, w: Which, info: &str, now: i64) {
     let mut new_replicas: Vec<(String, i64)> = Vec::new();
     let mut reported: Option<Role> = None;
     let mut rebooted = false;
@@ -463,7 +463,6 @@ pub fn refresh_info(s: &mut Sentinel, reactor: &Reactor, mi: usize, w: Which, in
             s.event(Level::Notice, "+slave-reconf-done", Some((mi, w)), "");
         }
     }
-    let _ = reactor;
 }
 
 /// Redis's sentinelMasterLooksSane.
@@ -709,9 +708,9 @@ mod tests {
 
     #[test]
     fn info_discovers_replicas_and_roles() {
-        let (mut s, r) = setup();
+        let (mut s, _r) = setup();
         let info = "# Replication\r\nrole:master\r\nconnected_slaves:1\r\nslave0:ip=127.0.0.1,port=6380,state=online,offset=1,lag=0\r\nrun_id:0123456789012345678901234567890123456789\r\n";
-        refresh_info(&mut s, &r, 0, Which::Master, info, 2000);
+        refresh_info(&mut s, 0, Which::Master, info, 2000);
         assert_eq!(s.masters[0].replicas.len(), 1);
         assert_eq!(s.masters[0].replicas[0].name, "127.0.0.1:6380");
         assert!(s
@@ -719,7 +718,7 @@ mod tests {
             .iter()
             .any(|e| e.kind == "+slave" && e.msg == "slave 127.0.0.1:6380 127.0.0.1 6380 @ m 127.0.0.1 6379"));
         let rinfo = "role:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:up\r\nslave_repl_offset:42\r\nslave_priority:10\r\n";
-        refresh_info(&mut s, &r, 0, Which::Replica(0), rinfo, 2000);
+        refresh_info(&mut s, 0, Which::Replica(0), rinfo, 2000);
         let rep = &s.masters[0].replicas[0];
         assert_eq!((rep.slave_repl_offset, rep.slave_priority, rep.slave_master_link_up), (42, 10, true));
     }
@@ -788,7 +787,7 @@ mod tests {
                 x ^= x << 17;
                 text.push_str(pieces[(x % pieces.len() as u64) as usize]);
             }
-            refresh_info(&mut s, &r, 0, Which::Master, &text, 5000);
+            refresh_info(&mut s, 0, Which::Master, &text, 5000);
             process_hello(&mut s, &r, &text, 5000);
             s.events.clear();
         }
