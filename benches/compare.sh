@@ -24,6 +24,10 @@
 #    --cluster SET/GET throughput; keys per second moved by a reshard of 1000
 #    slots (redis-cli --cluster reshard); time from kill -9 of a master to its
 #    replica serving a write for one of its slots.
+# 7. Sentinel: per server kind, a master and a replica watched by three
+#    Sentinels of the same kind (quorum 2, down-after-milliseconds 5000,
+#    failover-timeout 60000); time from kill -9 of the master until every
+#    Sentinel's SENTINEL get-master-addr-by-name names the replica.
 # Both servers run with --save '' --appendonly no --port P on loopback and are
 # killed on exit. Never reads stdin.
 #
@@ -32,7 +36,7 @@
 # BENCH_CLIENTS (50), BENCH_TESTS (see 1.), BENCH_MEMBERS (1000000), BENCH_PIPELINES
 # ("1 16"), BENCH_KEYS (1000000), BENCH_VALUE_SIZE (32), BENCH_PORT (first
 # port to try, default 17379), BENCH_SKIP_MEMORY=1, BENCH_SKIP_PERSISTENCE=1,
-# BENCH_SKIP_REPLICATION=1, BENCH_SKIP_CLUSTER=1, BENCH_CLUSTER_KEYS (200000),
+# BENCH_SKIP_REPLICATION=1, BENCH_SKIP_CLUSTER=1, BENCH_SKIP_SENTINEL=1, BENCH_CLUSTER_KEYS (200000),
 # BENCH_PERSIST_KEYS (1000000), BENCH_SERVER_ARGS (extra
 # arguments for both servers, default "--enable-debug-command local").
 
@@ -473,6 +477,71 @@ if [[ ${BENCH_SKIP_CLUSTER:-0} != 1 ]]; then
     row "kill -9 of a master until its replica serves a write (s)" "${CL["viator|failover"]}" "${CL["redis|failover"]}"
     echo
     echo "throughput and keys/s: higher is better (target >= 1.00); failover time: lower is better"
+    echo
+fi
+
+# ------------------------------------------------------------------- sentinel
+
+# Pseudo-sides S-sm (master), S-sr (replica) and S-s1..3 (Sentinels, started
+# from a config file, as a Sentinel must be).
+if [[ ${BENCH_SKIP_SENTINEL:-0} != 1 ]]; then
+    declare -A SE=()
+    start_sentinel() { # side master-port
+        local side=$1 dir=$WORK/$1
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        PORT[$side]=$(free_port)
+        printf 'port %s\nsentinel monitor bench 127.0.0.1 %s 2\nsentinel down-after-milliseconds bench 5000\nsentinel failover-timeout bench 60000\n' \
+            "${PORT[$side]}" "$2" >"$dir/sentinel.conf"
+        (cd "$dir" && exec "${BIN[$side]}" "$dir/sentinel.conf" --sentinel) >>"$dir/server.log" 2>&1 &
+        PID[$side]=$!
+        for _ in $(seq 100); do
+            [[ $(cli "$side" ping 2>/dev/null) == PONG ]] && return 0
+            sleep 0.1
+        done
+        die "$side sentinel did not answer PING; see $dir/server.log"
+    }
+    for side in "${SIDES[@]}"; do
+        for n in sm sr s1 s2 s3; do BIN[$side-$n]=${BIN[$side]}; done
+        start_server "$side-sm" --repl-diskless-sync-delay 0
+        start_server "$side-sr" --replicaof 127.0.0.1 "${PORT[$side-sm]}"
+        for n in s1 s2 s3; do start_sentinel "$side-$n" "${PORT[$side-sm]}"; done
+        # Wait until every Sentinel knows the replica and the two other Sentinels.
+        for _ in $(seq 600); do
+            all=1
+            for n in s1 s2 s3; do
+                r=$(cli "$side-$n" sentinel master bench 2>/dev/null | tr -d '\r' |
+                    awk 'p == "num-slaves" { s = $0 } p == "num-other-sentinels" { o = $0 } { p = $0 } END { print s "/" o }')
+                [[ $r == 1/2 ]] || all=0
+            done
+            [[ $all == 1 ]] && break
+            sleep 0.1
+        done
+        [[ $all == 1 ]] || echo "warning: $side sentinels did not discover each other" >&2
+        want=${PORT[$side-sr]}
+        t0=$(now)
+        kill -KILL "${PID[$side-sm]}"
+        wait "${PID[$side-sm]}" 2>/dev/null || true
+        PID[$side-sm]=
+        for _ in $(seq 1200); do
+            all=1
+            for n in s1 s2 s3; do
+                [[ $(cli "$side-$n" sentinel get-master-addr-by-name bench 2>/dev/null | tr -d '\r' | tail -n 1) == "$want" ]] || all=0
+            done
+            [[ $all == 1 ]] && break
+            sleep 0.05
+        done
+        t1=$(now)
+        SE[$side]=$(secs "$t0" "$t1")
+        [[ $all == 1 ]] || SE[$side]=n/a
+        for n in sr s1 s2 s3; do stop_server "$side-$n"; done
+    done
+    echo "## Sentinel: master + replica, three Sentinels (quorum 2, down-after-milliseconds 5000)"
+    echo
+    table_head
+    row "kill -9 of the master until all Sentinels name the replica (s)" "${SE[viator]}" "${SE[redis]}"
+    echo
+    echo "failover time: lower is better (target <= 1.00)"
     echo
 fi
 

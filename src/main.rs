@@ -19,7 +19,10 @@ fn main() {
         std::process::exit(viator::rdb::check::main(&argv));
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let startup = match config::parse_startup(&args) {
+    // Like redis-server, run as Sentinel when started under a sentinel name.
+    let as_sentinel = argv.first().and_then(|a| a.rsplit('/').next()).is_some_and(|n| n.contains("sentinel"));
+    let parsed = if as_sentinel { config::parse_startup_sentinel(&args) } else { config::parse_startup(&args) };
+    let startup = match parsed {
         Ok(s) => s,
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "{e}");
@@ -45,11 +48,13 @@ fn main() {
         }
         Startup::Run { config, config_file, sentinel } => (config, config_file, sentinel),
     };
-    if sentinel {
-        eprintln!("Sentinel mode is not available in this version of Viator yet.");
-        std::process::exit(1);
-    }
     viator::logging::configure(cfg.loglevel, &cfg.logfile);
+    if sentinel {
+        if let Err(e) = viator::sentinel::check_config_file(config_file.as_deref()) {
+            log::warn!("{e}");
+            std::process::exit(1);
+        }
+    }
     if cfg.daemonize {
         daemonize();
     }
@@ -80,16 +85,21 @@ fn main() {
             std::process::exit(1);
         }
     };
-    viator::logging::set_role(b'M');
+    viator::logging::set_role(if sentinel { b'X' } else { b'M' });
     if show_logo {
         viator::logging::write_raw(&logo(&srv, pid));
     } else {
-        let mode = if srv.config.cluster_enabled { "cluster" } else { "standalone" };
-        log::info!("Running mode={mode}, port={}.", srv.tcp_port);
+        log::info!("Running mode={}, port={}.", mode_name(&srv), srv.tcp_port);
     }
     if let Err(e) = viator::cluster::init(&mut srv) {
         log::warn!("{e}");
         std::process::exit(1);
+    }
+    if sentinel {
+        if let Err(e) = viator::sentinel::init(&mut srv) {
+            log::warn!("{e}");
+            std::process::exit(1);
+        }
     }
     srv.note_unimplemented();
     if srv.config.daemonize || !srv.config.pidfile.is_empty() {
@@ -100,7 +110,9 @@ fn main() {
         }
     }
     log::warn!("Server initialized");
-    if let Err(e) = viator::persist::aof::load_at_startup(&mut srv) {
+    // A Sentinel holds no data: nothing to load.
+    let loaded = if sentinel { Ok(()) } else { viator::persist::aof::load_at_startup(&mut srv) };
+    if let Err(e) = loaded {
         for line in e.lines() {
             log::warn!("{line}");
         }
@@ -113,9 +125,20 @@ fn main() {
     std::process::exit(code);
 }
 
+/// `cluster`, `sentinel` or `standalone`, as the banner and log name the mode.
+fn mode_name(srv: &Server) -> &'static str {
+    if srv.config.cluster_enabled {
+        "cluster"
+    } else if srv.sentinel_mode {
+        "sentinel"
+    } else {
+        "standalone"
+    }
+}
+
 /// The start-up banner. The test harness and operators look for ` PID: `.
 fn logo(srv: &Server, pid: u32) -> String {
-    let mode = if srv.config.cluster_enabled { "cluster" } else { "standalone" };
+    let mode = mode_name(srv);
     format!(
         "\n                  Viator {} (Redis {} compatible) 64 bit\n                  Running in {mode} mode\n                  Port: {}\n                  PID: {pid}\n\n",
         viator::VIATOR_VERSION,

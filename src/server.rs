@@ -202,6 +202,8 @@ pub struct Server {
     pub persist: crate::persist::Persist,
     /// Cluster state, with `cluster-enabled yes` only.
     pub cluster: Option<Box<crate::cluster::Cluster>>,
+    /// Sentinel state, in Sentinel mode only.
+    pub sentinel: Option<Box<crate::sentinel::Sentinel>>,
 }
 
 impl Server {
@@ -217,7 +219,11 @@ impl Server {
             // Before any key is loaded, so no rebuild scan is needed.
             ks.enable_slot_index();
         }
-        let mut commands = CommandTable::new(crate::cmd::BINDINGS);
+        let mut commands = if config.sentinel_mode() {
+            CommandTable::new(&crate::sentinel::bindings())
+        } else {
+            CommandTable::new(crate::cmd::BINDINGS)
+        };
         for (old, new) in &config.rename_commands {
             commands.rename(old, new).map_err(|e| format!("rename-command {old} {new:?}: {e}"))?;
         }
@@ -250,7 +256,7 @@ impl Server {
             tcp_port: config.port as u16,
             active_expire_enabled: true,
             exit_code: None,
-            sentinel_mode: false,
+            sentinel_mode: config.sentinel_mode(),
             noted_noop: Vec::new(),
             watched_keys: HashMap::new(),
             prop: Default::default(),
@@ -260,6 +266,7 @@ impl Server {
             monitors: Vec::new(),
             persist: Default::default(),
             cluster: None,
+            sentinel: None,
             read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             ready_events: Vec::with_capacity(1024),
             pubsub: Default::default(),
@@ -372,6 +379,7 @@ impl Server {
                 Some((TokenKind::ReplPipe, _)) => crate::repl::sync::pipe_readable(self),
                 Some((TokenKind::BusListener, i)) => crate::cluster::bus::accept(self, i),
                 Some((TokenKind::BusLink, key)) => crate::cluster::bus::on_event(self, key, readable, writable),
+                Some((TokenKind::SentinelLink, key)) => crate::sentinel::link::on_event(self, key, readable, writable),
                 None => {}
             }
         }
@@ -1230,6 +1238,7 @@ impl Server {
         crate::repl::replica::cron(self);
         crate::repl::cron(self);
         crate::cluster::cron(self);
+        crate::sentinel::timer(self);
         crate::info::sample_memory(self);
         self.migrate_sockets.close_idle(self.clock.now_ms / 1000);
         crate::tracking::enforce_limit(self, None);

@@ -35,8 +35,8 @@ pub fn prepare(srv: &mut Server, mut flags: ShutdownFlags) -> Outcome {
     if srv.shutdown_ms != 0 {
         return Outcome::Waiting;
     }
-    if srv.persist.loading {
-        // Saving a half-loaded dataset would lose the rest of it.
+    if srv.persist.loading || srv.sentinel_mode {
+        // Saving a half-loaded dataset would lose the rest of it; a Sentinel has none.
         flags = ShutdownFlags((flags.0 & !ShutdownFlags::SAVE.0) | ShutdownFlags::NOSAVE.0);
     }
     srv.shutdown_flags = flags;

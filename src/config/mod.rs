@@ -330,6 +330,16 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Whether this configuration is a Sentinel's.
+    pub fn sentinel_mode(&self) -> bool {
+        self.sentinel_mode
+    }
+
+    /// The `sentinel ...` lines read at start-up, without the leading word.
+    pub fn sentinel_lines(&self) -> &[Vec<String>] {
+        &self.sentinel_lines
+    }
+
     /// The defaults for a server (`sentinel` false, same as `Default`) or for a
     /// Sentinel, which listens on 26379 with protected mode off. CONFIG REWRITE still
     /// compares against the server defaults, so a Sentinel's file gets `port 26379`.

@@ -33,6 +33,8 @@ pub enum TokenKind {
     ReplPipe,
     /// A cluster bus link (slab key in the bus's link table).
     BusLink,
+    /// A Sentinel's link to a monitored instance (slab key in its connection table).
+    SentinelLink,
 }
 
 impl TokenKind {
@@ -44,6 +46,7 @@ impl TokenKind {
             TokenKind::Link => 4,
             TokenKind::ReplPipe => 5,
             TokenKind::BusLink => 6,
+            TokenKind::SentinelLink => 7,
         }
     }
 
@@ -62,6 +65,7 @@ impl TokenKind {
             4 => TokenKind::Link,
             5 => TokenKind::ReplPipe,
             6 => TokenKind::BusLink,
+            7 => TokenKind::SentinelLink,
             _ => return None,
         };
         Some((kind, (v & 0xffff_ffff) as usize))

@@ -1,0 +1,266 @@
+//! Sentinel's outgoing connections to masters, replicas and other Sentinels.
+//!
+//! Owns the connection table (`Conn`, keyed by the low half of a
+//! `TokenKind::SentinelLink` token), non-blocking connect, buffered writes,
+//! reading replies with the RESP decoder, and routing each reply to the
+//! callback queued with its command (Redis's hiredis async context with its
+//! reply callbacks). Must not decide what a reply means: `monitor` and
+//! `failover` do. A closed connection only marks its instance disconnected;
+//! the timer reconnects.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+
+use mio::Interest;
+
+use super::{Role, Sentinel, Which};
+use crate::reactor::net::Stream;
+use crate::reactor::{Reactor, TokenKind};
+use crate::resp::value::{encode_command_into, Decoder, Value};
+use crate::server::Server;
+
+/// Which instance a connection belongs to, by names (stable across index changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// Master name.
+    pub master: String,
+    /// Instance kind.
+    pub role: Role,
+    /// Instance name.
+    pub name: String,
+}
+
+/// What to do with a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Callback {
+    /// Ignore it.
+    Discard,
+    /// PING reply.
+    Ping,
+    /// INFO reply.
+    Info,
+    /// PUBLISH of a hello.
+    Publish,
+    /// SENTINEL IS-MASTER-DOWN-BY-ADDR reply.
+    IsMasterDown,
+    /// SUBSCRIBE on the pub/sub link: an error reply (say -NOAUTH) drops the
+    /// link, as hiredis drops a connection on an unexpected error.
+    Subscribe,
+}
+
+/// One connection.
+pub struct Conn {
+    stream: Stream,
+    out: Vec<u8>,
+    inbuf: Vec<u8>,
+    decoder: Decoder,
+    /// The instance.
+    pub owner: Owner,
+    /// The pub/sub connection (replies are hello messages), else the command one.
+    pub pubsub: bool,
+    pending: VecDeque<Callback>,
+    connected: bool,
+}
+
+/// Opens a connection to `addr` for `owner`; `None` when the connect failed at once.
+pub fn open(s: &mut Sentinel, reactor: &Reactor, ip: &str, port: u16, owner: Owner, pubsub: bool) -> Option<usize> {
+    let sa = std::net::ToSocketAddrs::to_socket_addrs(&(ip, port)).ok()?.next()?;
+    let tcp = mio::net::TcpStream::connect(sa).ok()?;
+    let mut stream = Stream::Tcp(tcp);
+    let entry = s.conns.vacant_entry();
+    let key = entry.key();
+    reactor.register(&mut stream, TokenKind::SentinelLink.token(key), Interest::READABLE | Interest::WRITABLE).ok()?;
+    entry.insert(Conn {
+        stream,
+        out: Vec::new(),
+        inbuf: Vec::new(),
+        decoder: Decoder::new(),
+        owner,
+        pubsub,
+        pending: VecDeque::new(),
+        connected: false,
+    });
+    Some(key)
+}
+
+/// Queues a command on connection `key`; its reply goes to `cb`.
+pub fn send<A: AsRef<[u8]>>(s: &mut Sentinel, key: usize, args: &[A], cb: Callback) -> bool {
+    let Some(c) = s.conns.get_mut(key) else { return false };
+    encode_command_into(&mut c.out, args);
+    c.pending.push_back(cb);
+    if c.connected {
+        let _ = flush(c);
+    }
+    true
+}
+
+fn flush(c: &mut Conn) -> io::Result<()> {
+    while !c.out.is_empty() {
+        match c.stream.write(&c.out) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                c.out.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The local IP of connection `key` (for hello messages).
+pub fn local_ip(s: &Sentinel, key: usize) -> Option<String> {
+    match &s.conns.get(key)?.stream {
+        Stream::Tcp(t) => t.local_addr().ok().map(|a| a.ip().to_string()),
+        Stream::Unix(_) => None,
+    }
+}
+
+/// Closes connection `key` and marks its instance disconnected.
+pub fn close(s: &mut Sentinel, reactor: &Reactor, key: usize) {
+    if !s.conns.contains(key) {
+        return;
+    }
+    let mut c = s.conns.remove(key);
+    let _ = reactor.deregister(&mut c.stream);
+    if let Some((mi, w)) = locate(s, &c.owner) {
+        let ri = s.masters[mi].get_mut(w);
+        if ri.link.cc == Some(key) {
+            ri.link.cc = None;
+            ri.link.pending_commands = 0;
+        }
+        if ri.link.pc == Some(key) {
+            ri.link.pc = None;
+        }
+        ri.disconnected = true;
+    }
+}
+
+/// Closes both connections of an instance.
+pub fn close_instance(s: &mut Sentinel, reactor: &Reactor, mi: usize, w: Which) {
+    let l = s.masters[mi].get(w).link.clone();
+    for k in [l.cc, l.pc].into_iter().flatten() {
+        close(s, reactor, k);
+    }
+}
+
+/// Closes every connection of a master and of its replicas and Sentinels.
+pub fn close_master(s: &mut Sentinel, reactor: &Reactor, mi: usize) {
+    close_instance(s, reactor, mi, Which::Master);
+    for i in 0..s.masters[mi].replicas.len() {
+        close_instance(s, reactor, mi, Which::Replica(i));
+    }
+    for i in 0..s.masters[mi].sentinels.len() {
+        close_instance(s, reactor, mi, Which::Sentinel(i));
+    }
+}
+
+/// Finds the instance a connection belongs to.
+pub fn locate(s: &Sentinel, o: &Owner) -> Option<(usize, Which)> {
+    let mi = s.master_idx(&o.master)?;
+    Some((mi, s.masters[mi].find(o.role, &o.name)?))
+}
+
+/// Readiness on a Sentinel link: completes the connect, writes, reads and
+/// dispatches replies.
+pub fn on_event(srv: &mut Server, key: usize, readable: bool, writable: bool) {
+    super::with(srv, None, |s, reactor, now| handle(s, reactor, key, readable, writable, now));
+}
+
+fn handle(s: &mut Sentinel, reactor: &Reactor, key: usize, readable: bool, writable: bool, now: i64) {
+    let Some(c) = s.conns.get_mut(key) else { return };
+    if writable && !c.connected {
+        let ok = match &c.stream {
+            Stream::Tcp(t) => matches!(t.take_error(), Ok(None)) && t.peer_addr().is_ok(),
+            Stream::Unix(_) => true,
+        };
+        if !ok {
+            close(s, reactor, key);
+            return;
+        }
+        c.connected = true;
+    }
+    if c.connected && flush(c).is_err() {
+        close(s, reactor, key);
+        return;
+    }
+    if !readable {
+        return;
+    }
+    let mut buf = [0u8; 16 * 1024];
+    let mut eof = false;
+    loop {
+        match c.stream.read(&mut buf) {
+            Ok(0) => {
+                eof = true;
+                break;
+            }
+            Ok(n) => c.inbuf.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                eof = true;
+                break;
+            }
+        }
+    }
+    let mut replies = Vec::new();
+    let mut bad = false;
+    loop {
+        match c.decoder.decode(&c.inbuf) {
+            Ok(Some((v, used))) => {
+                c.inbuf.drain(..used);
+                replies.push(v);
+            }
+            Ok(None) => break,
+            Err(_) => {
+                bad = true;
+                break;
+            }
+        }
+    }
+    let owner = c.owner.clone();
+    let pubsub = c.pubsub;
+    let mut cbs = Vec::with_capacity(replies.len());
+    for _ in 0..replies.len() {
+        cbs.push(c.pending.pop_front().unwrap_or(Callback::Discard));
+    }
+    for (v, cb) in replies.into_iter().zip(cbs) {
+        let Some((mi, w)) = locate(s, &owner) else { break };
+        if pubsub {
+            s.masters[mi].get_mut(w).link.pc_last_activity = now;
+            if cb == Callback::Subscribe && v.is_error() {
+                bad = true;
+                break;
+            }
+            super::monitor::on_pubsub_message(s, reactor, &v, now);
+        } else {
+            let ri = s.masters[mi].get_mut(w);
+            ri.link.pending_commands = (ri.link.pending_commands - 1).max(0);
+            dispatch(s, mi, w, cb, &v, now);
+        }
+    }
+    if eof || bad {
+        close(s, reactor, key);
+    }
+}
+
+fn dispatch(s: &mut Sentinel, mi: usize, w: Which, cb: Callback, v: &Value, now: i64) {
+    match cb {
+        Callback::Discard | Callback::Subscribe => {}
+        Callback::Ping => super::monitor::on_ping_reply(s, mi, w, v, now),
+        Callback::Info => {
+            if let Some(text) = v.as_bytes() {
+                let text = String::from_utf8_lossy(text).into_owned();
+                super::monitor::refresh_info(s, mi, w, &text, now);
+            }
+        }
+        Callback::Publish => {
+            if !v.is_error() {
+                s.masters[mi].get_mut(w).last_pub_time = now;
+            }
+        }
+        Callback::IsMasterDown => super::failover::on_is_master_down_reply(s, mi, w, v, now),
+    }
+}
