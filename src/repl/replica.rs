@@ -897,10 +897,9 @@ fn advance(srv: &mut Server, mut link: Link) -> Step {
                         log::info!("Full resync from master: {id}:{offset}");
                         link.full = Some((id, offset));
                         srv.repl.replica.state = LinkState::Transfer;
-                        // The old history is gone: until the snapshot is in,
-                        // our offset is unknown (0), as Redis's discarded
-                        // cached master leaves it.
-                        srv.repl.replica.cached = false;
+                        // Our history stays offered for a partial resync
+                        // until the snapshot starts replacing the data: a
+                        // transfer that dies first loses nothing (Redis 7.0).
                     }
                     PsyncReply::Continue(new_id) => {
                         log::info!("Successful partial resynchronization with master.");
@@ -1011,6 +1010,7 @@ fn finish_full_sync(srv: &mut Server, link: Link) -> Result<(), String> {
         let _ = std::fs::remove_file(&tmp);
         format!("Failed trying to rename the temp DB into {target} in MASTER <-> REPLICA synchronization: {e}")
     })?;
+    attach_to_new_master(srv);
     log::info!("MASTER <-> REPLICA sync: Flushing old data");
     srv.ks.replica_keys_with_expire.clear();
     for db in 0..srv.ks.dbs.len() {
@@ -1067,9 +1067,14 @@ fn synced(srv: &mut Server, stream: Stream, rest: &[u8], id: String, offset: i64
     attach_master(srv, stream, rest, 0)
 }
 
-/// Our own replicas hold data of another history: they must sync again
-/// (Redis's replicationAttachToNewMaster).
+/// The data is about to be replaced by another history: ours can no longer
+/// be continued (the cached master is discarded), and our own replicas must
+/// sync again (Redis's replicationAttachToNewMaster).
 pub(super) fn attach_to_new_master(srv: &mut Server) {
+    if std::mem::take(&mut srv.repl.replica.cached) {
+        // COMPAT: replicationDiscardCachedMaster's line.
+        log::info!("Discarding previously cached master state.");
+    }
     for key in srv.repl.replicas.clone() {
         srv.kill_client(key);
     }
