@@ -645,3 +645,47 @@ fn a_disk_snapshot_nobody_waits_for_is_stopped_unless_save_points_want_it() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(in_progress(&mut m), "save points keep the snapshot going");
 }
+
+/// Reads the `$EOF:<mark>` header of a diskless transfer and returns the mark.
+fn read_eof_mark(r: &mut Raw) -> String {
+    let mut header = Vec::new();
+    while !header.ends_with(b"\r\n") {
+        let byte = r.read_n(1, Duration::from_secs(10));
+        assert!(!byte.is_empty(), "no snapshot header");
+        header.extend_from_slice(&byte);
+    }
+    String::from_utf8_lossy(&header).trim_start_matches("$EOF:").trim().to_string()
+}
+
+#[test]
+fn a_stalled_diskless_receiver_is_dropped_and_the_other_gets_the_whole_snapshot() {
+    let master = Server::start_with(&[
+        "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "5", "--repl-diskless-sync-max-replicas", "2",
+        "--repl-timeout", "2", "--rdbcompression", "no",
+    ]);
+    let mut m = master.client();
+    // 8 MB: more than a stalled reader's socket buffers absorb.
+    let _: () = q(&mut m, &["DEBUG", "POPULATE", "2000", "key", "4000"]);
+    // Both ask before either is answered: +FULLRESYNC comes when the shared
+    // child starts, once the second replica is there.
+    let ask = || {
+        let mut r = master.raw();
+        r.roundtrip(&resp(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]), b"+OK\r\n");
+        r.send(&resp(&[b"PSYNC", b"?", b"-1"]));
+        r
+    };
+    let mut fast = ask();
+    let mut stalled = ask();
+    assert!(show(&fast.read_reply()).starts_with("+FULLRESYNC "));
+    assert!(show(&stalled.read_reply()).starts_with("+FULLRESYNC "));
+    let mark = read_eof_mark(&mut fast);
+    let mut body = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !body.ends_with(mark.as_bytes()) {
+        assert!(std::time::Instant::now() < deadline, "the snapshot stopped at {} bytes:\n{}", body.len(), master.log());
+        body.extend_from_slice(&fast.read_n(64 * 1024, Duration::from_millis(100)));
+    }
+    let log = master.log();
+    assert_eq!(log.matches("Disconnecting timedout replica (full sync)").count(), 1, "{log}");
+    assert!(log.contains("Diskless rdb transfer, done reading from pipe, 1 replicas still up."), "{log}");
+}

@@ -203,7 +203,22 @@ fn spawn_socket_child(srv: &mut Server) -> bool {
             .and_then(|_| crate::persist::rdb::write_snapshot(srv, &mut out, false))
             .and_then(|_| out.write_all(mark.as_bytes()))
             .and_then(|_| out.flush());
-        written.is_ok()
+        if written.is_err() {
+            return false;
+        }
+        // The snapshot's tail may still sit in the socket buffer: exiting
+        // now would let the parent reap us and close its end before reading
+        // it. Signal the end of the data instead and wait until the parent,
+        // having read up to it, closes its end (Redis's safe-to-exit pipe).
+        let Ok(mut end) = out.into_inner() else { return false };
+        let _ = end.shutdown(std::net::Shutdown::Write);
+        let mut byte = [0u8; 1];
+        while let Err(e) = end.read(&mut byte) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                break;
+            }
+        }
+        true
     };
     match child::spawn(srv, ChildKind::Rdb, job) {
         Ok(pid) => {
@@ -309,6 +324,9 @@ fn read_pipe(srv: &mut Server) {
     if eof {
         if let Some(mut p) = srv.repl.pipe.take() {
             let _ = srv.reactor.deregister(&mut p.stream);
+            // Lets the child exit (it waits for this). A shutdown, not just
+            // a close: the child holds a copy of this descriptor too.
+            let _ = p.stream.shutdown(std::net::Shutdown::Both);
         }
         // COMPAT: rdbPipeReadHandler's message.
         log::info!("Diskless rdb transfer, done reading from pipe, {} replicas still up.", keys.len());
@@ -476,8 +494,9 @@ pub fn replica_gone(srv: &mut Server, waited_for_snapshot: bool) {
     }
 }
 
-/// Once a second: drops receivers of a diskless snapshot that took nothing
-/// for `repl-timeout`.
+/// Once a second: drops receivers of a diskless snapshot that still hold
+/// part of a chunk and took nothing of it for `repl-timeout` (the others
+/// wait for them, as Redis's repl_last_partial_write rule has it).
 pub fn cron(srv: &mut Server) {
     if !srv.repl.sync_socket {
         return;
@@ -485,7 +504,11 @@ pub fn cron(srv: &mut Server) {
     let now = srv.clock.now_ms;
     let timeout_ms = srv.config.repl_timeout * 1000;
     for key in receivers(srv) {
-        let stuck = srv.repl.replica_info.get(&key).is_some_and(|i| i.last_drain_ms != 0 && now - i.last_drain_ms > timeout_ms);
+        // Only a receiver still holding part of a chunk can be the one
+        // stuck: one that took everything merely waits for the others.
+        let holding = srv.clients.get(key).and_then(|s| s.as_deref()).is_some_and(|c| !c.reply.is_empty());
+        let stuck = holding
+            && srv.repl.replica_info.get(&key).is_some_and(|i| i.last_drain_ms != 0 && now - i.last_drain_ms > timeout_ms);
         if stuck {
             if let Some(Some(c)) = srv.clients.get(key) {
                 // COMPAT: replicationCron's message.
