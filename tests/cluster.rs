@@ -69,7 +69,8 @@ impl ClusterClient {
             let Ok(ranges) = redis::cmd("CLUSTER").arg("SLOTS").query::<Vec<redis::Value>>(&mut con) else { continue };
             for r in ranges {
                 let redis::Value::Array(r) = r else { continue };
-                let (Ok(a), Ok(b)) = (redis::from_redis_value::<u16>(&r[0]), redis::from_redis_value::<u16>(&r[1])) else {
+                let (Ok(a), Ok(b)) = (redis::from_redis_value::<u16>(&r[0]), redis::from_redis_value::<u16>(&r[1]))
+                else {
                     continue;
                 };
                 let redis::Value::Array(node) = &r[2] else { continue };
@@ -207,7 +208,10 @@ fn six_nodes_create_fail_over_and_reshard() {
     let new_master_id = nodes[replica].id();
     let demoted = wait_for(SETTLE, || {
         nodes[victim].role() == "slave"
-            && nodes[victim].q(&["CLUSTER", "NODES"]).lines().any(|l| l.contains("myself,slave") && l.contains(&new_master_id))
+            && nodes[victim]
+                .q(&["CLUSTER", "NODES"])
+                .lines()
+                .any(|l| l.contains("myself,slave") && l.contains(&new_master_id))
     });
     assert!(demoted, "old master did not become a replica:\n{}", nodes[victim].log());
     assert!(wait_for(SETTLE, || nodes[victim].q(&["INFO", "replication"]).contains("master_link_status:up")));
@@ -276,14 +280,7 @@ fn mixed_redis_and_viator_cluster_fails_over_both_ways() {
     let (v, r) = (viator_bin(), PathBuf::from(REDIS_SERVER));
     // Masters: 0 (Viator), 1 (Redis), 2 (Viator); replicas 3 (Redis) of 0,
     // 4 (Viator) of 1, 5 (Redis) of 2.
-    let mut nodes = vec![
-        node(&v),
-        node(&r),
-        node(&v),
-        node(&r),
-        node(&v),
-        node(&r),
-    ];
+    let mut nodes = vec![node(&v), node(&r), node(&v), node(&r), node(&v), node(&r)];
     let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
     for (i, (a, b)) in ranges.iter().enumerate() {
         assert_eq!(nodes[i].q(&["CLUSTER", "ADDSLOTSRANGE", a, b]), "OK");
@@ -327,5 +324,62 @@ fn mixed_redis_and_viator_cluster_fails_over_both_ways() {
         for i in 0..600 {
             assert_eq!(cc.get(&format!("k{i}")), Some(i.to_string()), "k{i} after node {victim} failed");
         }
+    }
+}
+
+/// A master whose slot another master takes over with a greater config
+/// epoch deletes the keys it held there, and the deletions reach its
+/// replica and its AOF as DELs (Redis's delKeysInSlot since 7.2).
+#[test]
+fn keys_of_a_lost_slot_are_deleted_on_the_replica_and_in_the_aof_too() {
+    let v = viator_bin();
+    let nodes = [node(&v), node(&v), node(&v)];
+    let (a, b, r) = (&nodes[0], &nodes[1], &nodes[2]);
+    assert_eq!(a.q(&["CLUSTER", "ADDSLOTSRANGE", "0", "8191"]), "OK");
+    assert_eq!(b.q(&["CLUSTER", "ADDSLOTSRANGE", "8192", "16383"]), "OK");
+    assert_eq!(a.q(&["CLUSTER", "SET-CONFIG-EPOCH", "1"]), "OK");
+    assert_eq!(b.q(&["CLUSTER", "SET-CONFIG-EPOCH", "2"]), "OK");
+    for n in [b, r] {
+        assert_eq!(a.q(&["CLUSTER", "MEET", "127.0.0.1", &n.port.to_string()]), "OK");
+    }
+    let met = wait_for(SETTLE, || nodes.iter().all(|n| n.q(&["CLUSTER", "NODES"]).lines().count() == 3));
+    assert!(met, "nodes did not meet: {}", a.q(&["CLUSTER", "NODES"]));
+    assert_eq!(r.q(&["CLUSTER", "REPLICATE", &a.id()]), "OK");
+    wait_all_ok(&nodes.iter().collect::<Vec<_>>());
+    assert!(
+        wait_for(SETTLE, || r.q(&["INFO", "replication"]).contains("master_link_status:up")),
+        "replica never synced"
+    );
+
+    // Three keys in one slot of A, one key in another slot of A.
+    let tag = (0..).map(|i| format!("{{t{i}}}")).find(|t| key_hash_slot(t.as_bytes()) < 8192).unwrap();
+    let slot = key_hash_slot(tag.as_bytes());
+    let dirty: Vec<String> = (1..=3).map(|i| format!("{tag}{i}")).collect();
+    let kept = (0..)
+        .map(|i| format!("kept{i}"))
+        .find(|k| key_hash_slot(k.as_bytes()) < 8192 && key_hash_slot(k.as_bytes()) != slot)
+        .unwrap();
+    for k in dirty.iter().chain([&kept]) {
+        assert_eq!(a.q(&["SET", k, "v"]), "OK");
+    }
+    assert_eq!(a.q(&["WAIT", "1", "5000"]), "1");
+    assert_eq!(r.q(&["DBSIZE"]), "4");
+
+    // B claims the slot and wins it with a fresh, greater epoch.
+    assert_eq!(b.q(&["CLUSTER", "SETSLOT", &slot.to_string(), "NODE", &b.id()]), "OK");
+    b.q(&["CLUSTER", "BUMPEPOCH"]);
+    assert!(wait_for(SETTLE, || a.q(&["DBSIZE"]) == "1"), "A kept its dirty keys: {}", a.log());
+    assert!(wait_for(SETTLE, || r.q(&["DBSIZE"]) == "1"), "the replica kept keys its master deleted");
+    assert_eq!(r.q(&["READONLY"]), "OK");
+    let aof_dir = a.dir.join("appendonlydir");
+    let aof: Vec<u8> = std::fs::read_dir(&aof_dir)
+        .expect("appendonlydir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".incr.aof"))
+        .flat_map(|e| std::fs::read(e.path()).unwrap_or_default())
+        .collect();
+    let aof = String::from_utf8_lossy(&aof);
+    for k in &dirty {
+        assert!(aof.contains(&format!("$3\r\nDEL\r\n${}\r\n{k}\r\n", k.len())), "no DEL {k} in A's AOF:\n{aof}");
     }
 }

@@ -1062,13 +1062,29 @@ fn update_slots_config_with(srv: &mut Server, sender: NodeId, sender_epoch: u64,
         cl.save_later(true);
     } else if !dirty.is_empty() {
         for j in dirty {
-            let keys = super::route::keys_in_slot(&srv.ks, j, usize::MAX);
-            for k in &keys {
-                srv.ks.delete(0, k);
-            }
-            log::warn!("Deleting keys in dirty slot {j} ({} keys)", keys.len());
+            let n = delete_keys_in_slot(srv, j);
+            log::warn!("Deleting keys in dirty slot {j} ({n} keys)");
         }
+        // Watchers, tracking, keyspace events and the DELs, as after a command.
+        srv.after_command(None);
     }
+}
+
+/// Deletes the keys of a slot this node no longer serves, each one a write
+/// of its own: a DEL (UNLINK under `lazyfree-lazy-server-del`) for the
+/// replicas and the AOF, a `del` keyspace event, the key signalled as
+/// modified (the delKeysInSlot of Redis 7.2 and later; 7.0 deleted them
+/// silently, leaving replicas with keys their master no longer has).
+/// Returns how many went.
+fn delete_keys_in_slot(srv: &mut Server, slot: usize) -> usize {
+    let keys = srv.ks.take_keys_in_slot(slot as u16);
+    let lazy = srv.ks.lazyfree.lazy_server_del;
+    for k in &keys {
+        srv.ks.touch_write(0, k);
+        srv.ks.notify(crate::db::notify::GENERIC, "del", 0, k);
+        srv.propagate_deletion(0, k, lazy);
+    }
+    keys.len()
 }
 
 // ------------------------------------------------------------ cron
