@@ -327,11 +327,9 @@ fn mixed_redis_and_viator_cluster_fails_over_both_ways() {
     }
 }
 
-/// A master whose slot another master takes over with a greater config
-/// epoch deletes the keys it held there, and the deletions reach its
-/// replica and its AOF as DELs (Redis's delKeysInSlot since 7.2).
-#[test]
-fn keys_of_a_lost_slot_are_deleted_on_the_replica_and_in_the_aof_too() {
+/// Masters A (slots 0-8191, epoch 1) and B (the rest, epoch 2) and R, a
+/// synced replica of A; all Viator.
+fn two_masters_and_a_replica() -> [Node; 3] {
     let v = viator_bin();
     let nodes = [node(&v), node(&v), node(&v)];
     let (a, b, r) = (&nodes[0], &nodes[1], &nodes[2]);
@@ -351,6 +349,16 @@ fn keys_of_a_lost_slot_are_deleted_on_the_replica_and_in_the_aof_too() {
         "replica never synced"
     );
 
+    nodes
+}
+
+/// A master whose slot another master takes over with a greater config
+/// epoch deletes the keys it held there, and the deletions reach its
+/// replica and its AOF as DELs (Redis's delKeysInSlot since 7.2).
+#[test]
+fn keys_of_a_lost_slot_are_deleted_on_the_replica_and_in_the_aof_too() {
+    let nodes = two_masters_and_a_replica();
+    let (a, b, r) = (&nodes[0], &nodes[1], &nodes[2]);
     // Three keys in one slot of A, one key in another slot of A.
     let tag = (0..).map(|i| format!("{{t{i}}}")).find(|t| key_hash_slot(t.as_bytes()) < 8192).unwrap();
     let slot = key_hash_slot(tag.as_bytes());
@@ -382,4 +390,31 @@ fn keys_of_a_lost_slot_are_deleted_on_the_replica_and_in_the_aof_too() {
     for k in &dirty {
         assert!(aof.contains(&format!("$3\r\nDEL\r\n${}\r\n{k}\r\n", k.len())), "no DEL {k} in A's AOF:\n{aof}");
     }
+}
+
+/// CLUSTER MYSHARDID: one id per shard, kept in nodes.conf; a replica's log
+/// lines carry the S role letter; cluster-announce-tls-port is accepted.
+#[test]
+fn shard_ids_role_letters_and_the_tls_announce_port() {
+    let nodes = two_masters_and_a_replica();
+    let (a, b, r) = (&nodes[0], &nodes[1], &nodes[2]);
+    let shard = a.q(&["CLUSTER", "MYSHARDID"]);
+    assert_eq!(shard.len(), 40);
+    assert!(shard.bytes().all(|c| c.is_ascii_hexdigit()));
+    assert_ne!(b.q(&["CLUSTER", "MYSHARDID"]), shard);
+    assert!(wait_for(SETTLE, || r.q(&["CLUSTER", "MYSHARDID"]) == shard), "the replica is not in its master's shard");
+    // Saved with the node lines, as Redis 7.2's aux field, not shown by CLUSTER NODES.
+    assert!(wait_for(SETTLE, || {
+        std::fs::read_to_string(r.dir.join("nodes.conf"))
+            .unwrap_or_default()
+            .contains(&format!("shard-id={shard} myself,slave"))
+    }));
+    assert!(!a.q(&["CLUSTER", "NODES"]).contains("shard-id"));
+    // Log lines: "<pid>:S" on the replica, "<pid>:M" on a master.
+    let role_of_last_line =
+        |n: &Node| n.log().lines().last().and_then(|l| l.split(' ').next()).map(|p| p.ends_with(":S"));
+    assert_eq!(role_of_last_line(r), Some(true), "{}", r.log());
+    assert_eq!(role_of_last_line(a), Some(false), "{}", a.log());
+    assert_eq!(a.q(&["CONFIG", "SET", "cluster-announce-tls-port", "7443"]), "OK");
+    assert_eq!(a.q(&["CONFIG", "GET", "cluster-announce-tls-port"]), "cluster-announce-tls-port\n7443");
 }

@@ -358,6 +358,9 @@ pub fn send_ping(srv: &mut Server, key: usize, mtype: MsgType) {
     if !cl.me().hostname.is_empty() {
         exts.push(PingExt::Hostname(cl.me().hostname.clone()));
     }
+    if target.and_then(|id| cl.nodes.get(id)).is_none_or(|n| n.sends_shard_id != Some(false)) {
+        exts.push(PingExt::ShardId(cl.me().shard_id));
+    }
     if mtype == MsgType::Ping {
         if let Some(n) = target.and_then(|id| cl.nodes.get_mut(id)) {
             n.ping_sent = now;
@@ -840,14 +843,21 @@ fn process_ping(
     }
     process_gossip(srv, hdr, gossip, Some(s));
     let cl = state(srv);
+    let mut sends_shard_id = false;
     for e in exts {
-        if let PingExt::Hostname(h) = e {
-            if cl.nodes[s].hostname != *h {
+        match e {
+            PingExt::Hostname(h) if cl.nodes[s].hostname != *h => {
                 cl.nodes[s].hostname = h.clone();
                 cl.save_later(false);
             }
+            PingExt::ShardId(shard) => {
+                sends_shard_id = true;
+                cl.update_shard_id(s, *shard);
+            }
+            _ => {}
         }
     }
+    cl.nodes[s].sends_shard_id = Some(sends_shard_id);
     if !exts.iter().any(|e| matches!(e, PingExt::Hostname(_))) && !cl.nodes[s].hostname.is_empty() {
         cl.nodes[s].hostname.clear();
         cl.save_later(false);

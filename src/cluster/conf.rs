@@ -53,17 +53,28 @@ pub fn flags_text(f: u16) -> String {
     }
 }
 
-/// One line of CLUSTER NODES / nodes.conf for node `id` (no newline).
+/// One line of CLUSTER NODES for node `id` (no newline).
 pub fn node_line(cl: &Cluster, id: NodeId) -> String {
+    describe_node(cl, id, false)
+}
+
+/// One node line; `aux` adds what only nodes.conf holds after the
+/// hostname (`,hostname,shard-id=...`, Redis 7.2's aux fields, which it
+/// does not show to clients either).
+fn describe_node(cl: &Cluster, id: NodeId, aux: bool) -> String {
     let n = &cl.nodes[id];
     let mut s = String::with_capacity(128);
     s.push_str(n.name_str());
     s.push(' ');
     s.push_str(&n.ip);
     s.push_str(&format!(":{}@{}", n.port, n.cport));
-    if !n.hostname.is_empty() {
+    if !n.hostname.is_empty() || aux {
         s.push(',');
         s.push_str(&n.hostname);
+    }
+    if aux {
+        s.push_str(",shard-id=");
+        s.push_str(std::str::from_utf8(&n.shard_id).unwrap_or_default());
     }
     s.push(' ');
     s.push_str(&flags_text(n.flags));
@@ -100,15 +111,15 @@ pub fn node_line(cl: &Cluster, id: NodeId) -> String {
     s
 }
 
-/// Every node's line, newline-terminated; nodes in handshake are left out
-/// when `skip_handshake` (nodes.conf never holds them).
-pub fn nodes_text(cl: &Cluster, skip_handshake: bool) -> String {
+/// Every node's line, newline-terminated. `for_file`: as nodes.conf holds
+/// them, without nodes in handshake and with the aux fields.
+pub fn nodes_text(cl: &Cluster, for_file: bool) -> String {
     let mut out = String::new();
     for (id, n) in cl.nodes.iter() {
-        if skip_handshake && n.is(flags::HANDSHAKE) {
+        if for_file && n.is(flags::HANDSHAKE) {
             continue;
         }
-        out.push_str(&node_line(cl, id));
+        out.push_str(&describe_node(cl, id, for_file));
         out.push('\n');
     }
     out
@@ -296,6 +307,16 @@ fn load_text(cl: &mut Cluster, text: &[u8], path: &Path, now_ms: i64) -> Result<
             n.hostname = hostname;
             n.flags = 0;
         }
+        for field in words[1].split(',').skip(2) {
+            match field.split_once('=') {
+                Some(("shard-id", v)) if valid_name(v.as_bytes()) => {
+                    cl.nodes[id].shard_id.copy_from_slice(v.as_bytes());
+                }
+                Some(("shard-id", _)) => return Err(fail("bad shard-id")),
+                // Other aux fields of Redis 7.2 (tls-port, nodename...) are ignored.
+                _ => {}
+            }
+        }
         for f in words[2].split(',') {
             let bit = match f {
                 "noflags" => 0,
@@ -365,6 +386,11 @@ fn load_text(cl: &mut Cluster, text: &[u8], path: &Path, now_ms: i64) -> Result<
         ));
     };
     cl.myself = me;
+    // A replica is in its master's shard, whatever an older file said.
+    let pairs: Vec<(NodeId, NodeId)> = cl.nodes.iter().filter_map(|(id, n)| n.replica_of.map(|m| (id, m))).collect();
+    for (r, m) in pairs {
+        cl.nodes[r].shard_id = cl.nodes[m].shard_id;
+    }
     if cl.max_epoch() > cl.current_epoch {
         cl.current_epoch = cl.max_epoch();
     }
@@ -385,8 +411,9 @@ fn node_for(cl: &mut Cluster, name: &[u8], now_ms: i64) -> NodeId {
 
 /// `ip:port@cport[,hostname]`; the bus port defaults to port + 10000.
 pub fn parse_addr(s: &str) -> Option<(String, u16, u16, String)> {
+    // Redis 7.2's aux fields (`,shard-id=...`) follow the hostname.
     let (addr, hostname) = match s.split_once(',') {
-        Some((a, h)) => (a, h.to_string()),
+        Some((a, rest)) => (a, rest.split(',').next().unwrap_or_default().to_string()),
         None => (s, String::new()),
     };
     let colon = addr.rfind(':')?;
@@ -570,11 +597,39 @@ vars currentEpoch 6 lastVoteEpoch 3
     }
 
     #[test]
+    fn shard_ids_are_kept_in_the_file_and_shared_by_a_shard() {
+        let shard = "0123456789abcdef0123456789abcdef01234567";
+        let text =
+            SAMPLE.replacen("127.0.0.1:30001@40001", &format!("127.0.0.1:30001@40001,,shard-id={shard},tls-port=0"), 1);
+        let path = temp("shard");
+        fs::write(&path, &text).unwrap();
+        let mut cl = Cluster::new(path.clone(), 0);
+        assert!(load(&mut cl, 0).unwrap());
+        assert_eq!(&cl.me().shard_id, shard.as_bytes());
+        // The replica's line has no shard-id: it is in its master's shard.
+        let r = cl.lookup(b"292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f").unwrap();
+        assert_eq!(&cl.nodes[r].shard_id, shard.as_bytes());
+        let b = cl.lookup(b"67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1").unwrap();
+        assert_eq!(cl.nodes[b].hostname, "host-b");
+        // Clients never see the aux fields; the file keeps them.
+        assert!(!node_line(&cl, cl.myself).contains("shard-id"));
+        let file = nodes_text(&cl, true);
+        assert!(file.contains(&format!("127.0.0.1:30001@40001,,shard-id={shard} myself,master")), "{file}");
+        assert!(file.contains("@40002,host-b,shard-id="), "{file}");
+        let bad = SAMPLE.replacen("@40001", "@40001,,shard-id=xyz", 1);
+        fs::write(&path, bad).unwrap();
+        let mut cl = Cluster::new(path.clone(), 0);
+        assert!(load(&mut cl, 0).unwrap_err().contains("bad shard-id"));
+    }
+
+    #[test]
     fn parse_addr_forms() {
         assert_eq!(parse_addr("1.2.3.4:7000@17000"), Some(("1.2.3.4".into(), 7000, 17000, String::new())));
         assert_eq!(parse_addr("1.2.3.4:7000"), Some(("1.2.3.4".into(), 7000, 17000, String::new())));
         assert_eq!(parse_addr(":0@0"), Some((String::new(), 0, 0, String::new())));
         assert_eq!(parse_addr("::1:7000@17000,h"), Some(("::1".into(), 7000, 17000, "h".into())));
         assert_eq!(parse_addr("nope"), None);
+        assert_eq!(parse_addr("1.2.3.4:1@2,,shard-id=x").map(|a| a.3), Some(String::new()));
+        assert_eq!(parse_addr("1.2.3.4:1@2,h,tls-port=0").map(|a| a.3), Some("h".to_string()));
     }
 }

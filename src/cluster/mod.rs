@@ -89,6 +89,13 @@ pub struct Node {
     pub inbound_link: Option<usize>,
     /// Masters that reported it failing: (reporter, when).
     pub fail_reports: Vec<(NodeId, i64)>,
+    /// Its shard's id (Redis 7.2's shard_id): random for a new node, a
+    /// master's for its replicas, learnt from the 7.2 ping extension.
+    pub shard_id: Name,
+    /// Whether its pings carry the shard-id extension: unknown until one
+    /// arrives. Only nodes known not to (Redis 7.0, which logs every
+    /// extension it does not know) are sent ours without it.
+    pub sends_shard_id: Option<bool>,
 }
 
 impl Node {
@@ -119,6 +126,8 @@ impl Node {
             link: None,
             inbound_link: None,
             fail_reports: Vec::new(),
+            shard_id: random_name(),
+            sends_shard_id: None,
         }
     }
 
@@ -374,10 +383,27 @@ impl Cluster {
         if let Some(old) = self.nodes[id].replica_of {
             self.remove_replica(old, id);
         }
+        let shard = self.nodes[master].shard_id;
         let n = &mut self.nodes[id];
         n.flags = (n.flags & !(flags::MASTER | flags::MIGRATE_TO)) | flags::SLAVE;
         n.replica_of = Some(master);
+        n.shard_id = shard;
         self.add_replica(master, id);
+    }
+
+    /// `id` announced `shard` as its shard id: a master's is its replicas'
+    /// too (ourselves included); nodes.conf is saved when ours changes.
+    pub fn update_shard_id(&mut self, id: NodeId, shard: Name) {
+        if self.nodes[id].shard_id == shard {
+            return;
+        }
+        self.nodes[id].shard_id = shard;
+        if self.nodes[id].is_master() {
+            for r in self.nodes[id].replicas.clone() {
+                self.nodes[r].shard_id = shard;
+            }
+        }
+        self.save_later(false);
     }
 
     /// The config epoch that counts for `id` (its master's for a replica).
