@@ -2,7 +2,8 @@
 //! `redis-cli --cluster create` / `reshard` build and reshape clusters of
 //! `viator-server` nodes, a kill -9 of a master must promote its replica and
 //! the old master must come back as a replica, and a cluster mixing Debian
-//! `redis-server` and Viator nodes must agree, route and fail over both ways.
+//! `redis-server` and Viator nodes must agree, route and fail over both ways;
+//! Debian's redis-py RedisCluster client must route and follow MOVED.
 //!
 //! Nodes use ports 24000-24999 (bus ports 34000-34999). Waits are bounded
 //! polls of the cluster's own state, never fixed sleeps; timing figures
@@ -417,4 +418,97 @@ fn shard_ids_role_letters_and_the_tls_announce_port() {
     assert_eq!(role_of_last_line(a), Some(false), "{}", a.log());
     assert_eq!(a.q(&["CONFIG", "SET", "cluster-announce-tls-port", "7443"]), "OK");
     assert_eq!(a.q(&["CONFIG", "GET", "cluster-announce-tls-port"]), "cluster-announce-tls-port\n7443");
+}
+
+/// The script run by [`redis_py_cluster_client_routes_and_follows_moved`]:
+/// Debian's redis-py RedisCluster client against three Viator masters.
+const REDIS_PY_SCRIPT: &str = r#"
+import logging, sys
+from redis.cluster import RedisCluster
+logging.disable(logging.CRITICAL)  # redis-py logs every MOVED it follows
+rc = RedisCluster(host="127.0.0.1", port=int(sys.argv[1]), decode_responses=True)
+assert len(rc.get_primaries()) == 3, rc.get_primaries()
+for i in range(500):
+    assert rc.set(f"py:{i}", str(i))
+assert all(rc.get(f"py:{i}") == str(i) for i in range(500))
+assert rc.mset_nonatomic({"py:a": "1", "py:b": "2"}) is not None
+slot = rc.keyslot(sys.argv[2])
+print("owner", slot, rc.nodes_manager.get_node_from_slot(slot).port, flush=True)
+sys.stdin.readline()  # the test reshards meanwhile
+# The cached slot map is stale now: MOVED replies must be followed.
+assert all(rc.get(f"py:{i}") == str(i) for i in range(500))
+for i in range(500):
+    assert rc.incr(f"py:{i}") == i + 1
+print("after", rc.nodes_manager.get_node_from_slot(slot).port, flush=True)
+"#;
+
+/// redis-py's RedisCluster (Debian's python3-redis) routes keys across three
+/// Viator masters and follows MOVED after `redis-cli --cluster reshard`
+/// moves the slots it has cached. Skipped when python3-redis is missing.
+#[test]
+fn redis_py_cluster_client_routes_and_follows_moved() {
+    use std::io::{BufRead, BufReader, Write};
+    const PYTHON: &str = "/usr/bin/python3";
+    let has_redis_py = Command::new(PYTHON)
+        .args(["-c", "import redis.cluster"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_redis_py {
+        eprintln!("skipped: {PYTHON} cannot import redis.cluster (apt-get install python3-redis)");
+        return;
+    }
+    let v = viator_bin();
+    let nodes = [node(&v), node(&v), node(&v)];
+    let mut args = vec!["--cluster", "create"];
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr()).collect();
+    args.extend(addrs.iter().map(String::as_str));
+    args.push("--cluster-yes");
+    let (ok, out) = redis_cli(&args);
+    assert!(ok && out.contains("[OK] All 16384 slots covered."), "{out}");
+    wait_all_ok(&nodes.iter().collect::<Vec<_>>());
+
+    // The key watched across the reshard: one near the start of its owner's
+    // range, so that moving a few slots moves it (redis-cli moves the lowest).
+    let starts = [0u16, 5461, 10923];
+    let offset = |k: &String| {
+        let s = key_hash_slot(k.as_bytes());
+        s - starts.iter().copied().filter(|&b| b <= s).max().unwrap_or(0)
+    };
+    let key = (0..500).map(|i| format!("py:{i}")).min_by_key(offset).expect("a key");
+    let moved = (offset(&key) + 1).to_string();
+    let mut py = Command::new(PYTHON)
+        .args(["-c", REDIS_PY_SCRIPT, &nodes[0].port.to_string(), &key])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut lines = BufReader::new(py.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    let w: Vec<&str> = first.split(' ').collect();
+    assert!(w.len() == 3 && w[0] == "owner", "redis-py failed before the reshard: {first:?}");
+    let old_port: u16 = w[2].parse().expect("port");
+    let slot: u16 = w[1].parse().expect("slot");
+    // Move the owner's lowest slots, the watched key's among them, to another master.
+    let from = nodes.iter().find(|n| n.port == old_port).expect("owner").id();
+    let to = nodes.iter().find(|n| n.port != old_port).expect("another master");
+    let (ok, out) = redis_cli(&[
+        "--cluster",
+        "reshard",
+        &nodes[0].addr(),
+        "--cluster-from",
+        &from,
+        "--cluster-to",
+        &to.id(),
+        "--cluster-slots",
+        &moved,
+        "--cluster-yes",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(nodes[owner_of(&nodes[0], &nodes, slot)].port, to.port);
+    py.stdin.take().expect("stdin").write_all(b"go\n").expect("write");
+    let second = lines.next().and_then(Result::ok).unwrap_or_default();
+    let status = py.wait().expect("python3 exit");
+    assert!(status.success(), "redis-py failed after the reshard: {second:?}");
+    assert_eq!(second, format!("after {}", to.port));
 }

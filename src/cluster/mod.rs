@@ -562,6 +562,12 @@ pub fn before_sleep(srv: &mut Server) {
     }
 }
 
+/// Whether cluster mode is on and nodes.conf makes this node a replica
+/// (Redis's `!iAmMaster()` before the replication link exists).
+pub fn myself_is_replica(srv: &Server) -> bool {
+    srv.cluster.as_ref().is_some_and(|cl| cl.me().is_replica())
+}
+
 /// Writes the bus output queued this iteration; called after the client
 /// replies are flushed, so a reply (CLUSTER SETSLOT NODE, say) leaves
 /// before the gossip it caused, as with Redis's link write handlers.
