@@ -15,8 +15,14 @@
 //! With the sidecar written completely before nodes.conf is touched, one of
 //! the two always holds a whole configuration: start-up loads nodes.conf
 //! and, only when it fails to load, the sidecar if its checksum holds.
-//! A fsync'd save syncs the sidecar before nodes.conf is written, so the
-//! order also holds across power loss for the saves Redis fsyncs. The lock
+//! A fsync'd save syncs the sidecar before nodes.conf is written and
+//! nodes.conf after, so the order also holds across power loss: two syncs,
+//! as many as Redis 7.2's temporary-file save (the file, then its
+//! directory), where 7.0's single in-place sync can leave a torn file.
+//! Saves not asked to fsync sync nothing, as in Redis (a process crash
+//! still finds a whole copy; a power cut while both files of such a save
+//! are being written back is the one case left open, since closing it
+//! would take a sync per save). The lock
 //! is taken once at start-up on nodes.conf and, since the file is never
 //! replaced, stays on the file its name points to. A corrupt file stops
 //! start-up with a message naming the file and the line, where Redis only
