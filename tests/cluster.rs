@@ -416,6 +416,9 @@ fn shard_ids_role_letters_and_the_tls_announce_port() {
         |n: &Node| n.log().lines().last().and_then(|l| l.split(' ').next()).map(|p| p.ends_with(":S"));
     assert_eq!(role_of_last_line(r), Some(true), "{}", r.log());
     assert_eq!(role_of_last_line(a), Some(false), "{}", a.log());
+    // A hard reset makes a new node: new name, new shard.
+    assert_eq!(r.q(&["CLUSTER", "RESET", "HARD"]), "OK");
+    assert_ne!(r.q(&["CLUSTER", "MYSHARDID"]), shard);
     assert_eq!(a.q(&["CONFIG", "SET", "cluster-announce-tls-port", "7443"]), "OK");
     assert_eq!(a.q(&["CONFIG", "GET", "cluster-announce-tls-port"]), "cluster-announce-tls-port\n7443");
 }

@@ -735,6 +735,8 @@ pub fn reset_node(srv: &mut Server, hard: bool) {
         let me = cl.myself;
         let name = super::random_name();
         cl.rename_node(me, name);
+        // A new identity starts a new shard too (Redis 7.2).
+        cl.me_mut().shard_id = super::random_name();
         log::info!("Node hard reset, now I'm {}", cl.me().name_str());
     }
     cl.todo |= todo::UPDATE_STATE;

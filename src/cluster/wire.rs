@@ -1018,6 +1018,14 @@ mod tests {
             Decoded::Message(got, _) => assert_eq!(got.body, Body::Ping { gossip: vec![gossip(1)], exts }),
             other => panic!("{other:?}"),
         }
+        // The shard id takes 48 bytes, as in Redis 7.2: header, 40 characters, no NUL.
+        m.body = Body::Ping { gossip: vec![], exts: vec![] };
+        let bare = enc(&m).len();
+        m.body = Body::Ping { gossip: vec![], exts: vec![PingExt::ShardId(name(8))] };
+        let with = enc(&m);
+        assert_eq!(with.len(), bare + 48);
+        assert_eq!(&with[bare..bare + 8], &[0, 0, 0, 48, 0, 3, 0, 0]);
+        assert_eq!(&with[bare + 8..], &name(8)[..]);
         // An unknown payload not a multiple of 8 comes back padded.
         m.body = Body::Ping { gossip: vec![], exts: vec![PingExt::Unknown(9, vec![1, 2, 3])] };
         match decode(&enc(&m)) {
