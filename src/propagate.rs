@@ -214,10 +214,17 @@ impl Server {
     /// (eviction before a command), otherwise after what the running unit
     /// holds (CONFIG SET maxmemory inside a transaction).
     pub fn propagate_eviction(&mut self, db: usize, key: &[u8]) {
+        self.propagate_deletion(db, key, self.config.lazyfree_lazy_eviction);
+    }
+
+    /// Propagates the deletion of `key` as DEL, or UNLINK when `lazy`, the
+    /// way [`Server::propagate_eviction`] places it (Redis's
+    /// `propagateDeletion`).
+    pub fn propagate_deletion(&mut self, db: usize, key: &[u8], lazy: bool) {
         if !self.propagating() {
             return;
         }
-        let argv = vec![words::deletion(self.config.lazyfree_lazy_eviction), Bytes::copy_from_slice(key)];
+        let argv = vec![words::deletion(lazy), Bytes::copy_from_slice(key)];
         if self.prop.at_top() {
             self.emit(db, &argv);
         } else {

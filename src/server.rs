@@ -1129,7 +1129,7 @@ impl Server {
         //    The next chunk of a diskless snapshot for the replicas (or from
         //    the master).
         crate::repl::before_sleep(self);
-        //    Cluster: state, nodes.conf, bus output.
+        //    Cluster: state, failover, nodes.conf.
         if self.cluster.is_some() {
             crate::cluster::before_sleep(self);
         }
@@ -1146,6 +1146,9 @@ impl Server {
             }
             self.put_client(c);
         }
+        //    Cluster bus output after the replies, as Redis's link write
+        //    handlers run only in the next loop iteration.
+        crate::cluster::flush_bus(self);
         // 4. Lazy free, after the replies have gone: about a millisecond of
         //    it per iteration (the loop does not sleep while some is left).
         self.ks.lazyfree.drain(Duration::from_millis(1));

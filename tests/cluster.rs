@@ -2,7 +2,8 @@
 //! `redis-cli --cluster create` / `reshard` build and reshape clusters of
 //! `viator-server` nodes, a kill -9 of a master must promote its replica and
 //! the old master must come back as a replica, and a cluster mixing Debian
-//! `redis-server` and Viator nodes must agree, route and fail over both ways.
+//! `redis-server` and Viator nodes must agree, route and fail over both ways;
+//! Debian's redis-py RedisCluster client must route and follow MOVED.
 //!
 //! Nodes use ports 24000-24999 (bus ports 34000-34999). Waits are bounded
 //! polls of the cluster's own state, never fixed sleeps; timing figures
@@ -69,7 +70,8 @@ impl ClusterClient {
             let Ok(ranges) = redis::cmd("CLUSTER").arg("SLOTS").query::<Vec<redis::Value>>(&mut con) else { continue };
             for r in ranges {
                 let redis::Value::Array(r) = r else { continue };
-                let (Ok(a), Ok(b)) = (redis::from_redis_value::<u16>(&r[0]), redis::from_redis_value::<u16>(&r[1])) else {
+                let (Ok(a), Ok(b)) = (redis::from_redis_value::<u16>(&r[0]), redis::from_redis_value::<u16>(&r[1]))
+                else {
                     continue;
                 };
                 let redis::Value::Array(node) = &r[2] else { continue };
@@ -207,7 +209,10 @@ fn six_nodes_create_fail_over_and_reshard() {
     let new_master_id = nodes[replica].id();
     let demoted = wait_for(SETTLE, || {
         nodes[victim].role() == "slave"
-            && nodes[victim].q(&["CLUSTER", "NODES"]).lines().any(|l| l.contains("myself,slave") && l.contains(&new_master_id))
+            && nodes[victim]
+                .q(&["CLUSTER", "NODES"])
+                .lines()
+                .any(|l| l.contains("myself,slave") && l.contains(&new_master_id))
     });
     assert!(demoted, "old master did not become a replica:\n{}", nodes[victim].log());
     assert!(wait_for(SETTLE, || nodes[victim].q(&["INFO", "replication"]).contains("master_link_status:up")));
@@ -276,14 +281,7 @@ fn mixed_redis_and_viator_cluster_fails_over_both_ways() {
     let (v, r) = (viator_bin(), PathBuf::from(REDIS_SERVER));
     // Masters: 0 (Viator), 1 (Redis), 2 (Viator); replicas 3 (Redis) of 0,
     // 4 (Viator) of 1, 5 (Redis) of 2.
-    let mut nodes = vec![
-        node(&v),
-        node(&r),
-        node(&v),
-        node(&r),
-        node(&v),
-        node(&r),
-    ];
+    let mut nodes = vec![node(&v), node(&r), node(&v), node(&r), node(&v), node(&r)];
     let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
     for (i, (a, b)) in ranges.iter().enumerate() {
         assert_eq!(nodes[i].q(&["CLUSTER", "ADDSLOTSRANGE", a, b]), "OK");
@@ -328,4 +326,192 @@ fn mixed_redis_and_viator_cluster_fails_over_both_ways() {
             assert_eq!(cc.get(&format!("k{i}")), Some(i.to_string()), "k{i} after node {victim} failed");
         }
     }
+}
+
+/// Masters A (slots 0-8191, epoch 1) and B (the rest, epoch 2) and R, a
+/// synced replica of A; all Viator.
+fn two_masters_and_a_replica() -> [Node; 3] {
+    let v = viator_bin();
+    let nodes = [node(&v), node(&v), node(&v)];
+    let (a, b, r) = (&nodes[0], &nodes[1], &nodes[2]);
+    assert_eq!(a.q(&["CLUSTER", "ADDSLOTSRANGE", "0", "8191"]), "OK");
+    assert_eq!(b.q(&["CLUSTER", "ADDSLOTSRANGE", "8192", "16383"]), "OK");
+    assert_eq!(a.q(&["CLUSTER", "SET-CONFIG-EPOCH", "1"]), "OK");
+    assert_eq!(b.q(&["CLUSTER", "SET-CONFIG-EPOCH", "2"]), "OK");
+    for n in [b, r] {
+        assert_eq!(a.q(&["CLUSTER", "MEET", "127.0.0.1", &n.port.to_string()]), "OK");
+    }
+    let met = wait_for(SETTLE, || nodes.iter().all(|n| n.q(&["CLUSTER", "NODES"]).lines().count() == 3));
+    assert!(met, "nodes did not meet: {}", a.q(&["CLUSTER", "NODES"]));
+    assert_eq!(r.q(&["CLUSTER", "REPLICATE", &a.id()]), "OK");
+    wait_all_ok(&nodes.iter().collect::<Vec<_>>());
+    assert!(
+        wait_for(SETTLE, || r.q(&["INFO", "replication"]).contains("master_link_status:up")),
+        "replica never synced"
+    );
+
+    nodes
+}
+
+/// A master whose slot another master takes over with a greater config
+/// epoch deletes the keys it held there, and the deletions reach its
+/// replica and its AOF as DELs (Redis's delKeysInSlot since 7.2).
+#[test]
+fn keys_of_a_lost_slot_are_deleted_on_the_replica_and_in_the_aof_too() {
+    let nodes = two_masters_and_a_replica();
+    let (a, b, r) = (&nodes[0], &nodes[1], &nodes[2]);
+    // Three keys in one slot of A, one key in another slot of A.
+    let tag = (0..).map(|i| format!("{{t{i}}}")).find(|t| key_hash_slot(t.as_bytes()) < 8192).unwrap();
+    let slot = key_hash_slot(tag.as_bytes());
+    let dirty: Vec<String> = (1..=3).map(|i| format!("{tag}{i}")).collect();
+    let kept = (0..)
+        .map(|i| format!("kept{i}"))
+        .find(|k| key_hash_slot(k.as_bytes()) < 8192 && key_hash_slot(k.as_bytes()) != slot)
+        .unwrap();
+    for k in dirty.iter().chain([&kept]) {
+        assert_eq!(a.q(&["SET", k, "v"]), "OK");
+    }
+    assert_eq!(a.q(&["WAIT", "1", "5000"]), "1");
+    assert_eq!(r.q(&["DBSIZE"]), "4");
+
+    // B claims the slot and wins it with a fresh, greater epoch.
+    assert_eq!(b.q(&["CLUSTER", "SETSLOT", &slot.to_string(), "NODE", &b.id()]), "OK");
+    b.q(&["CLUSTER", "BUMPEPOCH"]);
+    assert!(wait_for(SETTLE, || a.q(&["DBSIZE"]) == "1"), "A kept its dirty keys: {}", a.log());
+    assert!(wait_for(SETTLE, || r.q(&["DBSIZE"]) == "1"), "the replica kept keys its master deleted");
+    assert_eq!(r.q(&["READONLY"]), "OK");
+    let aof_dir = a.dir.join("appendonlydir");
+    let aof: Vec<u8> = std::fs::read_dir(&aof_dir)
+        .expect("appendonlydir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".incr.aof"))
+        .flat_map(|e| std::fs::read(e.path()).unwrap_or_default())
+        .collect();
+    let aof = String::from_utf8_lossy(&aof);
+    for k in &dirty {
+        assert!(aof.contains(&format!("$3\r\nDEL\r\n${}\r\n{k}\r\n", k.len())), "no DEL {k} in A's AOF:\n{aof}");
+    }
+}
+
+/// CLUSTER MYSHARDID: one id per shard, kept in nodes.conf; a replica's log
+/// lines carry the S role letter; cluster-announce-tls-port is accepted.
+#[test]
+fn shard_ids_role_letters_and_the_tls_announce_port() {
+    let nodes = two_masters_and_a_replica();
+    let (a, b, r) = (&nodes[0], &nodes[1], &nodes[2]);
+    let shard = a.q(&["CLUSTER", "MYSHARDID"]);
+    assert_eq!(shard.len(), 40);
+    assert!(shard.bytes().all(|c| c.is_ascii_hexdigit()));
+    assert_ne!(b.q(&["CLUSTER", "MYSHARDID"]), shard);
+    assert!(wait_for(SETTLE, || r.q(&["CLUSTER", "MYSHARDID"]) == shard), "the replica is not in its master's shard");
+    // Saved with the node lines, as Redis 7.2's aux field, not shown by CLUSTER NODES.
+    assert!(wait_for(SETTLE, || {
+        std::fs::read_to_string(r.dir.join("nodes.conf"))
+            .unwrap_or_default()
+            .contains(&format!("shard-id={shard} myself,slave"))
+    }));
+    assert!(!a.q(&["CLUSTER", "NODES"]).contains("shard-id"));
+    // Log lines: "<pid>:S" on the replica, "<pid>:M" on a master.
+    let role_of_last_line =
+        |n: &Node| n.log().lines().last().and_then(|l| l.split(' ').next()).map(|p| p.ends_with(":S"));
+    assert_eq!(role_of_last_line(r), Some(true), "{}", r.log());
+    assert_eq!(role_of_last_line(a), Some(false), "{}", a.log());
+    // A hard reset makes a new node: new name, new shard.
+    assert_eq!(r.q(&["CLUSTER", "RESET", "HARD"]), "OK");
+    assert_ne!(r.q(&["CLUSTER", "MYSHARDID"]), shard);
+    assert_eq!(a.q(&["CONFIG", "SET", "cluster-announce-tls-port", "7443"]), "OK");
+    assert_eq!(a.q(&["CONFIG", "GET", "cluster-announce-tls-port"]), "cluster-announce-tls-port\n7443");
+}
+
+/// The script run by [`redis_py_cluster_client_routes_and_follows_moved`]:
+/// Debian's redis-py RedisCluster client against three Viator masters.
+const REDIS_PY_SCRIPT: &str = r#"
+import logging, sys
+from redis.cluster import RedisCluster
+logging.disable(logging.CRITICAL)  # redis-py logs every MOVED it follows
+rc = RedisCluster(host="127.0.0.1", port=int(sys.argv[1]), decode_responses=True)
+assert len(rc.get_primaries()) == 3, rc.get_primaries()
+for i in range(500):
+    assert rc.set(f"py:{i}", str(i))
+assert all(rc.get(f"py:{i}") == str(i) for i in range(500))
+assert rc.mset_nonatomic({"py:a": "1", "py:b": "2"}) is not None
+slot = rc.keyslot(sys.argv[2])
+print("owner", slot, rc.nodes_manager.get_node_from_slot(slot).port, flush=True)
+sys.stdin.readline()  # the test reshards meanwhile
+# The cached slot map is stale now: MOVED replies must be followed.
+assert all(rc.get(f"py:{i}") == str(i) for i in range(500))
+for i in range(500):
+    assert rc.incr(f"py:{i}") == i + 1
+print("after", rc.nodes_manager.get_node_from_slot(slot).port, flush=True)
+"#;
+
+/// redis-py's RedisCluster (Debian's python3-redis) routes keys across three
+/// Viator masters and follows MOVED after `redis-cli --cluster reshard`
+/// moves the slots it has cached. Skipped when python3-redis is missing.
+#[test]
+fn redis_py_cluster_client_routes_and_follows_moved() {
+    use std::io::{BufRead, BufReader, Write};
+    const PYTHON: &str = "/usr/bin/python3";
+    let has_redis_py = Command::new(PYTHON)
+        .args(["-c", "import redis.cluster"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_redis_py {
+        eprintln!("skipped: {PYTHON} cannot import redis.cluster (apt-get install python3-redis)");
+        return;
+    }
+    let v = viator_bin();
+    let nodes = [node(&v), node(&v), node(&v)];
+    let mut args = vec!["--cluster", "create"];
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr()).collect();
+    args.extend(addrs.iter().map(String::as_str));
+    args.push("--cluster-yes");
+    let (ok, out) = redis_cli(&args);
+    assert!(ok && out.contains("[OK] All 16384 slots covered."), "{out}");
+    wait_all_ok(&nodes.iter().collect::<Vec<_>>());
+
+    // The key watched across the reshard: one near the start of its owner's
+    // range, so that moving a few slots moves it (redis-cli moves the lowest).
+    let starts = [0u16, 5461, 10923];
+    let offset = |k: &String| {
+        let s = key_hash_slot(k.as_bytes());
+        s - starts.iter().copied().filter(|&b| b <= s).max().unwrap_or(0)
+    };
+    let key = (0..500).map(|i| format!("py:{i}")).min_by_key(offset).expect("a key");
+    let moved = (offset(&key) + 1).to_string();
+    let mut py = Command::new(PYTHON)
+        .args(["-c", REDIS_PY_SCRIPT, &nodes[0].port.to_string(), &key])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut lines = BufReader::new(py.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    let w: Vec<&str> = first.split(' ').collect();
+    assert!(w.len() == 3 && w[0] == "owner", "redis-py failed before the reshard: {first:?}");
+    let old_port: u16 = w[2].parse().expect("port");
+    let slot: u16 = w[1].parse().expect("slot");
+    // Move the owner's lowest slots, the watched key's among them, to another master.
+    let from = nodes.iter().find(|n| n.port == old_port).expect("owner").id();
+    let to = nodes.iter().find(|n| n.port != old_port).expect("another master");
+    let (ok, out) = redis_cli(&[
+        "--cluster",
+        "reshard",
+        &nodes[0].addr(),
+        "--cluster-from",
+        &from,
+        "--cluster-to",
+        &to.id(),
+        "--cluster-slots",
+        &moved,
+        "--cluster-yes",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(nodes[owner_of(&nodes[0], &nodes, slot)].port, to.port);
+    py.stdin.take().expect("stdin").write_all(b"go\n").expect("write");
+    let second = lines.next().and_then(Result::ok).unwrap_or_default();
+    let status = py.wait().expect("python3 exit");
+    assert!(status.success(), "redis-py failed after the reshard: {second:?}");
+    assert_eq!(second, format!("after {}", to.port));
 }

@@ -358,6 +358,9 @@ pub fn send_ping(srv: &mut Server, key: usize, mtype: MsgType) {
     if !cl.me().hostname.is_empty() {
         exts.push(PingExt::Hostname(cl.me().hostname.clone()));
     }
+    if target.and_then(|id| cl.nodes.get(id)).is_none_or(|n| n.sends_shard_id != Some(false)) {
+        exts.push(PingExt::ShardId(cl.me().shard_id));
+    }
     if mtype == MsgType::Ping {
         if let Some(n) = target.and_then(|id| cl.nodes.get_mut(id)) {
             n.ping_sent = now;
@@ -840,14 +843,21 @@ fn process_ping(
     }
     process_gossip(srv, hdr, gossip, Some(s));
     let cl = state(srv);
+    let mut sends_shard_id = false;
     for e in exts {
-        if let PingExt::Hostname(h) = e {
-            if cl.nodes[s].hostname != *h {
+        match e {
+            PingExt::Hostname(h) if cl.nodes[s].hostname != *h => {
                 cl.nodes[s].hostname = h.clone();
                 cl.save_later(false);
             }
+            PingExt::ShardId(shard) => {
+                sends_shard_id = true;
+                cl.update_shard_id(s, *shard);
+            }
+            _ => {}
         }
     }
+    cl.nodes[s].sends_shard_id = Some(sends_shard_id);
     if !exts.iter().any(|e| matches!(e, PingExt::Hostname(_))) && !cl.nodes[s].hostname.is_empty() {
         cl.nodes[s].hostname.clear();
         cl.save_later(false);
@@ -1062,13 +1072,29 @@ fn update_slots_config_with(srv: &mut Server, sender: NodeId, sender_epoch: u64,
         cl.save_later(true);
     } else if !dirty.is_empty() {
         for j in dirty {
-            let keys = super::route::keys_in_slot(&srv.ks, j, usize::MAX);
-            for k in &keys {
-                srv.ks.delete(0, k);
-            }
-            log::warn!("Deleting keys in dirty slot {j} ({} keys)", keys.len());
+            let n = delete_keys_in_slot(srv, j);
+            log::warn!("Deleting keys in dirty slot {j} ({n} keys)");
         }
+        // Watchers, tracking, keyspace events and the DELs, as after a command.
+        srv.after_command(None);
     }
+}
+
+/// Deletes the keys of a slot this node no longer serves, each one a write
+/// of its own: a DEL (UNLINK under `lazyfree-lazy-server-del`) for the
+/// replicas and the AOF, a `del` keyspace event, the key signalled as
+/// modified (the delKeysInSlot of Redis 7.2 and later; 7.0 deleted them
+/// silently, leaving replicas with keys their master no longer has).
+/// Returns how many went.
+fn delete_keys_in_slot(srv: &mut Server, slot: usize) -> usize {
+    let keys = srv.ks.take_keys_in_slot(slot as u16);
+    let lazy = srv.ks.lazyfree.lazy_server_del;
+    for k in &keys {
+        srv.ks.touch_write(0, k);
+        srv.ks.notify(crate::db::notify::GENERIC, "del", 0, k);
+        srv.propagate_deletion(0, k, lazy);
+    }
+    keys.len()
 }
 
 // ------------------------------------------------------------ cron

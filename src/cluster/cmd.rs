@@ -65,6 +65,8 @@ pub fn help(srv: &mut Server, c: &mut Client) -> CmdResult {
             "    Connect nodes into a working cluster.",
             "MYID",
             "    Return the node id.",
+            "MYSHARDID",
+            "    Return the node's shard id.",
             "NODES",
             "    Return cluster configuration seen by node. Output format:",
             "    <id> <ip:port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
@@ -90,6 +92,14 @@ pub fn help(srv: &mut Server, c: &mut Client) -> CmdResult {
             "    Output format is an array where each array element is a map containing attributes of a link",
         ],
     );
+    Ok(())
+}
+
+/// CLUSTER MYSHARDID (Redis 7.2): the shard id this node shares with its
+/// master or replicas.
+pub fn myshardid(srv: &mut Server, c: &mut Client) -> CmdResult {
+    let cl = cluster(srv)?;
+    c.reply.bulk(&cl.me().shard_id);
     Ok(())
 }
 
@@ -725,6 +735,8 @@ pub fn reset_node(srv: &mut Server, hard: bool) {
         let me = cl.myself;
         let name = super::random_name();
         cl.rename_node(me, name);
+        // A new identity starts a new shard too (Redis 7.2).
+        cl.me_mut().shard_id = super::random_name();
         log::info!("Node hard reset, now I'm {}", cl.me().name_str());
     }
     cl.todo |= todo::UPDATE_STATE;

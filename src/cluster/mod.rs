@@ -89,6 +89,13 @@ pub struct Node {
     pub inbound_link: Option<usize>,
     /// Masters that reported it failing: (reporter, when).
     pub fail_reports: Vec<(NodeId, i64)>,
+    /// Its shard's id (Redis 7.2's shard_id): random for a new node, a
+    /// master's for its replicas, learnt from the 7.2 ping extension.
+    pub shard_id: Name,
+    /// Whether its pings carry the shard-id extension: unknown until one
+    /// arrives. Only nodes known not to (Redis 7.0, which logs every
+    /// extension it does not know) are sent ours without it.
+    pub sends_shard_id: Option<bool>,
 }
 
 impl Node {
@@ -119,6 +126,8 @@ impl Node {
             link: None,
             inbound_link: None,
             fail_reports: Vec::new(),
+            shard_id: random_name(),
+            sends_shard_id: None,
         }
     }
 
@@ -192,6 +201,8 @@ pub struct Cluster {
     pub config_path: PathBuf,
     /// The lock held on nodes.conf.
     pub lock: Option<std::fs::File>,
+    /// The sidecar copy of nodes.conf (see conf.rs), opened at the first save.
+    pub shadow: Option<std::fs::File>,
     /// When the state was first computed (restart grace for masters).
     pub first_state_ms: i64,
     /// When we last saw ourselves in a minority partition.
@@ -226,6 +237,7 @@ impl Cluster {
             links_limit_exceeded: 0,
             config_path,
             lock: None,
+            shadow: None,
             first_state_ms: 0,
             among_minority_ms: 0,
             bus: bus::Bus { drop_filter: -1, ..Default::default() },
@@ -371,10 +383,27 @@ impl Cluster {
         if let Some(old) = self.nodes[id].replica_of {
             self.remove_replica(old, id);
         }
+        let shard = self.nodes[master].shard_id;
         let n = &mut self.nodes[id];
         n.flags = (n.flags & !(flags::MASTER | flags::MIGRATE_TO)) | flags::SLAVE;
         n.replica_of = Some(master);
+        n.shard_id = shard;
         self.add_replica(master, id);
+    }
+
+    /// `id` announced `shard` as its shard id: a master's is its replicas'
+    /// too (ourselves included); nodes.conf is saved when ours changes.
+    pub fn update_shard_id(&mut self, id: NodeId, shard: Name) {
+        if self.nodes[id].shard_id == shard {
+            return;
+        }
+        self.nodes[id].shard_id = shard;
+        if self.nodes[id].is_master() {
+            for r in self.nodes[id].replicas.clone() {
+                self.nodes[r].shard_id = shard;
+            }
+        }
+        self.save_later(false);
     }
 
     /// The config epoch that counts for `id` (its master's for a replica).
@@ -428,16 +457,26 @@ impl Cluster {
             return out;
         }
         let mut start: Option<usize> = None;
-        for s in 0..=SLOTS {
-            let has = s < SLOTS && n.has_slot(s);
-            match (has, start) {
-                (true, None) => start = Some(s),
-                (false, Some(b)) => {
-                    out.push((b, s - 1));
-                    start = None;
-                }
-                _ => {}
+        // Byte by byte: a whole byte that neither opens nor closes a range is
+        // skipped (this runs for every node at every nodes.conf save).
+        for (i, &byte) in n.slots.iter().enumerate() {
+            if (byte == 0 && start.is_none()) || (byte == 0xff && start.is_some()) {
+                continue;
             }
+            for bit in 0..8 {
+                let s = i * 8 + bit;
+                match (byte & (1 << bit) != 0, start) {
+                    (true, None) => start = Some(s),
+                    (false, Some(b)) => {
+                        out.push((b, s - 1));
+                        start = None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if let Some(b) = start {
+            out.push((b, SLOTS - 1));
         }
         out
     }
@@ -474,7 +513,13 @@ pub fn update_state(srv: &mut Server) {
     }
     let mut ok = true;
     if full_coverage {
-        ok = cl.slots.iter().all(|s| s.is_some_and(|id| !cl.nodes[id].is(flags::FAIL)));
+        // Only nodes in FAIL need a per-slot owner check.
+        let any_failed = cl.nodes.iter().any(|(_, n)| n.is(flags::FAIL));
+        ok = if any_failed {
+            cl.slots.iter().all(|s| s.is_some_and(|id| !cl.nodes[id].is(flags::FAIL)))
+        } else {
+            cl.slots.iter().all(Option::is_some)
+        };
     }
     let (size, reachable) = cl.count_masters();
     cl.size = size;
@@ -494,7 +539,8 @@ pub fn update_state(srv: &mut Server) {
     }
 }
 
-/// Work queued for before-sleep: state, failover, nodes.conf.
+/// Work queued for before-sleep: state, failover, nodes.conf (the bus
+/// output goes later, in [`flush_bus`]).
 pub fn before_sleep(srv: &mut Server) {
     let Some(cl) = srv.cluster.as_ref() else { return };
     let todo = cl.todo;
@@ -514,7 +560,21 @@ pub fn before_sleep(srv: &mut Server) {
             std::process::exit(1);
         }
     }
-    bus::flush_links(srv);
+}
+
+/// Whether cluster mode is on and nodes.conf makes this node a replica
+/// (Redis's `!iAmMaster()` before the replication link exists).
+pub fn myself_is_replica(srv: &Server) -> bool {
+    srv.cluster.as_ref().is_some_and(|cl| cl.me().is_replica())
+}
+
+/// Writes the bus output queued this iteration; called after the client
+/// replies are flushed, so a reply (CLUSTER SETSLOT NODE, say) leaves
+/// before the gossip it caused, as with Redis's link write handlers.
+pub fn flush_bus(srv: &mut Server) {
+    if srv.cluster.is_some() {
+        bus::flush_links(srv);
+    }
 }
 
 /// Unsubscribes the clients of shard channels whose slots our shard lost
@@ -538,9 +598,25 @@ pub fn init(srv: &mut Server) -> Result<(), String> {
         return Ok(());
     }
     let path = PathBuf::from(&srv.config.cluster_config_file);
-    let mut cl = Cluster::new(path, srv.clock.now_ms);
+    let now = srv.clock.now_ms;
+    let mut cl = Cluster::new(path.clone(), now);
     conf::lock(&mut cl)?;
-    let loaded = conf::load(&mut cl, srv.clock.now_ms)?;
+    let loaded = match conf::load(&mut cl, now) {
+        Ok(loaded) => loaded,
+        // A save cut short: the sidecar holds the last whole configuration.
+        Err(e) => {
+            let mut again = Cluster::new(path.clone(), now);
+            match conf::load_shadow(&mut again, now) {
+                Ok(true) => {
+                    log::warn!("{e}; loaded {} instead", conf::shadow_path(&path).display());
+                    again.lock = cl.lock.take();
+                    cl = again;
+                    true
+                }
+                _ => return Err(e),
+            }
+        }
+    };
     srv.cluster = Some(Box::new(cl));
     if !loaded {
         let name = srv.cluster.as_ref().map(|c| c.me().name_str().to_string()).unwrap_or_default();

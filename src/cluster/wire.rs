@@ -117,6 +117,8 @@ pub struct Gossip {
 pub enum PingExt {
     /// Type 0: the announced hostname.
     Hostname(String),
+    /// Type 3 (Redis 7.2): the sender's shard id, 40 hex characters.
+    ShardId(Name),
     /// Any other type, kept as its payload so it can be ignored.
     Unknown(u16, Vec<u8>),
 }
@@ -178,6 +180,9 @@ pub const EXT_HEADER_LEN: usize = 8;
 
 /// Ping extension type of the announced hostname.
 pub const EXT_HOSTNAME: u16 = 0;
+
+/// Ping extension type of the shard id (Redis 7.2's `CLUSTERMSG_EXT_TYPE_SHARDID`).
+pub const EXT_SHARDID: u16 = 3;
 
 /// Byte offsets of the header fields (`clusterMsg`).
 mod off {
@@ -566,6 +571,11 @@ fn parse_ext(c: &mut Cursor) -> Result<PingExt, String> {
             let end = payload.iter().position(|&b| b == 0).unwrap_or(payload.len());
             PingExt::Hostname(String::from_utf8_lossy(&payload[..end]).into_owned())
         }
+        EXT_SHARDID if payload.len() >= NAMELEN => {
+            let mut id: Name = [0; NAMELEN];
+            id.copy_from_slice(&payload[..NAMELEN]);
+            PingExt::ShardId(id)
+        }
         other => PingExt::Unknown(other, payload.to_vec()),
     })
 }
@@ -576,6 +586,7 @@ fn parse_ext(c: &mut Cursor) -> Result<PingExt, String> {
 fn put_ext(out: &mut Vec<u8>, ext: &PingExt) {
     let (etype, payload, nul) = match ext {
         PingExt::Hostname(h) => (EXT_HOSTNAME, h.as_bytes(), 1),
+        PingExt::ShardId(id) => (EXT_SHARDID, id.as_slice(), 0),
         PingExt::Unknown(t, p) => (*t, p.as_slice(), 0),
     };
     let padded = (payload.len() + nul).div_ceil(8) * 8;
@@ -595,6 +606,7 @@ fn body_len_hint(body: &Body) -> usize {
                     .iter()
                     .map(|e| match e {
                         PingExt::Hostname(h) => EXT_HEADER_LEN + h.len() + 8,
+                        PingExt::ShardId(_) => EXT_HEADER_LEN + NAMELEN,
                         PingExt::Unknown(_, p) => EXT_HEADER_LEN + p.len() + 8,
                     })
                     .sum::<usize>()
@@ -993,19 +1005,27 @@ mod tests {
     }
 
     #[test]
-    fn redis_7_2_extensions_decode_as_unknown() {
+    fn redis_7_2_extensions_decode_as_unknown_except_the_shard_id() {
         let mut m = samples()[1].clone();
         let exts = vec![
             PingExt::Unknown(1, b"human-name\0\0\0\0\0\0".to_vec()),
             PingExt::Unknown(2, [name(7).as_slice(), &[0, 0, 0, 0, 0, 0, 1, 44]].concat()),
             PingExt::Hostname("h".into()),
-            PingExt::Unknown(3, name(8).to_vec()),
+            PingExt::ShardId(name(8)),
         ];
         m.body = Body::Ping { gossip: vec![gossip(1)], exts: exts.clone() };
         match decode(&enc(&m)) {
             Decoded::Message(got, _) => assert_eq!(got.body, Body::Ping { gossip: vec![gossip(1)], exts }),
             other => panic!("{other:?}"),
         }
+        // The shard id takes 48 bytes, as in Redis 7.2: header, 40 characters, no NUL.
+        m.body = Body::Ping { gossip: vec![], exts: vec![] };
+        let bare = enc(&m).len();
+        m.body = Body::Ping { gossip: vec![], exts: vec![PingExt::ShardId(name(8))] };
+        let with = enc(&m);
+        assert_eq!(with.len(), bare + 48);
+        assert_eq!(&with[bare..bare + 8], &[0, 0, 0, 48, 0, 3, 0, 0]);
+        assert_eq!(&with[bare + 8..], &name(8)[..]);
         // An unknown payload not a multiple of 8 comes back padded.
         m.body = Body::Ping { gossip: vec![], exts: vec![PingExt::Unknown(9, vec![1, 2, 3])] };
         match decode(&enc(&m)) {

@@ -52,6 +52,7 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     // cluster
     ("cluster|help", crate::cluster::cmd::help),
     ("cluster|myid", crate::cluster::cmd::myid),
+    ("cluster|myshardid", crate::cluster::cmd::myshardid),
     ("cluster|keyslot", crate::cluster::cmd::keyslot),
     ("cluster|nodes", crate::cluster::cmd::nodes),
     ("cluster|info", crate::cluster::cmd::info),

@@ -294,6 +294,7 @@ pub static SPECS: &[RawSpec] = &[
     RawSpec { container: "cluster", name: "links", group: "cluster", since: "7.0.0", arity: 2, flags: &["stale"], acl: &[], key_specs: &[] },
     RawSpec { container: "cluster", name: "meet", group: "cluster", since: "3.0.0", arity: -4, flags: &["no_async_loading", "admin", "stale"], acl: &[], key_specs: &[] },
     RawSpec { container: "cluster", name: "myid", group: "cluster", since: "3.0.0", arity: 2, flags: &["stale"], acl: &[], key_specs: &[] },
+    RawSpec { container: "cluster", name: "myshardid", group: "cluster", since: "7.2.0", arity: 2, flags: &["stale"], acl: &[], key_specs: &[] },
     RawSpec { container: "cluster", name: "nodes", group: "cluster", since: "3.0.0", arity: 2, flags: &["stale"], acl: &[], key_specs: &[] },
     RawSpec { container: "cluster", name: "replicas", group: "cluster", since: "5.0.0", arity: 3, flags: &["admin", "stale"], acl: &[], key_specs: &[] },
     RawSpec { container: "cluster", name: "replicate", group: "cluster", since: "3.0.0", arity: 3, flags: &["no_async_loading", "admin", "stale"], acl: &[], key_specs: &[] },

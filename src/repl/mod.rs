@@ -462,8 +462,8 @@ impl Server {
             (Some(id), Some(offset), Some(db)) => Some((id, offset, db)),
             _ => None,
         };
-        // At start-up a `replicaof` directive makes a replica already.
-        if self.repl.replica.is_replica() || self.config.replicaof.is_some() {
+        // At start-up a `replicaof` directive (or nodes.conf) makes a replica already.
+        if self.repl.replica.is_replica() || self.config.replicaof.is_some() || crate::cluster::myself_is_replica(self) {
             if let Some((id, offset, db)) = history {
                 self.repl.replid = id;
                 self.repl.offset = offset;
@@ -495,7 +495,11 @@ impl Server {
     /// Before the start-up RDB load of a master: a backlog to hold the
     /// deletions of expired keys the load finds.
     pub fn backlog_for_startup_load(&mut self) {
-        if !self.repl.replica.is_replica() && self.config.replicaof.is_none() && self.repl.backlog.is_none() {
+        if !self.repl.replica.is_replica()
+            && self.config.replicaof.is_none()
+            && !crate::cluster::myself_is_replica(self)
+            && self.repl.backlog.is_none()
+        {
             let size = self.config.repl_backlog_size.max(16 * 1024) as usize;
             self.repl.backlog = Some(Backlog::new(size, self.repl.offset + 1));
         }

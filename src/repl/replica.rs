@@ -447,6 +447,7 @@ pub fn set_master(srv: &mut Server, host: String, port: u16) {
     drop_link(srv);
     let r = &mut srv.repl.replica;
     r.master = Some((host.clone(), port));
+    crate::logging::set_role(b'S');
     // A master turning replica offers its own history for a partial resync.
     r.cached = r.cached || was_master;
     r.state = LinkState::Connect;
@@ -466,6 +467,7 @@ pub fn unset_master(srv: &mut Server) {
     drop_link(srv);
     let r = &mut srv.repl.replica;
     r.master = None;
+    crate::logging::set_role(b'M');
     r.state = LinkState::None;
     r.cached = false;
     srv.ks.expire_deletes = true;
