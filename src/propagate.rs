@@ -150,6 +150,17 @@ impl Server {
         self.prop.flags.force = true;
     }
 
+    /// How many commands the execution unit holds so far.
+    pub(crate) fn prop_unit_len(&self) -> usize {
+        self.prop.unit.len()
+    }
+
+    /// Drops what the unit gained after it held `len` commands (a script
+    /// under `redis.set_repl(redis.REPL_NONE)`).
+    pub(crate) fn prop_truncate_unit(&mut self, len: usize) {
+        self.prop.unit.truncate(len);
+    }
+
     /// Called by `call()` before the handler runs.
     pub(crate) fn begin_call(&mut self, touches_arbitrary_keys: bool) -> CallMark {
         if self.prop.depth == 0 {

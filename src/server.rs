@@ -202,6 +202,8 @@ pub struct Server {
     pub persist: crate::persist::Persist,
     /// Cluster state, with `cluster-enabled yes` only.
     pub cluster: Option<Box<crate::cluster::Cluster>>,
+    /// Lua scripting: EVAL's cache, functions, the running script.
+    pub script: crate::script::Scripting,
 }
 
 impl Server {
@@ -260,6 +262,7 @@ impl Server {
             monitors: Vec::new(),
             persist: Default::default(),
             cluster: None,
+            script: Default::default(),
             read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             ready_events: Vec::with_capacity(1024),
             pubsub: Default::default(),
@@ -392,6 +395,25 @@ impl Server {
         }
         self.handle_io_events(Duration::ZERO);
         self.before_sleep();
+    }
+
+    /// Serves clients from inside a script past busy-reply-threshold, as
+    /// Redis's processEventsWhileBlocked: sockets, then the replies and
+    /// closes only (no timers, no blocked clients, nothing that changes
+    /// the dataset under the script).
+    pub fn serve_clients_while_busy(&mut self) {
+        self.handle_io_events(Duration::ZERO);
+        let pending = std::mem::take(&mut self.pending_writes);
+        for key in pending {
+            let Some(mut c) = self.take_client(key) else { continue };
+            c.queued_write = false;
+            self.flush_or_close(&mut c);
+            self.put_client(c);
+        }
+        let closing = std::mem::take(&mut self.to_close);
+        for key in closing {
+            self.free_client(key);
+        }
     }
 
     // ---------------------------------------------------------------- accept
@@ -727,6 +749,9 @@ impl Server {
         let reject = if self.persist.loading && !flags.has(CmdFlags::LOADING) {
             // COMPAT: shared.loadingerr.
             Some(ReplyError::other("LOADING Redis is loading the dataset in memory"))
+        } else if let Some(e) = crate::script::busy_error(self).filter(|_| !flags.has(CmdFlags::ALLOW_BUSY)) {
+            // A script past busy-reply-threshold: only what may interrupt it.
+            Some(e)
         } else if !c.authenticated && !flags.has(CmdFlags::NO_AUTH) && self.acl.auth_required() {
             Some(ReplyError::NoAuth)
         } else if c.flags.multi && flags.has(CmdFlags::NO_MULTI) {

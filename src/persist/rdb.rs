@@ -96,7 +96,7 @@ pub(crate) fn write_snapshot(srv: &Server, out: &mut impl Write, aof_base: bool)
     if aof_base {
         aux.iter_mut().filter(|(k, _)| *k == "aof-base").for_each(|(_, v)| *v = "1".to_string());
     }
-    crate::rdb::write_rdb(out, &srv.ks, &aux, opts)
+    crate::rdb::file::write_rdb_with_functions(out, &srv.ks, &aux, &srv.script.functions.sources(), opts)
 }
 
 fn fsync_dir_of(filename: &str) -> io::Result<()> {
@@ -259,6 +259,10 @@ pub(crate) fn load_from(
     });
     srv.persist.loading = was_loading;
     let info = result.map_err(LoadError::Bad)?;
+    // Libraries of the same name are replaced (the file is the truth).
+    if let Err(e) = crate::script::function::load_sources(srv, &info.functions) {
+        log::warn!("Failed loading library from RDB: {e}");
+    }
     srv.persist.last_load_keys_loaded = info.keys_loaded;
     srv.persist.last_load_keys_expired = info.keys_expired;
     if info.version >= 5 && !info.checksummed && opts.verify_checksum {
