@@ -403,6 +403,12 @@ impl Server {
     /// the dataset under the script).
     pub fn serve_clients_while_busy(&mut self) {
         self.handle_io_events(Duration::ZERO);
+        // Readiness reported in the batch the script is running from is
+        // not reported again (edge-triggered): try every client's socket.
+        let keys: Vec<usize> = self.clients.iter().filter(|(_, c)| c.is_some()).map(|(k, _)| k).collect();
+        for key in keys {
+            self.read_from(key, false);
+        }
         let pending = std::mem::take(&mut self.pending_writes);
         for key in pending {
             let Some(mut c) = self.take_client(key) else { continue };

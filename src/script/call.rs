@@ -125,7 +125,7 @@ fn run_command(srv: &mut Server, sc: &mut Client) {
 fn check(srv: &mut Server, sc: &mut Client, idx: usize) -> Result<(), ReplyError> {
     let flags = srv.commands.cmds[idx].flags;
     // COMPAT: scriptCall's and its helpers' texts.
-    if flags.has(CmdFlags::NOSCRIPT) {
+    if flags.has(CmdFlags::NOSCRIPT) && !srv.script.disable_deny_script {
         return Err(ReplyError::err("This Redis command is not allowed from script"));
     }
     let Some(run) = srv.script.run.as_ref() else { return Ok(()) };

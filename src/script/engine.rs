@@ -48,6 +48,16 @@ G.rawset = function(t, k, v)
     if readonly[t] then refuse() end
     return rawset(t, k, v)
 end
+local loadstring, load = G.loadstring, G.load
+-- Binary chunks are refused (precompiled code can break the VM).
+G.loadstring = function(s, ...)
+    if type(s) == "string" and s:byte(1) == 27 then return nil, "binary chunks are not allowed" end
+    return loadstring(s, ...)
+end
+G.load = function(f, ...)
+    if type(f) == "string" and f:byte(1) == 27 then return nil, "binary chunks are not allowed" end
+    return load(f, ...)
+end
 local redis = G.redis
 local pcall, select, unpack = pcall, select, unpack
 local function pcall_result(ok, ...)

@@ -191,19 +191,19 @@ pub fn script_kill(srv: &mut Server, c: &mut Client) -> CmdResult {
     super::kill(srv, c, true)
 }
 
-/// SCRIPT DEBUG YES|SYNC|NO. Viator has no Lua debugger: NO is accepted,
-/// YES and SYNC are refused.
+/// SCRIPT DEBUG YES|SYNC|NO. Viator has no Lua debugger: every mode is
+/// accepted and scripts keep running normally (as with the debugger off);
+/// YES and SYNC are logged so an operator knows why no session starts.
 pub fn script_debug(_srv: &mut Server, c: &mut Client) -> CmdResult {
     let mode = c.arg(2);
-    if mode.eq_ignore_ascii_case(b"no") {
-        c.reply.ok();
-        return Ok(());
-    }
     if mode.eq_ignore_ascii_case(b"yes") || mode.eq_ignore_ascii_case(b"sync") {
-        return Err(ReplyError::err("The Lua debugger is not available on this server"));
+        log::info!("SCRIPT DEBUG {}: no Lua debugger here, scripts run normally", String::from_utf8_lossy(mode));
+    } else if !mode.eq_ignore_ascii_case(b"no") {
+        // COMPAT: scriptCommand's DEBUG error.
+        return Err(ReplyError::err("Use SCRIPT DEBUG YES/SYNC/NO"));
     }
-    // COMPAT: scriptCommand's DEBUG error.
-    Err(ReplyError::err("Use SCRIPT DEBUG YES/SYNC/NO"))
+    c.reply.ok();
+    Ok(())
 }
 
 /// SCRIPT HELP.

@@ -149,6 +149,9 @@ pub struct Scripting {
     pub client: Option<Box<Client>>,
     /// Functions: libraries and their interpreter.
     pub functions: function::Functions,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: `noscript` commands may run from
+    /// scripts (a testing aid).
+    pub disable_deny_script: bool,
 }
 
 impl Scripting {
@@ -410,6 +413,12 @@ fn prepare_checks(srv: &mut Server, flags: ScriptFlags, ro: bool, obey: bool, oo
     Ok(())
 }
 
+/// The error a killed script stops with.
+fn killed_error() -> mlua::Error {
+    // COMPAT: luaMaskCountHook's error.
+    mlua::Error::external(api::ScriptError::new(api::error_text(b"Script killed by user with SCRIPT KILL...")))
+}
+
 /// The call itself, with the per-run callbacks installed for its length.
 fn execute(
     engine: &engine::Engine,
@@ -478,9 +487,12 @@ fn execute(
                     let poll: Function = lua.named_registry_value("viator.poll")?;
                     if poll.call::<bool>(())? {
                         log::warn!("Lua script killed by user with SCRIPT KILL.");
-                        return Err(mlua::Error::external(api::ScriptError::new(api::error_text(
-                            b"Script killed by user with SCRIPT KILL...",
-                        ))));
+                        // From now on every line fails, so a pcall in the
+                        // script cannot swallow the kill for long.
+                        lua.set_hook(HookTriggers { every_line: true, ..Default::default() }, |_, _| {
+                            Err(killed_error())
+                        });
+                        return Err(killed_error());
                     }
                     Ok(VmState::Continue)
                 },
