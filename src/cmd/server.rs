@@ -67,6 +67,12 @@ pub fn shutdown(srv: &mut Server, c: &mut Client) -> CmdResult {
         }
         return Err(ReplyError::err("No shutdown in progress."));
     }
+    if !nosave {
+        // A timed-out script: only SHUTDOWN NOSAVE may end the server.
+        if let Some(e) = crate::script::busy_error(srv) {
+            return Err(e);
+        }
+    }
     // The caller waits (blocked) while the shutdown waits for replicas.
     crate::shutdown::block_caller(srv, c);
     match crate::shutdown::prepare(srv, flags) {

@@ -262,6 +262,11 @@ pub fn poll_while_busy(srv: &mut Server) -> bool {
         }
     }
     srv.serve_clients_while_busy();
+    if let Some(code) = srv.exit_code {
+        // SHUTDOWN NOSAVE arrived: it has done its part, the script ends
+        // with the process.
+        std::process::exit(code);
+    }
     srv.script.run.as_ref().is_some_and(|r| r.killed)
 }
 

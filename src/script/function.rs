@@ -193,7 +193,8 @@ impl Functions {
         let mut seen = HashMap::new();
         for lib in &libs {
             for f in lib.functions.keys() {
-                if self.index.contains_key(f) || seen.insert(f.clone(), ()).is_some() {
+                let key = f.to_ascii_lowercase();
+                if self.index.contains_key(&key) || seen.insert(key, ()).is_some() {
                     for old in removed {
                         self.link(old);
                     }
@@ -209,7 +210,7 @@ impl Functions {
 
     fn link(&mut self, lib: Library) {
         for f in lib.functions.keys() {
-            self.index.insert(f.clone(), lib.name.clone());
+            self.index.insert(f.to_ascii_lowercase(), lib.name.clone());
         }
         self.libraries.insert(lib.name.clone(), lib);
     }
@@ -217,15 +218,15 @@ impl Functions {
     fn unlink(&mut self, name: &str) -> Option<Library> {
         let lib = self.libraries.remove(name)?;
         for f in lib.functions.keys() {
-            self.index.remove(f);
+            self.index.remove(&f.to_ascii_lowercase());
         }
         Some(lib)
     }
 
     /// The function called `name`.
     pub fn function(&self, name: &str) -> Option<&FunctionInfo> {
-        let lib = self.index.get(name)?;
-        self.libraries.get(lib)?.functions.get(name)
+        let lib = self.index.get(&name.to_ascii_lowercase())?;
+        self.libraries.get(lib)?.functions.values().find(|f| f.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -376,7 +377,7 @@ fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
         );
     }
     let Some(mut ctx) = lua.app_data_mut::<LoadCtx>() else { return Ok(()) };
-    if ctx.functions.iter().any(|f| f.name == info.name) {
+    if ctx.functions.iter().any(|f| f.name.eq_ignore_ascii_case(&info.name)) {
         drop(ctx);
         return raise("Function already exists in the library");
     }
