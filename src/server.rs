@@ -751,6 +751,10 @@ impl Server {
                 return Err(e);
             }
         };
+        // A script's declared flags stand in for EVAL's/FCALL's own while
+        // the checks run (restored below).
+        let saved = crate::script::effective_flags(self, &c.argv, idx)
+            .map(|f| std::mem::replace(&mut self.commands.cmds[idx].flags, f));
         let flags = self.commands.cmds[idx].flags;
         let reject = if self.persist.loading && !flags.has(CmdFlags::LOADING) {
             // COMPAT: shared.loadingerr.
@@ -792,6 +796,9 @@ impl Server {
         } else {
             None
         };
+        if let Some(f) = saved {
+            self.commands.cmds[idx].flags = f;
+        }
         match reject {
             Some(e) => {
                 self.commands.cmds[idx].stats.rejected_calls += 1;
@@ -809,7 +816,11 @@ impl Server {
         // Every command sees one fresh "now" for expiry decisions; the same
         // reading starts its duration (wall clock, as Redis's ustime()).
         self.clock.refresh();
-        self.ks.now_ms = self.clock.now_ms;
+        // A script's commands all see the time the script started (Redis's
+        // script time snapshot): a key cannot expire half-way through it.
+        if c.id != crate::script::SCRIPT_CLIENT_ID {
+            self.ks.now_ms = self.clock.now_ms;
+        }
         // Modified keys matter only to WATCHers, blocked clients and tracking.
         self.ks.track_modified =
             !self.watched_keys.is_empty() || !self.blocking_keys.is_empty() || self.tracking.active();

@@ -259,9 +259,11 @@ pub(crate) fn load_from(
     });
     srv.persist.loading = was_loading;
     let info = result.map_err(LoadError::Bad)?;
-    // Libraries of the same name are replaced (the file is the truth).
-    if let Err(e) = crate::script::function::load_sources(srv, &info.functions) {
-        log::warn!("Failed loading library from RDB: {e}");
+    // Libraries already present are an error unless merging, as keys are.
+    if let Err(e) = crate::script::function::load_sources(srv, &info.functions, replace) {
+        // COMPAT: rdbFunctionLoad's log line.
+        log::warn!("Failed loading library, {e}");
+        return Err(LoadError::Bad(crate::rdb::RdbError { offset: 0, kind: crate::rdb::RdbErrorKind::Corrupt, reason: e }));
     }
     srv.persist.last_load_keys_loaded = info.keys_loaded;
     srv.persist.last_load_keys_expired = info.keys_expired;
@@ -462,6 +464,8 @@ pub fn debug_reload(srv: &mut Server, c: &mut Client) -> CmdResult {
         for db in 0..srv.ks.dbs.len() {
             srv.ks.flush_db(db);
         }
+        // Redis's emptyData takes the function libraries too.
+        srv.script.functions.flush();
     }
     let path = srv.config.dbfilename.clone();
     match load_file(srv, &path, merge, false) {

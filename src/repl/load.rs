@@ -439,7 +439,7 @@ pub fn complete(srv: &mut Server, load: SocketLoad) {
     srv.ks.dirty += 1;
     // The master's libraries replace ours.
     srv.script.functions.flush();
-    if let Err(e) = crate::script::function::load_sources(srv, &load.info.functions) {
+    if let Err(e) = crate::script::function::load_sources(srv, &load.info.functions, true) {
         log::warn!("Failed loading library from the master's snapshot: {e}");
     }
 }

@@ -112,12 +112,16 @@ fn run_command(srv: &mut Server, sc: &mut Client) {
         }
     }
     let repl = srv.script.run.as_ref().map_or(3, |r| r.repl);
-    let before = srv.prop_unit_len();
-    srv.call(sc, idx);
-    if repl == 0 {
-        // redis.set_repl(redis.REPL_NONE): the command's effects stay here.
-        srv.prop_truncate_unit(before);
+    let mut skip = 0;
+    if repl & super::api::REPL_AOF == 0 {
+        skip |= crate::propagate::SKIP_AOF;
     }
+    if repl & super::api::REPL_REPLICA == 0 {
+        skip |= crate::propagate::SKIP_REPL;
+    }
+    srv.prop_set_script_skip(skip);
+    srv.call(sc, idx);
+    srv.prop_set_script_skip(0);
 }
 
 /// The checks Redis applies to a command called from a script, in its
@@ -204,8 +208,8 @@ pub fn setresp(lua: &Lua, sc: &mut Client, args: MultiValue) -> mlua::Result<Val
     Ok(Value::Nil)
 }
 
-/// `redis.set_repl(flags)`. Viator's stream feeds the AOF and the replicas
-/// together, so any flag other than REPL_NONE propagates to both.
+/// `redis.set_repl(flags)`: which sinks (AOF, replicas) the script's next
+/// commands reach.
 pub fn set_repl(lua: &Lua, srv: &mut Server, args: MultiValue) -> mlua::Result<Value> {
     if args.len() != 1 {
         // COMPAT: luaRedisSetReplCommand's errors.

@@ -231,14 +231,14 @@ impl Functions {
 }
 
 /// Loads library sources read from an RDB file or a sync payload; a
-/// library of the same name is replaced. Failures are logged.
-pub fn load_sources(srv: &mut Server, sources: &[Vec<u8>]) -> Result<(), String> {
+/// library of the same name is replaced when `replace`, an error otherwise.
+pub fn load_sources(srv: &mut Server, sources: &[Vec<u8>], replace: bool) -> Result<(), String> {
     let mut libs = Vec::new();
     for src in sources {
         let code = Bytes::copy_from_slice(src);
         libs.push(srv.script.functions.compile(&code)?);
     }
-    srv.script.functions.join(libs, true, false)
+    srv.script.functions.join(libs, replace, false)
 }
 
 /// Reads `#!<engine> name=<lib>`: the engine, the library name and where
@@ -249,7 +249,8 @@ fn metadata(code: &[u8]) -> Result<(String, String, usize), String> {
         return Err("Missing library metadata".into());
     }
     let Some(end) = code.iter().position(|&b| b == b'\n') else { return Err("Invalid library metadata".into()) };
-    let mut parts = code[..end].split(|b| b.is_ascii_whitespace()).filter(|p| !p.is_empty());
+    let words = crate::util::split::split_args(&code[..end]).ok_or_else(|| "Invalid library metadata".to_string())?;
+    let mut parts = words.iter().map(|w| &w[..]);
     let Some(first) = parts.next() else { return Err("Invalid library metadata".into()) };
     let engine = String::from_utf8_lossy(&first[2..]).to_string();
     let mut name = None;
@@ -285,17 +286,23 @@ fn new_engine() -> mlua::Result<super::engine::Engine> {
             lib_redis.raw_set(name, redis.raw_get::<Value>(name)?)?;
         }
         let lib_api = lua.create_table()?;
-        lib_api.raw_set("redis", lib_redis)?;
+        lib_api.raw_set("redis", lib_redis.clone())?;
         let missing = lua.create_function(|_, (_, k): (Value, Value)| -> mlua::Result<()> {
             let name = k.to_string().unwrap_or_default();
             Err(mlua::Error::RuntimeError(format!("Script attempted to access nonexistent global variable '{name}'")))
         })?;
         let mt = lua.create_table()?;
         mt.raw_set("__index", missing)?;
-        lib_api.set_metatable(Some(mt));
+        mt.raw_set(
+            "__newindex",
+            lua.create_function(|_, _: MultiValue| -> mlua::Result<()> {
+                Err(mlua::Error::RuntimeError("Attempt to modify a readonly table".into()))
+            })?,
+        )?;
+        mt.raw_set("__metatable", false)?;
+        lib_api.set_metatable(Some(mt.clone()));
+        lib_redis.set_metatable(Some(mt));
         lua.set_named_registry_value("viator.lib_api", lib_api)?;
-        // Outside a load, the name exists but says it cannot be used.
-        redis.raw_set("register_function", lua.create_function(register_function)?)?;
         Ok(())
     })
 }

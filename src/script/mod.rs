@@ -181,6 +181,46 @@ pub fn busy_error(srv: &Server) -> Option<ReplyError> {
     Some(ReplyError::other(if run.eval { SLOW_EVAL } else { SLOW_SCRIPT }))
 }
 
+/// Redis's evalGetCommandFlags / fcallGetCommandFlags: the flags the
+/// server's pre-command checks see for EVAL*/FCALL* of a script that
+/// declared flags (WRITE and DENYOOM unless no-writes / allow-oom, STALE
+/// with allow-stale). `None` for other commands and for scripts without a
+/// shebang (their command's own flags apply).
+pub fn effective_flags(srv: &Server, argv: &[Bytes], idx: usize) -> Option<crate::cmd::spec::CmdFlags> {
+    use crate::cmd::spec::CmdFlags;
+    let name = srv.commands.cmds[idx].name;
+    let arg = argv.get(1)?;
+    let script = match name {
+        "eval" | "eval_ro" => {
+            let sha = eval::sha1_hex(arg);
+            match srv.script.scripts.get(&sha) {
+                Some(s) => s.flags,
+                None => eval::shebang_flags(arg).ok()?.0,
+            }
+        }
+        "evalsha" | "evalsha_ro" if arg.len() == 40 => {
+            srv.script.scripts.get(&String::from_utf8_lossy(arg).to_ascii_lowercase())?.flags
+        }
+        "fcall" | "fcall_ro" => srv.script.functions.function(&String::from_utf8_lossy(arg))?.flags,
+        _ => return None,
+    };
+    if script.has(ScriptFlags::EVAL_COMPAT) {
+        return None;
+    }
+    let base = srv.commands.cmds[idx].flags.0;
+    let mut f = base & !(CmdFlags::STALE.0 | CmdFlags::DENYOOM.0 | CmdFlags::WRITE.0 | CmdFlags::MAY_REPLICATE.0);
+    if !script.has(ScriptFlags::ALLOW_OOM) && !script.has(ScriptFlags::NO_WRITES) {
+        f |= CmdFlags::DENYOOM.0;
+    }
+    if !script.has(ScriptFlags::NO_WRITES) {
+        f |= CmdFlags::WRITE.0;
+    }
+    if script.has(ScriptFlags::ALLOW_STALE) {
+        f |= CmdFlags::STALE.0;
+    }
+    Some(CmdFlags(f))
+}
+
 /// COMPAT: shared.slowevalerr.
 pub const SLOW_EVAL: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 /// COMPAT: shared.slowscripterr.
