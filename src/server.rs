@@ -676,12 +676,14 @@ impl Server {
             Pause::All(_) => true,
             Pause::Write(_) => match self.commands.resolve(&c.argv) {
                 Ok(i) => {
-                    let writes = |i: usize| {
-                        let f = self.commands.cmds[i].flags;
+                    let writes = |i: usize, argv: &[bytes::Bytes]| {
+                        // A script's declared flags count, not EVAL's own.
+                        let f = crate::script::effective_flags(self, argv, i).unwrap_or(self.commands.cmds[i].flags);
                         f.has(CmdFlags::WRITE) || f.has(CmdFlags::MAY_REPLICATE)
                     };
                     // EXEC waits when its transaction holds a write.
-                    writes(i) || (self.commands.cmds[i].name == "exec" && c.multi_queue.iter().any(|&(q, _)| writes(q)))
+                    writes(i, &c.argv)
+                        || (self.commands.cmds[i].name == "exec" && c.multi_queue.iter().any(|(q, a)| writes(*q, a)))
                 }
                 Err(_) => false,
             },
@@ -761,7 +763,7 @@ impl Server {
             Some(ReplyError::other("LOADING Redis is loading the dataset in memory"))
         } else if let Some(e) = crate::script::busy_error(self).filter(|_| !flags.has(CmdFlags::ALLOW_BUSY)) {
             // A script past busy-reply-threshold: only what may interrupt it.
-            Some(e)
+            Some(crate::script::busy_reject(self, c, idx, e))
         } else if !c.authenticated && !flags.has(CmdFlags::NO_AUTH) && self.acl.auth_required() {
             Some(ReplyError::NoAuth)
         } else if c.flags.multi && flags.has(CmdFlags::NO_MULTI) {

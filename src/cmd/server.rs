@@ -432,7 +432,7 @@ fn getkeys_generic(srv: &Server, c: &Client) -> Result<Vec<(usize, &'static [&'s
         Err(_) => return Err(ReplyError::err("Invalid command specified")),
     };
     let keys = srv.commands.cmds[idx].keys_with_flags(argv);
-    if keys.is_empty() {
+    if keys.is_empty() && !srv.commands.cmds[idx].flags.has(CmdFlags::NO_MANDATORY_KEYS) {
         return Err(ReplyError::err("The command has no key arguments"));
     }
     Ok(keys)

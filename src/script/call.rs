@@ -105,11 +105,10 @@ fn run_command(srv: &mut Server, sc: &mut Client) {
         srv.reply_error(sc, &e);
         return;
     }
-    let writes = srv.commands.cmds[idx].flags.has(CmdFlags::WRITE);
-    if writes {
-        if let Some(run) = srv.script.run.as_mut() {
-            run.write_dirty = true;
-        }
+    let flags = srv.commands.cmds[idx].flags;
+    if let Some(run) = srv.script.run.as_mut() {
+        run.write_dirty |= flags.has(CmdFlags::WRITE);
+        run.read_called |= flags.has(CmdFlags::READONLY);
     }
     let repl = srv.script.run.as_ref().map_or(3, |r| r.repl);
     let mut skip = 0;

@@ -121,6 +121,8 @@ pub struct RunState {
     pub funcname: String,
     /// The caller's command (FUNCTION STATS shows it).
     pub command: Vec<Bytes>,
+    /// It ran a read-only command: a tracking caller remembers its keys.
+    pub read_called: bool,
 }
 
 /// A script in the EVAL cache.
@@ -219,6 +221,17 @@ pub fn effective_flags(srv: &Server, argv: &[Bytes], idx: usize) -> Option<crate
         f |= CmdFlags::STALE.0;
     }
     Some(CmdFlags(f))
+}
+
+/// The BUSY refusal of command `idx`: EXEC also ends the transaction
+/// (EXECABORT), as processCommand's rejectCommand does.
+pub fn busy_reject(srv: &mut Server, c: &mut Client, idx: usize, e: ReplyError) -> ReplyError {
+    if srv.commands.cmds[idx].name == "exec" && c.flags.multi {
+        crate::cmd::multi::discard_transaction(srv, c);
+        // COMPAT: rejectCommand's EXECABORT form.
+        return ReplyError::other(format!("EXECABORT Transaction discarded because of: {e}"));
+    }
+    e
 }
 
 /// COMPAT: shared.slowevalerr.
@@ -323,6 +336,7 @@ pub fn run(srv: &mut Server, c: &mut Client, inv: Invocation) -> CmdResult {
         repl: api::REPL_AOF | api::REPL_REPLICA,
         funcname: inv.funcname.clone(),
         command: inv.command.to_vec(),
+        read_called: false,
     });
     let mut sc = srv.script.client.take().unwrap_or_else(|| Box::new(call::script_client(srv)));
     sc.db = c.db;
@@ -351,6 +365,10 @@ pub fn run(srv: &mut Server, c: &mut Client, inv: Invocation) -> CmdResult {
     sc.argv.clear();
     srv.script.client = Some(sc);
     let run = srv.script.run.take();
+    if run.as_ref().is_some_and(|r| r.read_called) {
+        // As Redis: a script that read tracks every key it declared.
+        crate::tracking::remember_script_keys(srv, c, inv.keys);
+    }
     if run.as_ref().is_some_and(|r| r.timed_out) {
         log::warn!(
             "Slow script detected: script finished after {} milliseconds",
@@ -360,7 +378,7 @@ pub fn run(srv: &mut Server, c: &mut Client, inv: Invocation) -> CmdResult {
     let result = match outcome {
         Ok((true, v)) => match convert::lua_to_reply(&v, &mut c.reply, script_resp) {
             None => Ok(()),
-            Some(e) => returned_error(srv, c, e.text, e.counted),
+            Some(e) => returned_error(srv, c, e.text, e.counted, inv.command),
         },
         Ok((false, Value::Table(t))) => {
             let mut text = match t.raw_get::<Value>("err") {
@@ -378,7 +396,7 @@ pub fn run(srv: &mut Server, c: &mut Client, inv: Invocation) -> CmdResult {
                 }
             }
             let counted = matches!(t.raw_get::<Value>("ignore_error_stats_update"), Ok(Value::Boolean(true)));
-            returned_error(srv, c, text, counted)
+            returned_error(srv, c, text, counted, inv.command)
         }
         Ok((false, other)) => Err(ReplyError::err(format!(
             "Error running script {}, {:.100}",
@@ -397,10 +415,14 @@ pub fn run(srv: &mut Server, c: &mut Client, inv: Invocation) -> CmdResult {
 }
 
 /// An error the script returned or raised. One that came from a command
-/// the script called was counted then, so it is written without counting.
-fn returned_error(_srv: &mut Server, c: &mut Client, text: String, counted: bool) -> CmdResult {
+/// the script called was counted then, so it is written without counting
+/// again (the script's command still counts as failed).
+fn returned_error(srv: &mut Server, c: &mut Client, text: String, counted: bool, command: &[Bytes]) -> CmdResult {
     if counted {
         c.reply.error(&text);
+        if let Ok(idx) = srv.commands.resolve(command) {
+            srv.commands.cmds[idx].stats.failed_calls += 1;
+        }
         Ok(())
     } else {
         Err(ReplyError::other(text))
