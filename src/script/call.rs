@@ -185,6 +185,23 @@ fn check(srv: &mut Server, sc: &mut Client, idx: usize) -> Result<(), ReplyError
                 "Script attempted to access a non local key in a cluster node"
             }));
         }
+        // Keys not declared must still share one slot, unless the script
+        // says allow-cross-slot-keys.
+        let keys = srv.commands.cmds[idx].key_positions(&sc.argv);
+        if let Some(&first) = keys.first() {
+            let slot = crate::cluster::slot::key_hash_slot(&sc.argv[first]);
+            if let Some(run) = srv.script.run.as_mut().filter(|r| !r.allow_cross_slot) {
+                match run.slot {
+                    None => run.slot = Some(slot),
+                    Some(s) if s != slot => {
+                        return Err(ReplyError::err(
+                            "Script attempted to access keys that do not hash to the same slot",
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
     }
     Ok(())
 }

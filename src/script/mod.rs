@@ -332,7 +332,12 @@ pub fn run(srv: &mut Server, c: &mut Client, inv: Invocation) -> CmdResult {
         allow_oom: !compat && inv.flags.has(ScriptFlags::ALLOW_OOM),
         oom_at_start,
         allow_cross_slot: compat || inv.flags.has(ScriptFlags::ALLOW_CROSS_SLOT),
-        slot: None,
+        // The declared keys (already checked to share a slot) fix it.
+        slot: if srv.cluster.is_some() {
+            inv.keys.first().map(|k| crate::cluster::slot::key_hash_slot(k))
+        } else {
+            None
+        },
         repl: api::REPL_AOF | api::REPL_REPLICA,
         funcname: inv.funcname.clone(),
         command: inv.command.to_vec(),
