@@ -49,6 +49,7 @@ pub mod rdb;
 pub mod reactor;
 pub mod repl;
 pub mod resp;
+pub mod script;
 pub mod sentinel;
 pub mod server;
 pub mod shutdown;

@@ -30,7 +30,15 @@ pub struct Op {
     pub db: usize,
     /// The command and its arguments.
     pub argv: Vec<Bytes>,
+    /// Sinks this command skips (`SKIP_AOF`, `SKIP_REPL`): a script's
+    /// `redis.set_repl`.
+    pub skip: u8,
 }
+
+/// [`Op::skip`]: not written to the AOF.
+pub const SKIP_AOF: u8 = 1;
+/// [`Op::skip`]: not sent to the replicas.
+pub const SKIP_REPL: u8 = 2;
 
 /// What the running handler asked for its own propagation.
 #[derive(Debug, Default, Clone)]
@@ -55,6 +63,8 @@ pub struct Propagation {
     /// Whether the running top-level command may touch arbitrary keys, in
     /// which case its unit is never wrapped (Redis's rule for such commands).
     no_wrap: bool,
+    /// Sinks the commands of the running script skip (`redis.set_repl`).
+    pub(crate) script_skip: u8,
     /// How many of the keyspace's `expired` entries are already queued. The
     /// list itself stays until the outermost command is done, because
     /// client tracking reads it too (an expiry is nobody's write).
@@ -130,7 +140,10 @@ impl Server {
             return;
         }
         self.queue_expired_deletions();
-        self.prop.unit.push(Op { db, argv });
+        let skip = self.prop.script_skip;
+        if skip != SKIP_AOF | SKIP_REPL {
+            self.prop.unit.push(Op { db, argv, skip });
+        }
     }
 
     /// Propagates `argv` instead of the running command's own words.
@@ -148,6 +161,12 @@ impl Server {
     /// of an empty server, PUBLISH).
     pub fn force_propagation(&mut self) {
         self.prop.flags.force = true;
+    }
+
+    /// Sets the sinks the commands queued from now on skip (a script's
+    /// `redis.set_repl`; 0 again once the script's command returns).
+    pub(crate) fn prop_set_script_skip(&mut self, skip: u8) {
+        self.prop.script_skip = skip;
     }
 
     /// Called by `call()` before the handler runs.
@@ -172,7 +191,10 @@ impl Server {
         let changed = self.ks.dirty > mark.dirty;
         if sinks && !is_exec && !flags.prevent && (changed || flags.force) {
             let argv = flags.rewrite.unwrap_or_else(|| argv.to_vec());
-            self.prop.unit.push(Op { db, argv });
+            let skip = self.prop.script_skip;
+            if skip != SKIP_AOF | SKIP_REPL {
+                self.prop.unit.push(Op { db, argv, skip });
+            }
         }
         self.prop.depth -= 1;
         if self.prop.depth == 0 {
@@ -188,7 +210,7 @@ impl Server {
         }
         let verb = words::deletion(self.config.lazyfree_lazy_expire);
         for (db, key) in &self.ks.expired[self.prop.expired_seen..] {
-            self.prop.unit.push(Op { db: *db, argv: vec![verb.clone(), Bytes::copy_from_slice(key)] });
+            self.prop.unit.push(Op { db: *db, argv: vec![verb.clone(), Bytes::copy_from_slice(key)], skip: 0 });
         }
         self.prop.expired_seen = self.ks.expired.len();
     }
@@ -203,7 +225,7 @@ impl Server {
         self.queue_expired_deletions();
         let unit = std::mem::take(&mut self.prop.unit);
         for op in unit {
-            self.emit(op.db, &op.argv);
+            self.emit(op.db, &op.argv, 0);
         }
         self.ks.expired.clear();
         self.prop.expired_seen = 0;
@@ -226,7 +248,7 @@ impl Server {
         }
         let argv = vec![words::deletion(lazy), Bytes::copy_from_slice(key)];
         if self.prop.at_top() {
-            self.emit(db, &argv);
+            self.emit(db, &argv, 0);
         } else {
             self.also_propagate(db, argv);
         }
@@ -242,19 +264,23 @@ impl Server {
         }
         let wrap = unit.len() > 1 && !self.prop.no_wrap;
         if wrap {
-            self.emit(unit[0].db, &[words::MULTI]);
+            self.emit(unit[0].db, &[words::MULTI], 0);
         }
         for op in &unit {
-            self.emit(op.db, &op.argv);
+            self.emit(op.db, &op.argv, op.skip);
         }
         if wrap {
-            self.emit(unit[unit.len() - 1].db, &[words::EXEC]);
+            self.emit(unit[unit.len() - 1].db, &[words::EXEC], 0);
         }
     }
 
     /// Feeds one command to every sink.
-    fn emit(&mut self, db: usize, argv: &[Bytes]) {
-        self.repl_feed(db, argv);
-        crate::persist::aof::writer::feed(self, db, argv);
+    fn emit(&mut self, db: usize, argv: &[Bytes], skip: u8) {
+        if skip & SKIP_REPL == 0 {
+            self.repl_feed(db, argv);
+        }
+        if skip & SKIP_AOF == 0 {
+            crate::persist::aof::writer::feed(self, db, argv);
+        }
     }
 }

@@ -204,6 +204,8 @@ pub struct Server {
     pub cluster: Option<Box<crate::cluster::Cluster>>,
     /// Sentinel state, in Sentinel mode only.
     pub sentinel: Option<Box<crate::sentinel::Sentinel>>,
+    /// Lua scripting: EVAL's cache, functions, the running script.
+    pub script: crate::script::Scripting,
 }
 
 impl Server {
@@ -267,6 +269,7 @@ impl Server {
             persist: Default::default(),
             cluster: None,
             sentinel: None,
+            script: Default::default(),
             read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             ready_events: Vec::with_capacity(1024),
             pubsub: Default::default(),
@@ -400,6 +403,31 @@ impl Server {
         }
         self.handle_io_events(Duration::ZERO);
         self.before_sleep();
+    }
+
+    /// Serves clients from inside a script past busy-reply-threshold, as
+    /// Redis's processEventsWhileBlocked: sockets, then the replies and
+    /// closes only (no timers, no blocked clients, nothing that changes
+    /// the dataset under the script).
+    pub fn serve_clients_while_busy(&mut self) {
+        self.handle_io_events(Duration::ZERO);
+        // Readiness reported in the batch the script is running from is
+        // not reported again (edge-triggered): try every client's socket.
+        let keys: Vec<usize> = self.clients.iter().filter(|(_, c)| c.is_some()).map(|(k, _)| k).collect();
+        for key in keys {
+            self.read_from(key, false);
+        }
+        let pending = std::mem::take(&mut self.pending_writes);
+        for key in pending {
+            let Some(mut c) = self.take_client(key) else { continue };
+            c.queued_write = false;
+            self.flush_or_close(&mut c);
+            self.put_client(c);
+        }
+        let closing = std::mem::take(&mut self.to_close);
+        for key in closing {
+            self.free_client(key);
+        }
     }
 
     // ---------------------------------------------------------------- accept
@@ -659,12 +687,14 @@ impl Server {
             Pause::All(_) => true,
             Pause::Write(_) => match self.commands.resolve(&c.argv) {
                 Ok(i) => {
-                    let writes = |i: usize| {
-                        let f = self.commands.cmds[i].flags;
+                    let writes = |i: usize, argv: &[bytes::Bytes]| {
+                        // A script's declared flags count, not EVAL's own.
+                        let f = crate::script::effective_flags(self, argv, i).unwrap_or(self.commands.cmds[i].flags);
                         f.has(CmdFlags::WRITE) || f.has(CmdFlags::MAY_REPLICATE)
                     };
                     // EXEC waits when its transaction holds a write.
-                    writes(i) || (self.commands.cmds[i].name == "exec" && c.multi_queue.iter().any(|&(q, _)| writes(q)))
+                    writes(i, &c.argv)
+                        || (self.commands.cmds[i].name == "exec" && c.multi_queue.iter().any(|(q, a)| writes(*q, a)))
                 }
                 Err(_) => false,
             },
@@ -751,10 +781,17 @@ impl Server {
                 return Err(e);
             }
         };
+        // A script's declared flags stand in for EVAL's/FCALL's own while
+        // the checks run (restored below).
+        let saved = crate::script::effective_flags(self, &c.argv, idx)
+            .map(|f| std::mem::replace(&mut self.commands.cmds[idx].flags, f));
         let flags = self.commands.cmds[idx].flags;
         let reject = if self.persist.loading && !flags.has(CmdFlags::LOADING) {
             // COMPAT: shared.loadingerr.
             Some(ReplyError::other("LOADING Redis is loading the dataset in memory"))
+        } else if let Some(e) = crate::script::busy_error(self).filter(|_| !flags.has(CmdFlags::ALLOW_BUSY)) {
+            // A script past busy-reply-threshold: only what may interrupt it.
+            Some(crate::script::busy_reject(self, c, idx, e))
         } else if !c.authenticated && !flags.has(CmdFlags::NO_AUTH) && self.acl.auth_required() {
             Some(ReplyError::NoAuth)
         } else if c.flags.multi && flags.has(CmdFlags::NO_MULTI) {
@@ -796,6 +833,9 @@ impl Server {
         } else {
             None
         };
+        if let Some(f) = saved {
+            self.commands.cmds[idx].flags = f;
+        }
         match reject {
             Some(e) => {
                 self.commands.cmds[idx].stats.rejected_calls += 1;
@@ -813,7 +853,11 @@ impl Server {
         // Every command sees one fresh "now" for expiry decisions; the same
         // reading starts its duration (wall clock, as Redis's ustime()).
         self.clock.refresh();
-        self.ks.now_ms = self.clock.now_ms;
+        // A script's commands all see the time the script started (Redis's
+        // script time snapshot): a key cannot expire half-way through it.
+        if c.id != crate::script::SCRIPT_CLIENT_ID {
+            self.ks.now_ms = self.clock.now_ms;
+        }
         // Modified keys matter only to WATCHers, blocked clients and tracking.
         self.ks.track_modified =
             !self.watched_keys.is_empty() || !self.blocking_keys.is_empty() || self.tracking.active();

@@ -349,8 +349,23 @@ pub fn remember_keys(srv: &mut Server, c: &mut Client, idx: usize) {
     if !cmd.flags.has(CmdFlags::READONLY) || cmd.flags.has(CmdFlags::PUBSUB) {
         return;
     }
+    // A read-only script tracks its keys only if it read (see crate::script).
+    if matches!(cmd.name, "eval_ro" | "evalsha_ro" | "fcall_ro") {
+        return;
+    }
     for pos in cmd.key_positions(&c.argv) {
         srv.tracking.remember(&c.argv[pos], c.id);
+    }
+}
+
+/// Remembers `keys` for `c` if it tracks them (a script that read:
+/// Redis tracks the keys it declared).
+pub fn remember_script_keys(srv: &mut Server, c: &Client, keys: &[bytes::Bytes]) {
+    if !c.tracking.remembers() {
+        return;
+    }
+    for k in keys {
+        srv.tracking.remember(k, c.id);
     }
 }
 

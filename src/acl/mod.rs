@@ -261,7 +261,13 @@ pub fn check_command(srv: &mut Server, c: &Client, idx: usize) -> Result<(), Rep
         return Ok(());
     }
     let Some(id) = srv.acl.catalog_id(idx) else { return Ok(()) };
-    let ctx = if c.flags.multi { Context::Multi } else { Context::Toplevel };
+    let ctx = if c.id == crate::script::SCRIPT_CLIENT_ID {
+        Context::Lua
+    } else if c.flags.multi {
+        Context::Multi
+    } else {
+        Context::Toplevel
+    };
     match srv.acl.check(c.acl_user, id, &c.argv) {
         Ok(()) => Ok(()),
         Err(d) => {

@@ -396,6 +396,16 @@ pub fn feed_monitors(srv: &mut Server, c: &mut Client, idx: usize) {
     }
 }
 
+/// Sends the command `c` is running to every MONITOR client now, whatever
+/// its flags (EVAL and FCALL show themselves before their commands).
+pub fn feed_monitors_now(srv: &mut Server, c: &mut Client, idx: usize) {
+    let line = monitor_line(srv, c, idx);
+    let monitors = srv.monitors.clone();
+    for k in monitors {
+        srv.with_client(k, Some(&mut *c), |m| m.reply.unmuted(|r| r.raw(&line)));
+    }
+}
+
 /// Forgets a closing client if it was a monitor.
 pub fn forget_monitor(srv: &mut Server, c: &Client) {
     if c.flags.monitor {

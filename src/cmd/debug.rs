@@ -100,6 +100,10 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
             crate::rdb::set_skip_checksum_validation(args::int(c.arg(2)).unwrap_or(0) != 0);
             c.reply.ok();
         }
+        ("set-disable-deny-scripts", 3) => {
+            srv.script.disable_deny_script = args::int(c.arg(2)).unwrap_or(0) != 0;
+            c.reply.ok();
+        }
         ("set-active-expire", 3) => {
             srv.active_expire_enabled = args::int(c.arg(2)).unwrap_or(0) != 0;
             c.reply.ok();

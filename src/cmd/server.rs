@@ -67,6 +67,12 @@ pub fn shutdown(srv: &mut Server, c: &mut Client) -> CmdResult {
         }
         return Err(ReplyError::err("No shutdown in progress."));
     }
+    if !nosave {
+        // A timed-out script: only SHUTDOWN NOSAVE may end the server.
+        if let Some(e) = crate::script::busy_error(srv) {
+            return Err(e);
+        }
+    }
     // The caller waits (blocked) while the shutdown waits for replicas.
     crate::shutdown::block_caller(srv, c);
     match crate::shutdown::prepare(srv, flags) {
@@ -426,7 +432,7 @@ fn getkeys_generic(srv: &Server, c: &Client) -> Result<Vec<(usize, &'static [&'s
         Err(_) => return Err(ReplyError::err("Invalid command specified")),
     };
     let keys = srv.commands.cmds[idx].keys_with_flags(argv);
-    if keys.is_empty() {
+    if keys.is_empty() && !srv.commands.cmds[idx].flags.has(CmdFlags::NO_MANDATORY_KEYS) {
         return Err(ReplyError::err("The command has no key arguments"));
     }
     Ok(keys)

@@ -227,8 +227,8 @@ fn sort_generic(srv: &mut Server, c: &mut Client, readonly: bool) -> CmdResult {
     };
     // A set has no order of its own: a stored result must still be
     // deterministic (for replicas and the AOF), so it is sorted ALPHA. Redis
-    // does the same for calls from scripts, which arrive with issue 9.
-    if o.dontsort && is_set && o.store.is_some() {
+    // does the same for calls from scripts.
+    if o.dontsort && is_set && (o.store.is_some() || c.id == crate::script::SCRIPT_CLIENT_ID) {
         o.dontsort = false;
         o.alpha = true;
         o.by = None;

@@ -548,6 +548,13 @@ fn parse_read(c: &Client, readgroup: bool) -> Result<ReadArgs, ReplyError> {
         let more = argc - i - 1;
         let o = c.arg(i);
         if args::is(o, "block") && more > 0 {
+            if c.id == crate::script::SCRIPT_CLIENT_ID {
+                // COMPAT: xreadCommand's refusal for scripts.
+                return Err(ReplyError::err(format!(
+                    "{} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(c.arg(0))
+                )));
+            }
             i += 1;
             let ms = crate::util::num::string2ll(c.arg(i)).ok_or(ReplyError::TimeoutNotInteger)?;
             if ms < 0 {

@@ -96,7 +96,7 @@ pub(crate) fn write_snapshot(srv: &Server, out: &mut impl Write, aof_base: bool)
     if aof_base {
         aux.iter_mut().filter(|(k, _)| *k == "aof-base").for_each(|(_, v)| *v = "1".to_string());
     }
-    crate::rdb::write_rdb(out, &srv.ks, &aux, opts)
+    crate::rdb::file::write_rdb_with_functions(out, &srv.ks, &aux, &srv.script.functions.sources(), opts)
 }
 
 fn fsync_dir_of(filename: &str) -> io::Result<()> {
@@ -259,6 +259,12 @@ pub(crate) fn load_from(
     });
     srv.persist.loading = was_loading;
     let info = result.map_err(LoadError::Bad)?;
+    // Libraries already present are an error unless merging, as keys are.
+    if let Err(e) = crate::script::function::load_sources(srv, &info.functions, replace) {
+        // COMPAT: rdbFunctionLoad's log line.
+        log::warn!("Failed loading library, {e}");
+        return Err(LoadError::Bad(crate::rdb::RdbError { offset: 0, kind: crate::rdb::RdbErrorKind::Corrupt, reason: e }));
+    }
     srv.persist.last_load_keys_loaded = info.keys_loaded;
     srv.persist.last_load_keys_expired = info.keys_expired;
     if info.version >= 5 && !info.checksummed && opts.verify_checksum {
@@ -458,6 +464,8 @@ pub fn debug_reload(srv: &mut Server, c: &mut Client) -> CmdResult {
         for db in 0..srv.ks.dbs.len() {
             srv.ks.flush_db(db);
         }
+        // Redis's emptyData takes the function libraries too.
+        srv.script.functions.flush();
     }
     let path = srv.config.dbfilename.clone();
     match load_file(srv, &path, merge, false) {

@@ -75,12 +75,29 @@ impl Default for SaveOptions {
 /// then every non-empty db, EOF and the checksum. Keys are written as they
 /// are, expired or not, as Redis does.
 pub fn write_rdb(out: &mut impl Write, ks: &Keyspace, aux: &[(&str, String)], opts: SaveOptions) -> io::Result<()> {
+    write_rdb_with_functions(out, ks, aux, &[], opts)
+}
+
+/// [`write_rdb`] with function libraries: each source is written as a
+/// FUNCTION2 record after the AUX fields, before the databases, where
+/// Redis 7.0 writes them.
+pub fn write_rdb_with_functions(
+    out: &mut impl Write,
+    ks: &Keyspace,
+    aux: &[(&str, String)],
+    functions: &[bytes::Bytes],
+    opts: SaveOptions,
+) -> io::Result<()> {
     let mut s = Sink { out, crc: 0, buf: Vec::with_capacity(64 * 1024) };
     s.buf.extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
     for (k, v) in aux {
         s.buf.push(OP_AUX);
         encode::put_string(&mut s.buf, k.as_bytes(), opts.compress);
         encode::put_string(&mut s.buf, v.as_bytes(), opts.compress);
+    }
+    for code in functions {
+        s.buf.push(OP_FUNCTION2);
+        encode::put_string(&mut s.buf, code, opts.compress);
     }
     let mut keys_written = 0u64;
     for (id, db) in ks.dbs.iter().enumerate() {

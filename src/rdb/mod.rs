@@ -146,10 +146,16 @@ pub fn skip_checksum_validation() -> bool {
 pub fn dump_payload(v: &Value, compress: bool) -> Vec<u8> {
     let mut out = Vec::new();
     encode::serialize(&mut out, v, compress);
-    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
-    let crc = crc64::crc64(0, &out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    add_payload_footer(&mut out);
     out
+}
+
+/// Appends the DUMP footer (RDB version, CRC-64 of everything before) to
+/// a payload body; FUNCTION DUMP shares it.
+pub fn add_payload_footer(out: &mut Vec<u8>) {
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64::crc64(0, out);
+    out.extend_from_slice(&crc.to_le_bytes());
 }
 
 /// Why a DUMP payload was refused before decoding.

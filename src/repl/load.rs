@@ -437,6 +437,11 @@ pub fn complete(srv: &mut Server, load: SocketLoad) {
     // Keys loaded from the socket bypassed the cluster's per-slot index.
     srv.ks.slot_index_rebuild();
     srv.ks.dirty += 1;
+    // The master's libraries replace ours.
+    srv.script.functions.flush();
+    if let Err(e) = crate::script::function::load_sources(srv, &load.info.functions, true) {
+        log::warn!("Failed loading library from the master's snapshot: {e}");
+    }
 }
 
 /// Empties the live databases (and forgets the TTLs our own clients set).

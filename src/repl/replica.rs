@@ -1018,6 +1018,7 @@ fn finish_full_sync(srv: &mut Server, link: Link) -> Result<(), String> {
     for db in 0..srv.ks.dbs.len() {
         srv.ks.flush_db(db);
     }
+    srv.script.functions.flush();
     log::info!("MASTER <-> REPLICA sync: Loading DB in memory");
     // Clients (and the cluster bus) are served meanwhile; they see LOADING.
     if let Err(e) = crate::persist::rdb::load_file(srv, &target, true, true) {

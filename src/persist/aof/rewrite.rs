@@ -106,6 +106,10 @@ fn write_commands(srv: &Server, out: &mut impl Write) -> io::Result<()> {
     if srv.config.aof_timestamp_enabled {
         buf.extend_from_slice(format!("#TS:{}\r\n", crate::util::clock::unix_ms() / 1000).as_bytes());
     }
+    // Libraries first, as Redis's rewriteFunctions.
+    for code in srv.script.functions.sources() {
+        cmd(&mut buf, &[b"FUNCTION", b"LOAD", &code]);
+    }
     let delay = srv.config.rdb_key_save_delay;
     for (dbi, db) in srv.ks.dbs.iter().enumerate() {
         if db.dict.is_empty() {

@@ -1,0 +1,579 @@
+//! Lua scripting: EVAL and SCRIPT (`eval`), functions (`function`), and
+//! what both share: running a script against the server (`run`), the
+//! commands a script calls (`call`), the interpreter (`engine`), Redis's
+//! `redis.*` API (`api`), reply conversions (`convert`) and the extra
+//! libraries (`libs`).
+//!
+//! Owns the scripting state kept on the server: the EVAL interpreter and
+//! its script cache (by SHA1), the function interpreter and library
+//! registry, the client scripts run their commands as, and the state of
+//! the script running now (for BUSY, SCRIPT KILL and FUNCTION KILL).
+//!
+//! Must not: touch sockets or the propagation stream directly. Commands a
+//! script runs go through `Server::call` like a client's, so statistics,
+//! keyspace events and propagation (wrapped in MULTI/EXEC as one unit with
+//! the rest of the script's effects) are the server's.
+//!
+//! Mirrors Redis 7.0's script.c (run context, flags, kill rules) with the
+//! engine of script_lua.c.
+
+pub mod api;
+pub mod call;
+pub mod convert;
+pub mod engine;
+pub mod eval;
+pub mod function;
+pub mod libs;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Instant;
+
+use bytes::Bytes;
+use mlua::{Function, HookTriggers, MultiValue, Value, VmState};
+
+use crate::client::reply::{CmdResult, ReplyError};
+use crate::client::Client;
+use crate::server::Server;
+
+/// The id of the client scripts run their commands as.
+pub const SCRIPT_CLIENT_ID: u64 = u64::MAX - 1;
+
+/// How many Lua instructions run between two looks at the clock.
+const HOOK_INSTRUCTIONS: u32 = 100_000;
+
+/// Script flags, from an EVAL shebang or a function's registration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScriptFlags(u32);
+
+impl ScriptFlags {
+    /// The script never writes (implies allow-oom).
+    pub const NO_WRITES: ScriptFlags = ScriptFlags(1);
+    /// May run while over maxmemory.
+    pub const ALLOW_OOM: ScriptFlags = ScriptFlags(2);
+    /// May run on a stale replica.
+    pub const ALLOW_STALE: ScriptFlags = ScriptFlags(4);
+    /// Refused in cluster mode.
+    pub const NO_CLUSTER: ScriptFlags = ScriptFlags(8);
+    /// May touch keys of several slots.
+    pub const ALLOW_CROSS_SLOT: ScriptFlags = ScriptFlags(16);
+    /// An EVAL script without a shebang: Redis 6 rules.
+    pub const EVAL_COMPAT: ScriptFlags = ScriptFlags(32);
+
+    /// COMPAT: the flag names of scripts_flags_def.
+    pub const NAMES: &'static [(ScriptFlags, &'static str)] = &[
+        (ScriptFlags::NO_WRITES, "no-writes"),
+        (ScriptFlags::ALLOW_OOM, "allow-oom"),
+        (ScriptFlags::ALLOW_STALE, "allow-stale"),
+        (ScriptFlags::NO_CLUSTER, "no-cluster"),
+        (ScriptFlags::ALLOW_CROSS_SLOT, "allow-cross-slot-keys"),
+    ];
+
+    /// Whether every bit of `f` is set.
+    pub fn has(self, f: ScriptFlags) -> bool {
+        self.0 & f.0 == f.0
+    }
+
+    /// Sets `f`.
+    pub fn set(&mut self, f: ScriptFlags) {
+        self.0 |= f.0;
+    }
+
+    /// The flag named `name`, if Redis knows it.
+    pub fn by_name(name: &[u8]) -> Option<ScriptFlags> {
+        Self::NAMES.iter().find(|(_, n)| n.as_bytes() == name).map(|(f, _)| *f)
+    }
+
+    /// The names of the flags set, in Redis's order.
+    pub fn names(self) -> Vec<&'static str> {
+        Self::NAMES.iter().filter(|(f, _)| self.has(*f)).map(|(_, n)| *n).collect()
+    }
+}
+
+/// The script running now.
+#[derive(Debug)]
+pub struct RunState {
+    /// When it started.
+    pub start: Instant,
+    /// EVAL (true) or FCALL (false): decides which KILL applies.
+    pub eval: bool,
+    /// SCRIPT/FUNCTION KILL asked for it to stop.
+    pub killed: bool,
+    /// It ran a write command: it can no longer be killed.
+    pub write_dirty: bool,
+    /// Past busy-reply-threshold: other clients get BUSY.
+    pub timed_out: bool,
+    /// Sent by our master or the AOF: never refused, never killable.
+    pub obey: bool,
+    /// Write commands are refused (no-writes, *_RO).
+    pub read_only: bool,
+    /// allow-oom was declared.
+    pub allow_oom: bool,
+    /// The server was over maxmemory when the script started.
+    pub oom_at_start: bool,
+    /// Keys of several slots may be touched.
+    pub allow_cross_slot: bool,
+    /// The slot the script's keys hash to so far (cluster mode).
+    pub slot: Option<u16>,
+    /// REPL_* flags from redis.set_repl.
+    pub repl: i64,
+    /// The name errors and logs use (the SHA1, or the function name).
+    pub funcname: String,
+    /// The caller's command (FUNCTION STATS shows it).
+    pub command: Vec<Bytes>,
+    /// It ran a read-only command: a tracking caller remembers its keys.
+    pub read_called: bool,
+}
+
+/// A script in the EVAL cache.
+pub struct CachedScript {
+    /// The source as sent.
+    pub body: Bytes,
+    /// Its shebang flags.
+    pub flags: ScriptFlags,
+    /// The compiled chunk.
+    pub func: Function,
+}
+
+/// Scripting state owned by the server.
+#[derive(Default)]
+pub struct Scripting {
+    /// The EVAL interpreter; `None` only while a script runs in it (it is
+    /// taken out so its callbacks can borrow the server).
+    pub engine: Option<engine::Engine>,
+    /// The EVAL script cache: lowercase SHA1 hex -> script.
+    pub scripts: HashMap<String, CachedScript>,
+    /// Bytes held by the cache's bodies and names.
+    pub scripts_mem: usize,
+    /// The running script, if any.
+    pub run: Option<RunState>,
+    /// The client scripts run commands as (out while a script runs).
+    pub client: Option<Box<Client>>,
+    /// Functions: libraries and their interpreter.
+    pub functions: function::Functions,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: `noscript` commands may run from
+    /// scripts (a testing aid).
+    pub disable_deny_script: bool,
+}
+
+impl Scripting {
+    /// The EVAL interpreter, created on first use.
+    pub fn engine(&mut self) -> Result<&mut engine::Engine, ReplyError> {
+        if self.engine.is_none() {
+            self.engine = Some(eval::new_engine().map_err(|e| ReplyError::err(engine::lua_error_text(&e)))?);
+        }
+        self.engine.as_mut().ok_or_else(|| ReplyError::err("scripting engine unavailable"))
+    }
+
+    /// INFO's used_memory_lua (the EVAL interpreter).
+    pub fn eval_vm_memory(&self) -> usize {
+        self.engine.as_ref().map_or(0, |e| e.used_memory())
+    }
+
+    /// INFO's used_memory_scripts_eval.
+    pub fn eval_cache_memory(&self) -> usize {
+        self.scripts_mem + self.scripts.len() * 64
+    }
+}
+
+/// The BUSY refusal for a command arriving while a script is past its
+/// time limit, unless the command may run then (`allow_busy`).
+pub fn busy_error(srv: &Server) -> Option<ReplyError> {
+    let run = srv.script.run.as_ref().filter(|r| r.timed_out)?;
+    Some(ReplyError::other(if run.eval { SLOW_EVAL } else { SLOW_SCRIPT }))
+}
+
+/// Redis's evalGetCommandFlags / fcallGetCommandFlags: the flags the
+/// server's pre-command checks see for EVAL*/FCALL* of a script that
+/// declared flags (WRITE and DENYOOM unless no-writes / allow-oom, STALE
+/// with allow-stale). `None` for other commands and for scripts without a
+/// shebang (their command's own flags apply).
+pub fn effective_flags(srv: &Server, argv: &[Bytes], idx: usize) -> Option<crate::cmd::spec::CmdFlags> {
+    use crate::cmd::spec::CmdFlags;
+    let name = srv.commands.cmds[idx].name;
+    let arg = argv.get(1)?;
+    let script = match name {
+        "eval" | "eval_ro" => {
+            let sha = eval::sha1_hex(arg);
+            match srv.script.scripts.get(&sha) {
+                Some(s) => s.flags,
+                None => eval::shebang_flags(arg).ok()?.0,
+            }
+        }
+        "evalsha" | "evalsha_ro" if arg.len() == 40 => {
+            srv.script.scripts.get(&String::from_utf8_lossy(arg).to_ascii_lowercase())?.flags
+        }
+        "fcall" | "fcall_ro" => srv.script.functions.function(&String::from_utf8_lossy(arg))?.flags,
+        _ => return None,
+    };
+    if script.has(ScriptFlags::EVAL_COMPAT) {
+        return None;
+    }
+    let base = srv.commands.cmds[idx].flags.0;
+    let mut f = base & !(CmdFlags::STALE.0 | CmdFlags::DENYOOM.0 | CmdFlags::WRITE.0 | CmdFlags::MAY_REPLICATE.0);
+    if !script.has(ScriptFlags::ALLOW_OOM) && !script.has(ScriptFlags::NO_WRITES) {
+        f |= CmdFlags::DENYOOM.0;
+    }
+    if !script.has(ScriptFlags::NO_WRITES) {
+        f |= CmdFlags::WRITE.0;
+    }
+    if script.has(ScriptFlags::ALLOW_STALE) {
+        f |= CmdFlags::STALE.0;
+    }
+    Some(CmdFlags(f))
+}
+
+/// The BUSY refusal of command `idx`: EXEC also ends the transaction
+/// (EXECABORT), as processCommand's rejectCommand does.
+pub fn busy_reject(srv: &mut Server, c: &mut Client, idx: usize, e: ReplyError) -> ReplyError {
+    if srv.commands.cmds[idx].name == "exec" && c.flags.multi {
+        crate::cmd::multi::discard_transaction(srv, c);
+        // COMPAT: rejectCommand's EXECABORT form.
+        return ReplyError::other(format!("EXECABORT Transaction discarded because of: {e}"));
+    }
+    e
+}
+
+/// COMPAT: shared.slowevalerr.
+pub const SLOW_EVAL: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// COMPAT: shared.slowscripterr.
+pub const SLOW_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/// SCRIPT KILL (`eval`) / FUNCTION KILL: stops the running script at its
+/// next instruction check, if Redis's rules allow.
+pub fn kill(srv: &mut Server, c: &mut Client, eval: bool) -> CmdResult {
+    let Some(run) = srv.script.run.as_mut() else {
+        // COMPAT: scriptKill's replies.
+        return Err(ReplyError::other("NOTBUSY No scripts in execution right now."));
+    };
+    if run.obey {
+        return Err(ReplyError::other(
+            "UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed.",
+        ));
+    }
+    if run.write_dirty {
+        return Err(ReplyError::other(
+            "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+        ));
+    }
+    if eval && !run.eval {
+        return Err(ReplyError::other(SLOW_SCRIPT));
+    }
+    if !eval && run.eval {
+        return Err(ReplyError::other(SLOW_EVAL));
+    }
+    run.killed = true;
+    c.reply.ok();
+    Ok(())
+}
+
+/// Which interpreter a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// EVAL / EVALSHA: KEYS and ARGV are globals.
+    Eval,
+    /// FCALL: the function gets (keys, args).
+    Function,
+}
+
+/// What `run` is asked to do.
+pub struct Invocation<'a> {
+    /// The compiled chunk or registered function.
+    pub func: Function,
+    /// Its flags.
+    pub flags: ScriptFlags,
+    /// Called through a *_RO command.
+    pub ro: bool,
+    /// Declared keys and the other arguments.
+    pub keys: &'a [Bytes],
+    /// The rest of the arguments.
+    pub args: &'a [Bytes],
+    /// SHA1 or function name, for errors and logs.
+    pub funcname: String,
+    /// Eval or function.
+    pub kind: Kind,
+    /// The caller's whole command.
+    pub command: &'a [Bytes],
+}
+
+/// What the callbacks of one run share: the server and the script client.
+struct Ctx<'a> {
+    srv: &'a mut Server,
+    sc: &'a mut Client,
+}
+
+/// Runs a script for client `c` and writes its reply: Redis's
+/// scriptPrepareForRun checks, the call under the error handler with the
+/// busy hook, then the reply conversion. The caller's command is kept out
+/// of the propagation stream: the script's own commands go instead.
+pub fn run(srv: &mut Server, c: &mut Client, inv: Invocation) -> CmdResult {
+    let obey = c.must_obey() || c.flags.master;
+    let oom_at_start = srv.config.maxmemory != 0 && crate::evict::perform(srv) == crate::evict::Outcome::Fail;
+    prepare_checks(srv, inv.flags, inv.ro, obey, oom_at_start)?;
+    let compat = inv.flags.has(ScriptFlags::EVAL_COMPAT);
+    let engine = match inv.kind {
+        Kind::Eval => {
+            srv.script.engine()?;
+            srv.script.engine.take()
+        }
+        Kind::Function => srv.script.functions.engine.take(),
+    };
+    let Some(engine) = engine else { return Err(ReplyError::err("scripting engine unavailable")) };
+    srv.prevent_propagation();
+    srv.script.run = Some(RunState {
+        start: Instant::now(),
+        eval: inv.kind == Kind::Eval,
+        killed: false,
+        write_dirty: false,
+        timed_out: false,
+        obey,
+        read_only: inv.ro || (!compat && inv.flags.has(ScriptFlags::NO_WRITES)),
+        allow_oom: !compat && inv.flags.has(ScriptFlags::ALLOW_OOM),
+        oom_at_start,
+        allow_cross_slot: compat || inv.flags.has(ScriptFlags::ALLOW_CROSS_SLOT),
+        // The declared keys (already checked to share a slot) fix it.
+        slot: if srv.cluster.is_some() {
+            inv.keys.first().map(|k| crate::cluster::slot::key_hash_slot(k))
+        } else {
+            None
+        },
+        repl: api::REPL_AOF | api::REPL_REPLICA,
+        funcname: inv.funcname.clone(),
+        command: inv.command.to_vec(),
+        read_called: false,
+    });
+    let mut sc = srv.script.client.take().unwrap_or_else(|| Box::new(call::script_client(srv)));
+    sc.db = c.db;
+    sc.reply.resp = 2;
+    sc.acl_user = c.acl_user;
+    sc.user.clone_from(&c.user);
+    sc.flags.multi = c.flags.multi;
+    sc.flags.readonly = c.flags.readonly;
+    sc.flags.asking = c.flags.asking;
+    let threshold_ms = srv.config.busy_reply_threshold;
+    let outcome = {
+        let ctx = RefCell::new(Ctx { srv: &mut *srv, sc: &mut sc });
+        execute(&engine, &ctx, &inv, threshold_ms)
+    };
+    engine.lua.remove_hook();
+    let _ = engine.redis.raw_set("call", engine.call_outside.clone());
+    for name in ["call", "setresp", "set_repl", "acl_check_cmd", "poll"] {
+        let _ = engine.ctx.raw_set(name, Value::Nil);
+    }
+    if inv.kind == Kind::Eval {
+        let _ = engine.globals.raw_set("KEYS", Value::Nil);
+        let _ = engine.globals.raw_set("ARGV", Value::Nil);
+    }
+    let script_resp = sc.reply.resp;
+    sc.flags.multi = false;
+    sc.argv.clear();
+    srv.script.client = Some(sc);
+    let run = srv.script.run.take();
+    if run.as_ref().is_some_and(|r| r.read_called) {
+        // As Redis: a script that read tracks every key it declared.
+        crate::tracking::remember_script_keys(srv, c, inv.keys);
+    }
+    if run.as_ref().is_some_and(|r| r.timed_out) {
+        log::warn!(
+            "Slow script detected: script finished after {} milliseconds",
+            run.as_ref().map_or(0, |r| r.start.elapsed().as_millis())
+        );
+    }
+    let result = match outcome {
+        Ok((true, v)) => match convert::lua_to_reply(&v, &mut c.reply, script_resp) {
+            None => Ok(()),
+            Some(e) => returned_error(srv, c, e.text, e.counted, inv.command),
+        },
+        Ok((false, Value::Table(t))) => {
+            let mut text = match t.raw_get::<Value>("err") {
+                Ok(Value::String(s)) => convert::one_line(&s.as_bytes()),
+                _ => "ERR unknown error".to_string(),
+            };
+            if let (Ok(Value::String(src)), Ok(line)) = (t.raw_get::<Value>("source"), t.raw_get::<Value>("line")) {
+                let line = match line {
+                    Value::Integer(n) => n.to_string(),
+                    Value::Number(n) => (n as i64).to_string(),
+                    _ => String::new(),
+                };
+                if !line.is_empty() {
+                    text.push_str(&format!(" script: {}, on {}:{}.", inv.funcname, src.to_string_lossy(), line));
+                }
+            }
+            let counted = matches!(t.raw_get::<Value>("ignore_error_stats_update"), Ok(Value::Boolean(true)));
+            returned_error(srv, c, text, counted, inv.command)
+        }
+        Ok((false, other)) => Err(ReplyError::err(format!(
+            "Error running script {}, {:.100}",
+            inv.funcname,
+            other.to_string().unwrap_or_default()
+        ))),
+        Err(e) => {
+            Err(ReplyError::err(format!("Error running script {}, {:.100}", inv.funcname, engine::lua_error_text(&e))))
+        }
+    };
+    match inv.kind {
+        Kind::Eval => srv.script.engine = Some(engine),
+        Kind::Function => srv.script.functions.engine = Some(engine),
+    }
+    result
+}
+
+/// An error the script returned or raised. One that came from a command
+/// the script called was counted then, so it is written without counting
+/// again (the script's command still counts as failed).
+fn returned_error(srv: &mut Server, c: &mut Client, text: String, counted: bool, command: &[Bytes]) -> CmdResult {
+    if counted {
+        c.reply.error(&text);
+        if let Ok(idx) = srv.commands.resolve(command) {
+            srv.commands.cmds[idx].stats.failed_calls += 1;
+        }
+        Ok(())
+    } else {
+        Err(ReplyError::other(text))
+    }
+}
+
+/// Redis's scriptPrepareForRun refusals.
+fn prepare_checks(srv: &mut Server, flags: ScriptFlags, ro: bool, obey: bool, oom: bool) -> CmdResult {
+    let replica = srv.repl.replica.is_replica();
+    let stale = replica
+        && srv.repl.replica.state != crate::repl::replica::LinkState::Connected
+        && !srv.config.replica_serve_stale_data;
+    if flags.has(ScriptFlags::EVAL_COMPAT) {
+        if stale {
+            // COMPAT: shared.masterdownerr.
+            return Err(ReplyError::other(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            ));
+        }
+        return Ok(());
+    }
+    // COMPAT: scriptPrepareForRun's texts.
+    if flags.has(ScriptFlags::NO_CLUSTER) && srv.cluster.is_some() {
+        return Err(ReplyError::err("Can not run script on cluster, 'no-cluster' flag is set."));
+    }
+    if stale && !flags.has(ScriptFlags::ALLOW_STALE) {
+        return Err(ReplyError::other("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag is not set on the script."));
+    }
+    if !flags.has(ScriptFlags::NO_WRITES) {
+        if replica && srv.config.replica_read_only && !obey {
+            return Err(ReplyError::other("READONLY Can not run script with write flag on readonly replica"));
+        }
+        if let Some(e) = crate::persist::deny_writes_error(srv).filter(|_| !obey) {
+            let text = e.to_string();
+            return Err(ReplyError::other(if text.contains("RDB") {
+                "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.".to_string()
+            } else {
+                text
+            }));
+        }
+        if ro {
+            return Err(ReplyError::err("Can not execute a script with write flag using *_ro command."));
+        }
+    }
+    if oom && !flags.has(ScriptFlags::ALLOW_OOM) && !flags.has(ScriptFlags::NO_WRITES) {
+        return Err(ReplyError::other(
+            "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+        ));
+    }
+    Ok(())
+}
+
+/// The error a killed script stops with.
+fn killed_error() -> mlua::Error {
+    // COMPAT: luaMaskCountHook's error.
+    mlua::Error::external(api::ScriptError::new(api::error_text(b"Script killed by user with SCRIPT KILL...")))
+}
+
+/// The call itself, with the per-run callbacks installed for its length.
+fn execute(
+    engine: &engine::Engine,
+    ctx: &RefCell<Ctx<'_>>,
+    inv: &Invocation,
+    threshold_ms: i64,
+) -> mlua::Result<(bool, Value)> {
+    let lua = &engine.lua;
+    lua.scope(|scope| {
+        engine.ctx.raw_set(
+            "call",
+            scope.create_function(|lua, args: MultiValue| {
+                let mut g = ctx.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
+                let Ctx { srv, sc } = &mut *g;
+                call::redis_call(lua, srv, sc, args)
+            })?,
+        )?;
+        engine.redis.raw_set(
+            "call",
+            scope.create_function(|lua, args: MultiValue| {
+                let mut g = ctx.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
+                let Ctx { srv, sc } = &mut *g;
+                call::redis_call_raising(lua, srv, sc, args)
+            })?,
+        )?;
+        engine.ctx.raw_set(
+            "setresp",
+            scope.create_function(|lua, args: MultiValue| {
+                let mut g = ctx.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
+                call::setresp(lua, g.sc, args)
+            })?,
+        )?;
+        engine.ctx.raw_set(
+            "set_repl",
+            scope.create_function(|lua, args: MultiValue| {
+                let mut g = ctx.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
+                call::set_repl(lua, g.srv, args)
+            })?,
+        )?;
+        engine.ctx.raw_set(
+            "acl_check_cmd",
+            scope.create_function(|lua, args: MultiValue| {
+                let mut g = ctx.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
+                let Ctx { srv, sc } = &mut *g;
+                call::acl_check_cmd(lua, srv, sc, args)
+            })?,
+        )?;
+        let poll = scope.create_function(|_, ()| {
+            let Ok(mut g) = ctx.try_borrow_mut() else { return Ok(false) };
+            Ok(call::poll_while_busy(g.srv))
+        })?;
+        lua.set_named_registry_value("viator.poll", poll)?;
+        let keys =
+            lua.create_sequence_from(inv.keys.iter().map(|k| lua.create_string(k)).collect::<mlua::Result<Vec<_>>>()?)?;
+        let args =
+            lua.create_sequence_from(inv.args.iter().map(|k| lua.create_string(k)).collect::<mlua::Result<Vec<_>>>()?)?;
+        if threshold_ms > 0 {
+            let start = Instant::now();
+            let limit = std::time::Duration::from_millis(threshold_ms as u64);
+            lua.set_hook(
+                HookTriggers { every_nth_instruction: Some(HOOK_INSTRUCTIONS), ..Default::default() },
+                move |lua, _| {
+                    if start.elapsed() < limit {
+                        return Ok(VmState::Continue);
+                    }
+                    let poll: Function = lua.named_registry_value("viator.poll")?;
+                    if poll.call::<bool>(())? {
+                        log::warn!("Lua script killed by user with SCRIPT KILL.");
+                        // From now on every line fails, so a pcall in the
+                        // script cannot swallow the kill for long.
+                        lua.set_hook(HookTriggers { every_line: true, ..Default::default() }, |_, _| {
+                            Err(killed_error())
+                        });
+                        return Err(killed_error());
+                    }
+                    Ok(VmState::Continue)
+                },
+            );
+        }
+        let out = match inv.kind {
+            Kind::Eval => {
+                engine.globals.raw_set("KEYS", keys)?;
+                engine.globals.raw_set("ARGV", args)?;
+                engine.runner.call::<(bool, Value)>((inv.func.clone(), Value::Nil, Value::Nil))
+            }
+            Kind::Function => engine.runner.call::<(bool, Value)>((inv.func.clone(), keys, args)),
+        };
+        lua.set_named_registry_value("viator.poll", Value::Nil)?;
+        out
+    })
+}
