@@ -222,7 +222,8 @@ fn tutorial_docker_compose_sentinel() {
         std::fs::write(&path, conf).expect("write sentinel.conf");
         sentinels.push(Proc::spawn(&d, "stdout", sentinel_bin().arg(&path)));
     }
-    let slog = |i: usize| std::fs::read_to_string(dir.join(format!("sentinel-{}/sentinel.log", i + 1))).unwrap_or_default();
+    let slog =
+        |i: usize| std::fs::read_to_string(dir.join(format!("sentinel-{}/sentinel.log", i + 1))).unwrap_or_default();
     for &sp in &sports {
         assert!(up(sp, None), "sentinel {sp} did not start: {}", slog(0));
     }
@@ -333,7 +334,11 @@ fn guide_sentinel_mode() {
         let mut c = sentinel_bin();
         c.args(args).args(["--quorum", "2", "--sentinel-port", &sp.to_string()]);
         sentinels.push(Proc::spawn(&dir, &format!("sentinel-{sp}"), &mut c));
-        assert!(up(sp, None), "viator-sentinel on {sp} did not start: {}", sentinels.last().map(Proc::output).unwrap_or_default());
+        assert!(
+            up(sp, None),
+            "viator-sentinel on {sp} did not start: {}",
+            sentinels.last().map(Proc::output).unwrap_or_default()
+        );
     }
     assert!(discovered(&sports, 2, 2), "discovery incomplete: {}", sentinels[0].output());
     let s0 = sports[0].to_string();
@@ -394,8 +399,11 @@ fn daemonized_sentinels_and_client_examples() {
     let (m, r1) = (23960u16, 23961u16);
     let sports = [23970u16, 23971, 23972];
     let master = Proc::spawn(&dir, "master", server().args(["--port", &m.to_string()]));
-    let _replica =
-        Proc::spawn(&dir, "replica", server().args(["--port", &r1.to_string(), "--replicaof", "127.0.0.1", &m.to_string()]));
+    let _replica = Proc::spawn(
+        &dir,
+        "replica",
+        server().args(["--port", &r1.to_string(), "--replicaof", "127.0.0.1", &m.to_string()]),
+    );
     assert!(up(m, None) && up(r1, None), "data nodes did not start: {}", master.output());
     let script = dir.join("notification.sh");
     std::fs::write(&script, format!("#!/bin/sh\necho \"$@\" >> {}/events.txt\n", dir.display())).expect("write script");
@@ -431,7 +439,11 @@ fn daemonized_sentinels_and_client_examples() {
         }
     }
     let _kill = Kill(pids);
-    assert!(discovered(&sports, 1, 2), "discovery incomplete: {}", std::fs::read_to_string(dir.join("23970.log")).unwrap_or_default());
+    assert!(
+        discovered(&sports, 1, 2),
+        "discovery incomplete: {}",
+        std::fs::read_to_string(dir.join("23970.log")).unwrap_or_default()
+    );
     let log = std::fs::read_to_string(dir.join("23970.log")).unwrap_or_default();
     assert!(log.contains("+monitor master mymaster 127.0.0.1 23960 quorum 2"), "{log}");
 
@@ -495,11 +507,15 @@ fn passworded_group_with_scripts_and_forced_failover() {
         std::fs::write(&path, format!("port {p}\n{master_conf}\n{conf}")).expect("write conf");
         replicas.push(Proc::spawn(&dir, &format!("replica-{p}"), server().arg(&path)));
     }
-    assert!(up(m, Some("master-password")) && up(r1, Some("master-password")) && up(r2, Some("master-password")), "data nodes did not start");
+    assert!(
+        up(m, Some("master-password")) && up(r1, Some("master-password")) && up(r2, Some("master-password")),
+        "data nodes did not start"
+    );
     let events = dir.join("events.txt");
     for name in ["notify.sh", "reconfig.sh"] {
         let script = dir.join(name);
-        std::fs::write(&script, format!("#!/bin/sh\necho {name} \"$@\" >> {}\n", events.display())).expect("write script");
+        std::fs::write(&script, format!("#!/bin/sh\necho {name} \"$@\" >> {}\n", events.display()))
+            .expect("write script");
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
     }
     let mut sentinels = Vec::new();
@@ -516,7 +532,11 @@ fn passworded_group_with_scripts_and_forced_failover() {
         let path = dir.join(format!("sentinel-{sp}.conf"));
         std::fs::write(&path, conf).expect("write sentinel.conf");
         sentinels.push(Proc::spawn(&dir, &format!("sentinel-{sp}"), server().arg(&path).arg("--sentinel")));
-        assert!(up(sp, None), "sentinel {sp} did not start: {}", sentinels.last().map(Proc::output).unwrap_or_default());
+        assert!(
+            up(sp, None),
+            "sentinel {sp} did not start: {}",
+            sentinels.last().map(Proc::output).unwrap_or_default()
+        );
     }
     assert!(discovered(&sports, 2, 2), "discovery incomplete: {}", sentinels[0].output());
     let s0 = sports[0].to_string();
@@ -526,7 +546,11 @@ fn passworded_group_with_scripts_and_forced_failover() {
     assert!(ss.contains("\nflags\nsentinel"), "{ss}");
 
     // `redis-cli -p 26379 PSUBSCRIBE '*'` while the master goes away.
-    let mut sub = Proc::spawn(&dir, "psubscribe", Command::new(env!("CARGO_BIN_EXE_viator-cli")).args(["-p", &s0, "PSUBSCRIBE", "*"]));
+    let mut sub = Proc::spawn(
+        &dir,
+        "psubscribe",
+        Command::new(env!("CARGO_BIN_EXE_viator-cli")).args(["-p", &s0, "PSUBSCRIBE", "*"]),
+    );
     std::thread::sleep(Duration::from_millis(500));
     // Redis 7.0 refuses DEBUG by default (enable-debug-command no), so the
     // seed's first way to stop the master fails there too; its "or SHUTDOWN" works.
@@ -545,7 +569,8 @@ fn passworded_group_with_scripts_and_forced_failover() {
         assert!(got.contains(ev), "PSUBSCRIBE '*' missed {ev}: {got}");
     }
     let ev = wait_for(Duration::from_secs(10), || {
-        std::fs::read_to_string(&events).is_ok_and(|t| t.contains("notify.sh +switch-master") && t.contains("reconfig.sh mymaster leader start"))
+        std::fs::read_to_string(&events)
+            .is_ok_and(|t| t.contains("notify.sh +switch-master") && t.contains("reconfig.sh mymaster leader start"))
     });
     assert!(ev, "scripts not run: {:?}", std::fs::read_to_string(&events));
     sub.stop();
@@ -554,7 +579,8 @@ fn passworded_group_with_scripts_and_forced_failover() {
     // After the reset the Sentinel rediscovers the new master's replica.
     assert!(wait_for(Duration::from_secs(20), || count(sports[0], "REPLICAS") >= 1), "{}", sentinels[0].output());
     let before = addr(sports[0]);
-    let forced = wait_for(Duration::from_secs(20), || cli(&["-p", &s0, "SENTINEL", "FAILOVER", "mymaster"]).trim() == "OK");
+    let forced =
+        wait_for(Duration::from_secs(20), || cli(&["-p", &s0, "SENTINEL", "FAILOVER", "mymaster"]).trim() == "OK");
     assert!(forced, "SENTINEL FAILOVER refused: {}", sentinels[0].output());
     let again = wait_for(Duration::from_secs(30), || addr(sports[0]) != before);
     assert!(again, "forced failover did not switch: {}", sentinels[0].output());

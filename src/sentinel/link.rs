@@ -62,14 +62,28 @@ pub struct Conn {
     connected: bool,
 }
 
-/// Opens a connection to `addr` for `owner`; `None` when the connect failed at once.
-pub fn open(s: &mut Sentinel, reactor: &Reactor, ip: &str, port: u16, owner: Owner, pubsub: bool) -> Option<usize> {
-    let sa = std::net::ToSocketAddrs::to_socket_addrs(&(ip, port)).ok()?.next()?;
-    let tcp = mio::net::TcpStream::connect(sa).ok()?;
+/// Opens a connection to `addr` for `owner`; when the connect fails at once,
+/// the reason as hiredis words it (`Connection refused`), for the
+/// `-cmd-link-reconnection` / `-pubsub-link-reconnection` events.
+pub fn open(
+    s: &mut Sentinel,
+    reactor: &Reactor,
+    ip: &str,
+    port: u16,
+    owner: Owner,
+    pubsub: bool,
+) -> Result<usize, String> {
+    let sa = std::net::ToSocketAddrs::to_socket_addrs(&(ip, port))
+        .map_err(|e| errstr(&e))?
+        .next()
+        .ok_or_else(|| "Can't resolve: ".to_string() + ip)?;
+    let tcp = mio::net::TcpStream::connect(sa).map_err(|e| errstr(&e))?;
     let mut stream = Stream::Tcp(tcp);
     let entry = s.conns.vacant_entry();
     let key = entry.key();
-    reactor.register(&mut stream, TokenKind::SentinelLink.token(key), Interest::READABLE | Interest::WRITABLE).ok()?;
+    reactor
+        .register(&mut stream, TokenKind::SentinelLink.token(key), Interest::READABLE | Interest::WRITABLE)
+        .map_err(|e| errstr(&e))?;
     entry.insert(Conn {
         stream,
         out: Vec::new(),
@@ -80,7 +94,16 @@ pub fn open(s: &mut Sentinel, reactor: &Reactor, ip: &str, port: u16, owner: Own
         pending: VecDeque::new(),
         connected: false,
     });
-    Some(key)
+    Ok(key)
+}
+
+/// An I/O error as strerror() prints it, without Rust's " (os error N)".
+fn errstr(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
 }
 
 /// Queues a command on connection `key`; its reply goes to `cb`.

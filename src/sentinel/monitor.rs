@@ -106,7 +106,11 @@ fn reconnect(s: &mut Sentinel, reactor: &Reactor, mi: usize, w: Which, now: i64)
     let auth = auth_args(s, mi, role);
     let client_cmd = s.masters[mi].map_command("CLIENT").to_string();
     if s.masters[mi].get(w).link.cc.is_none() {
-        if let Some(key) = link::open(s, reactor, &ip, port, owner.clone(), false) {
+        let opened = link::open(s, reactor, &ip, port, owner.clone(), false);
+        if let Err(e) = &opened {
+            s.event(Level::Debug, "-cmd-link-reconnection", Some((mi, w)), &format!("#{e}"));
+        }
+        if let Ok(key) = opened {
             let name = format!("sentinel-{}-cmd", &s.myid[..8.min(s.myid.len())]);
             let l = &mut s.masters[mi].get_mut(w).link;
             l.cc = Some(key);
@@ -121,7 +125,11 @@ fn reconnect(s: &mut Sentinel, reactor: &Reactor, mi: usize, w: Which, now: i64)
         }
     }
     if role != Role::Sentinel && s.masters[mi].get(w).link.pc.is_none() {
-        if let Some(key) = link::open(s, reactor, &ip, port, owner, true) {
+        let opened = link::open(s, reactor, &ip, port, owner, true);
+        if let Err(e) = &opened {
+            s.event(Level::Debug, "-pubsub-link-reconnection", Some((mi, w)), &format!("#{e}"));
+        }
+        if let Ok(key) = opened {
             let name = format!("sentinel-{}-pubsub", &s.myid[..8.min(s.myid.len())]);
             let l = &mut s.masters[mi].get_mut(w).link;
             l.pc = Some(key);
@@ -721,6 +729,21 @@ mod tests {
         refresh_info(&mut s, 0, Which::Replica(0), rinfo, 2000);
         let rep = &s.masters[0].replicas[0];
         assert_eq!((rep.slave_repl_offset, rep.slave_priority, rep.slave_master_link_up), (42, 10, true));
+    }
+
+    #[test]
+    fn failed_connects_are_debug_events() {
+        let mut s = Sentinel::new(26379, 1000);
+        s.myid = "a".repeat(40);
+        // A multicast address: the kernel refuses the connect at once.
+        s.add_master("m", "224.0.0.1", 6379, 2, 1000).unwrap();
+        let r = Reactor::new().unwrap();
+        reconnect(&mut s, &r, 0, Which::Master, 100_000);
+        let ev: Vec<(Level, String)> = s.events.iter().map(|e| (e.level, format!("{} {}", e.kind, e.msg))).collect();
+        let want = |kind: &str| (Level::Debug, format!("{kind} master m 224.0.0.1 6379 #Network is unreachable"));
+        assert!(ev.contains(&want("-cmd-link-reconnection")), "{ev:?}");
+        assert!(ev.contains(&want("-pubsub-link-reconnection")), "{ev:?}");
+        assert!(s.masters[0].ri.link.cc.is_none() && s.masters[0].ri.link.pc.is_none());
     }
 
     #[test]
