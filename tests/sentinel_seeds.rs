@@ -482,7 +482,8 @@ fn daemonized_sentinels_and_client_examples() {
 /// `redis-server sentinel-N.conf --sentinel`, 002's checks: events on
 /// `PSUBSCRIBE '*'`, a failover after `SHUTDOWN` of the master (`DEBUG sleep`
 /// is refused as Redis 7.0 refuses it),
-/// `SENTINEL RESET` and `SENTINEL FAILOVER`; and 002's password on a Sentinel.
+/// `SENTINEL RESET` and `SENTINEL FAILOVER`, its `--test-memory 1` check; and
+/// 002's password on a Sentinel.
 #[test]
 fn passworded_group_with_scripts_and_forced_failover() {
     let dir = Server::new_dir();
@@ -539,6 +540,12 @@ fn passworded_group_with_scripts_and_forced_failover() {
         );
     }
     assert!(discovered(&sports, 2, 2), "discovery incomplete: {}", sentinels[0].output());
+    // 002's "Verify configuration" line: Redis reads `--test-memory 1` after a
+    // config file as a directive and refuses it; so does Viator.
+    let verify = server().arg(dir.join("sentinel-23990.conf")).args(["--sentinel", "--test-memory", "1"]).output();
+    let verify = verify.expect("run viator-server");
+    let said = String::from_utf8_lossy(&verify.stdout).into_owned() + &String::from_utf8_lossy(&verify.stderr);
+    assert!(verify.status.code() == Some(1) && said.contains("Bad directive or wrong number of arguments"), "{said}");
     let s0 = sports[0].to_string();
     assert!(cli(&["-p", &s0, "sentinel", "masters"]).starts_with("name\nmymaster\n"));
     assert!(cli(&["-p", &s0, "sentinel", "replicas", "mymaster"]).contains("\nflags\nslave\n"));
