@@ -154,7 +154,7 @@ fn server(srv: &Server, w: &mut Section) {
     w.kv("server_time_usec", now_us);
     w.kv("uptime_in_seconds", uptime);
     w.kv("uptime_in_days", uptime / 86400);
-    w.kv("hz", srv.config.hz);
+    w.kv("hz", crate::sentinel::cron_hz(srv));
     w.kv("configured_hz", srv.config.hz);
     w.kv("lru_clock", (now_us / 1_000_000) & ((1 << 24) - 1));
     w.kv("executable", &srv.executable);

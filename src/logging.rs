@@ -134,6 +134,27 @@ pub fn timestamp(unix_ms: i64) -> String {
     )
 }
 
+/// `Www Mmm dd hh:mm:ss yyyy` in UTC (the day space-padded), the text of C's
+/// ctime() without its newline, as Redis prints dates in some log lines.
+pub fn ctime(unix_secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    let days = unix_secs.div_euclid(86400);
+    let sod = unix_secs.rem_euclid(86400);
+    let (y, m, d) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    let wday = (days + 4).rem_euclid(7) as usize;
+    format!(
+        "{} {} {:>2} {:02}:{:02}:{:02} {}",
+        DAYS[wday],
+        MONTHS[(m - 1) as usize],
+        d,
+        sod / 3600,
+        (sod % 3600) / 60,
+        sod % 60,
+        y
+    )
+}
+
 /// Days since 1970-01-01 to (year, month 1-12, day 1-31), proleptic Gregorian.
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719468;
@@ -154,5 +175,12 @@ mod tests {
     fn timestamp_format() {
         assert_eq!(super::timestamp(0), "01 Jan 1970 00:00:00.000");
         assert_eq!(super::timestamp(1_795_316_125_123), "22 Nov 2026 02:55:25.123");
+    }
+
+    #[test]
+    fn ctime_format() {
+        assert_eq!(super::ctime(0), "Thu Jan  1 00:00:00 1970");
+        assert_eq!(super::ctime(1_795_316_125), "Sun Nov 22 02:55:25 2026");
+        assert_eq!(super::ctime(951_782_400), "Tue Feb 29 00:00:00 2000");
     }
 }

@@ -334,7 +334,7 @@ impl Server {
                 match t {
                     Timer::Cron => {
                         self.cron();
-                        let hz = self.config.hz.clamp(1, 500);
+                        let hz = crate::sentinel::cron_hz(self).clamp(1, 500);
                         self.timers.add(self.clock.now_ms + 1000 / hz, Timer::Cron);
                     }
                     Timer::BlockTimeout(key, id) => self.block_timeout(key, id),

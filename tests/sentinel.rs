@@ -332,3 +332,51 @@ fn short_form_writes_a_config_file() {
     assert!(text.contains(&format!("sentinel monitor m1 127.0.0.1 {} 1", master.port())), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two Sentinels watching the same two masters reach each other over one
+/// shared command link each: `link-refcount` is 2 in both masters' lists.
+#[test]
+fn one_link_per_sentinel_shared_across_masters() {
+    let m1 = Server::start();
+    let m2 = Server::start();
+    let dir = Server::new_dir();
+    let mut children = Vec::new();
+    for port in [23860u16, 23861] {
+        let conf = dir.join(format!("s-{port}.conf"));
+        let text = format!(
+            "port {port}\nbind 127.0.0.1\nsentinel monitor m1 127.0.0.1 {} 1\nsentinel monitor m2 127.0.0.1 {} 1\n",
+            m1.port(),
+            m2.port()
+        );
+        std::fs::write(&conf, text).expect("write config");
+        let child = Command::new(env!("CARGO_BIN_EXE_viator-sentinel"))
+            .arg(&conf)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn viator-sentinel");
+        children.push(child);
+    }
+    let refcounts = |port: u16, master: &str| -> Vec<String> {
+        redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+            .and_then(|mut c| redis::cmd("SENTINEL").arg("SENTINELS").arg(master).query::<Vec<Vec<String>>>(&mut c))
+            .map(|list| {
+                list.iter()
+                    .filter_map(|f| f.windows(2).find(|w| w[0] == "link-refcount").map(|w| w[1].clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let shared = wait_for(Duration::from_secs(20), || {
+        [23860, 23861].iter().all(|&p| ["m1", "m2"].iter().all(|m| refcounts(p, m) == vec!["2".to_string()]))
+    });
+    let seen = format!("{:?} {:?}", refcounts(23860, "m1"), refcounts(23861, "m2"));
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    assert!(shared, "link-refcount not 2: {seen}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -99,7 +99,7 @@ fn instance_reply(s: &Sentinel, m: &super::Master, ri: &Instance, r: &mut Reply,
     }
     fields.push(("flags", f.join(",")));
     fields.push(("link-pending-commands", ri.link.pending_commands.to_string()));
-    fields.push(("link-refcount", "1".into()));
+    fields.push(("link-refcount", link::refcount(s, ri.link.cc).to_string()));
     if failover {
         fields.push(("failover-state", m.failover_state.name().into()));
     }

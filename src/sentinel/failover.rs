@@ -24,27 +24,20 @@ pub fn vote_leader(s: &mut Sentinel, mi: usize, req_epoch: u64, req_runid: &str,
         s.flush_needed = true;
         s.event_plain(Level::Warning, "+new-epoch", Some(mi), req_epoch.to_string());
     }
+    let jitter = s.rng.below(1000) as i64;
     let m = &mut s.masters[mi];
     if m.ri.leader_epoch < req_epoch && s.current_epoch <= req_epoch {
         m.ri.leader = Some(req_runid.to_string());
         m.ri.leader_epoch = s.current_epoch;
         let msg = format!("{req_runid} {}", m.ri.leader_epoch);
         if !req_runid.eq_ignore_ascii_case(&s.myid) {
-            m.failover_start_time = now + (rand() % 1000) as i64;
+            m.failover_start_time = now + jitter;
         }
         s.flush_needed = true;
         s.event(Level::Warning, "+vote-for-leader", Some((mi, Which::Master)), &msg);
     }
     let m = &s.masters[mi];
     (m.ri.leader.clone(), m.ri.leader_epoch)
-}
-
-/// A small random number (failover start desynchronisation).
-fn rand() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(crate::util::clock::unix_us() as u64);
-    h.finish()
 }
 
 /// The winner of the election at `epoch`, if it has a majority and the quorum.
@@ -123,11 +116,12 @@ pub fn on_is_master_down_reply(s: &mut Sentinel, mi: usize, w: Which, v: &Value,
 pub fn start(s: &mut Sentinel, mi: usize, now: i64) {
     s.current_epoch += 1;
     let e = s.current_epoch;
+    let jitter = s.rng.below(1000) as i64;
     let m = &mut s.masters[mi];
     m.failover_state = FailoverState::WaitStart;
     m.ri.flags |= flags::FAILOVER_IN_PROGRESS;
     m.failover_epoch = e;
-    m.failover_start_time = now + (rand() % 1000) as i64;
+    m.failover_start_time = now + jitter;
     m.failover_state_change_time = now;
     s.event_plain(Level::Warning, "+new-epoch", Some(mi), e.to_string());
     s.event(Level::Warning, "+try-failover", Some((mi, Which::Master)), "");
@@ -142,9 +136,9 @@ pub fn start_if_needed(s: &mut Sentinel, mi: usize, now: i64) -> bool {
     if now - m.failover_start_time < m.failover_timeout * 2 {
         if m.failover_delay_logged != m.failover_start_time {
             m.failover_delay_logged = m.failover_start_time;
-            let at = (m.failover_start_time + m.failover_timeout * 2) / 1000;
-            // COMPAT: Redis's wording; the time is shown as Unix seconds, not ctime.
-            log::warn!("Next failover delay: I will not start a failover before {at}");
+            let at = (m.failover_start_time + m.failover_timeout * 2).div_euclid(1000);
+            // COMPAT: Redis's wording, the date as ctime() prints it.
+            log::warn!("Next failover delay: I will not start a failover before {}", crate::logging::ctime(at));
         }
         return false;
     }

@@ -5,8 +5,13 @@
 //! reading replies with the RESP decoder, and routing each reply to the
 //! callback queued with its command (Redis's hiredis async context with its
 //! reply callbacks). Must not decide what a reply means: `monitor` and
-//! `failover` do. A closed connection only marks its instance disconnected;
+//! `failover` do. A closed connection only marks its instances disconnected;
 //! the timer reconnects.
+//!
+//! A Sentinel watched through several masters is reached over one command
+//! connection, as Redis shares one instanceLink between such instances
+//! (`link-refcount`): each queued command names the instance its reply is
+//! for, and a connection is closed only when no instance uses it any more.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -58,18 +63,34 @@ pub struct Conn {
     pub owner: Owner,
     /// The pub/sub connection (replies are hello messages), else the command one.
     pub pubsub: bool,
-    pending: VecDeque<Callback>,
+    /// Reply callbacks in order, with the instance each reply is for when it
+    /// is not the owner (a shared connection).
+    pending: VecDeque<(Callback, Option<Owner>)>,
     connected: bool,
 }
 
-/// Opens a connection to `addr` for `owner`; `None` when the connect failed at once.
-pub fn open(s: &mut Sentinel, reactor: &Reactor, ip: &str, port: u16, owner: Owner, pubsub: bool) -> Option<usize> {
-    let sa = std::net::ToSocketAddrs::to_socket_addrs(&(ip, port)).ok()?.next()?;
-    let tcp = mio::net::TcpStream::connect(sa).ok()?;
+/// Opens a connection to `addr` for `owner`; when the connect fails at once,
+/// the reason as hiredis words it (`Connection refused`), for the
+/// `-cmd-link-reconnection` / `-pubsub-link-reconnection` events.
+pub fn open(
+    s: &mut Sentinel,
+    reactor: &Reactor,
+    ip: &str,
+    port: u16,
+    owner: Owner,
+    pubsub: bool,
+) -> Result<usize, String> {
+    let sa = std::net::ToSocketAddrs::to_socket_addrs(&(ip, port))
+        .map_err(|e| errstr(&e))?
+        .next()
+        .ok_or_else(|| "Can't resolve: ".to_string() + ip)?;
+    let tcp = mio::net::TcpStream::connect(sa).map_err(|e| errstr(&e))?;
     let mut stream = Stream::Tcp(tcp);
     let entry = s.conns.vacant_entry();
     let key = entry.key();
-    reactor.register(&mut stream, TokenKind::SentinelLink.token(key), Interest::READABLE | Interest::WRITABLE).ok()?;
+    reactor
+        .register(&mut stream, TokenKind::SentinelLink.token(key), Interest::READABLE | Interest::WRITABLE)
+        .map_err(|e| errstr(&e))?;
     entry.insert(Conn {
         stream,
         out: Vec::new(),
@@ -80,14 +101,35 @@ pub fn open(s: &mut Sentinel, reactor: &Reactor, ip: &str, port: u16, owner: Own
         pending: VecDeque::new(),
         connected: false,
     });
-    Some(key)
+    Ok(key)
 }
 
-/// Queues a command on connection `key`; its reply goes to `cb`.
+/// An I/O error as strerror() prints it, without Rust's " (os error N)".
+fn errstr(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// Queues a command on connection `key`; its reply goes to `cb` for the
+/// connection's owner.
 pub fn send<A: AsRef<[u8]>>(s: &mut Sentinel, key: usize, args: &[A], cb: Callback) -> bool {
+    queue(s, key, None, args, cb)
+}
+
+/// Queues a command on connection `key` for instance `w` of master `mi`
+/// (which may share the connection); its reply goes to `cb` for that instance.
+pub fn send_for<A: AsRef<[u8]>>(s: &mut Sentinel, key: usize, mi: usize, w: Which, args: &[A], cb: Callback) -> bool {
+    let owner = owner_of(s, mi, w);
+    queue(s, key, Some(owner), args, cb)
+}
+
+fn queue<A: AsRef<[u8]>>(s: &mut Sentinel, key: usize, owner: Option<Owner>, args: &[A], cb: Callback) -> bool {
     let Some(c) = s.conns.get_mut(key) else { return false };
     encode_command_into(&mut c.out, args);
-    c.pending.push_back(cb);
+    c.pending.push_back((cb, owner.filter(|o| *o != c.owner)));
     if c.connected {
         let _ = flush(c);
     }
@@ -117,30 +159,84 @@ pub fn local_ip(s: &Sentinel, key: usize) -> Option<String> {
     }
 }
 
-/// Closes connection `key` and marks its instance disconnected.
+/// The owner record of instance `w` of master `mi`.
+pub fn owner_of(s: &Sentinel, mi: usize, w: Which) -> Owner {
+    let ri = s.masters[mi].get(w);
+    Owner { master: s.masters[mi].ri.name.clone(), role: ri.role, name: ri.name.clone() }
+}
+
+/// Every instance, as (master index, which).
+fn all_instances(s: &Sentinel) -> Vec<(usize, Which)> {
+    let mut v = Vec::new();
+    for (mi, m) in s.masters.iter().enumerate() {
+        v.push((mi, Which::Master));
+        v.extend((0..m.replicas.len()).map(|i| (mi, Which::Replica(i))));
+        v.extend((0..m.sentinels.len()).map(|i| (mi, Which::Sentinel(i))));
+    }
+    v
+}
+
+/// Instances whose command connection is `key`.
+fn users(s: &Sentinel, key: usize) -> usize {
+    all_instances(s).into_iter().filter(|&(mi, w)| s.masters[mi].get(w).link.cc == Some(key)).count()
+}
+
+/// How many instances share the command connection `cc` of an instance
+/// (Redis's `link-refcount`; 1 when it has none).
+pub fn refcount(s: &Sentinel, cc: Option<usize>) -> usize {
+    cc.map_or(1, |k| users(s, k).max(1))
+}
+
+/// A command connection another master's instance of the Sentinel `runid`
+/// already has, to share (Redis's sentinelTryConnectionSharing).
+pub fn shareable(s: &Sentinel, mi: usize, runid: &str) -> Option<usize> {
+    s.masters
+        .iter()
+        .enumerate()
+        .filter(|&(m, _)| m != mi)
+        .find_map(|(_, m)| m.sentinels.iter().find(|si| si.runid.as_deref() == Some(runid)).and_then(|si| si.link.cc))
+}
+
+/// Closes connection `key` and marks every instance using it disconnected.
 pub fn close(s: &mut Sentinel, reactor: &Reactor, key: usize) {
     if !s.conns.contains(key) {
         return;
     }
     let mut c = s.conns.remove(key);
     let _ = reactor.deregister(&mut c.stream);
-    if let Some((mi, w)) = locate(s, &c.owner) {
+    for (mi, w) in all_instances(s) {
         let ri = s.masters[mi].get_mut(w);
+        let mut hit = false;
         if ri.link.cc == Some(key) {
             ri.link.cc = None;
             ri.link.pending_commands = 0;
+            hit = true;
         }
         if ri.link.pc == Some(key) {
             ri.link.pc = None;
+            hit = true;
         }
-        ri.disconnected = true;
+        if hit {
+            ri.disconnected = true;
+        }
     }
 }
 
-/// Closes both connections of an instance.
+/// Lets go of both connections of an instance: a command connection other
+/// instances still share stays open for them.
 pub fn close_instance(s: &mut Sentinel, reactor: &Reactor, mi: usize, w: Which) {
     let l = s.masters[mi].get(w).link.clone();
-    for k in [l.cc, l.pc].into_iter().flatten() {
+    if let Some(k) = l.cc {
+        if users(s, k) > 1 {
+            let ri = s.masters[mi].get_mut(w);
+            ri.link.cc = None;
+            ri.link.pending_commands = 0;
+            ri.disconnected = true;
+        } else {
+            close(s, reactor, k);
+        }
+    }
+    if let Some(k) = l.pc {
         close(s, reactor, k);
     }
 }
@@ -220,14 +316,14 @@ fn handle(s: &mut Sentinel, reactor: &Reactor, key: usize, readable: bool, writa
             }
         }
     }
-    let owner = c.owner.clone();
     let pubsub = c.pubsub;
     let mut cbs = Vec::with_capacity(replies.len());
     for _ in 0..replies.len() {
-        cbs.push(c.pending.pop_front().unwrap_or(Callback::Discard));
+        let (cb, for_owner) = c.pending.pop_front().unwrap_or((Callback::Discard, None));
+        cbs.push((cb, for_owner.unwrap_or_else(|| c.owner.clone())));
     }
-    for (v, cb) in replies.into_iter().zip(cbs) {
-        let Some((mi, w)) = locate(s, &owner) else { break };
+    for (v, (cb, owner)) in replies.into_iter().zip(cbs) {
+        let Some((mi, w)) = locate(s, &owner) else { continue };
         if pubsub {
             s.masters[mi].get_mut(w).link.pc_last_activity = now;
             if cb == Callback::Subscribe && v.is_error() {

@@ -530,6 +530,11 @@ pub struct Sentinel {
     pub port: u16,
     /// This server's `requirepass`, used with other Sentinels when `sentinel-pass` is unset.
     pub requirepass: Option<String>,
+    /// The server cron rate while in Sentinel mode, redrawn in 10..20 on every
+    /// tick so that Sentinels do not act in lockstep (Redis changes server.hz).
+    pub hz: u32,
+    /// Randomness for the cron rate and failover start jitter.
+    pub rng: crate::util::rand::Rng,
 }
 
 /// SIMULATE-FAILURE: crash after being elected.
@@ -562,6 +567,8 @@ impl Sentinel {
             flush_needed: false,
             port,
             requirepass: None,
+            hz: DEFAULT_HZ,
+            rng: crate::util::rand::Rng::from_entropy(),
         }
     }
 
@@ -756,14 +763,23 @@ pub fn init(srv: &mut Server) -> Result<(), String> {
     Ok(())
 }
 
+/// Redis's default `hz`, the base of Sentinel's randomised cron rate.
+const DEFAULT_HZ: u32 = 10;
+
 /// The Sentinel timer, run from every server cron tick.
 pub fn timer(srv: &mut Server) {
     let Some(mut s) = srv.sentinel.take() else { return };
     let now = srv.clock.now_ms;
     monitor::timer(&mut s, &srv.reactor, now);
     script::run(&mut s, now);
+    s.hz = DEFAULT_HZ + s.rng.below(u64::from(DEFAULT_HZ)) as u32;
     srv.sentinel = Some(s);
     drain_events(srv, None);
+}
+
+/// The cron rate: Sentinel's randomised one in Sentinel mode, else `hz`.
+pub fn cron_hz(srv: &Server) -> i64 {
+    srv.sentinel.as_ref().map_or(srv.config.hz, |s| i64::from(s.hz))
 }
 
 /// Runs `f` with the Sentinel taken out of the server, then publishes the

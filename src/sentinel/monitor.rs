@@ -105,8 +105,23 @@ fn reconnect(s: &mut Sentinel, reactor: &Reactor, mi: usize, w: Which, now: i64)
     s.masters[mi].get_mut(w).link.last_reconn_time = now;
     let auth = auth_args(s, mi, role);
     let client_cmd = s.masters[mi].map_command("CLIENT").to_string();
+    let shared = match (role, s.masters[mi].get(w).runid.as_deref()) {
+        (Role::Sentinel, Some(runid)) if s.masters[mi].get(w).link.cc.is_none() => link::shareable(s, mi, runid),
+        _ => None,
+    };
+    if let Some(key) = shared {
+        // The same Sentinel is watched through another master: use its link.
+        let l = &mut s.masters[mi].get_mut(w).link;
+        l.cc = Some(key);
+        l.pending_commands = 0;
+        l.cc_conn_time = now;
+    }
     if s.masters[mi].get(w).link.cc.is_none() {
-        if let Some(key) = link::open(s, reactor, &ip, port, owner.clone(), false) {
+        let opened = link::open(s, reactor, &ip, port, owner.clone(), false);
+        if let Err(e) = &opened {
+            s.event(Level::Debug, "-cmd-link-reconnection", Some((mi, w)), &format!("#{e}"));
+        }
+        if let Ok(key) = opened {
             let name = format!("sentinel-{}-cmd", &s.myid[..8.min(s.myid.len())]);
             let l = &mut s.masters[mi].get_mut(w).link;
             l.cc = Some(key);
@@ -121,7 +136,11 @@ fn reconnect(s: &mut Sentinel, reactor: &Reactor, mi: usize, w: Which, now: i64)
         }
     }
     if role != Role::Sentinel && s.masters[mi].get(w).link.pc.is_none() {
-        if let Some(key) = link::open(s, reactor, &ip, port, owner, true) {
+        let opened = link::open(s, reactor, &ip, port, owner, true);
+        if let Err(e) = &opened {
+            s.event(Level::Debug, "-pubsub-link-reconnection", Some((mi, w)), &format!("#{e}"));
+        }
+        if let Ok(key) = opened {
             let name = format!("sentinel-{}-pubsub", &s.myid[..8.min(s.myid.len())]);
             let l = &mut s.masters[mi].get_mut(w).link;
             l.pc = Some(key);
@@ -145,7 +164,7 @@ fn reconnect(s: &mut Sentinel, reactor: &Reactor, mi: usize, w: Which, now: i64)
 pub fn send_ping(s: &mut Sentinel, mi: usize, w: Which, now: i64) -> bool {
     let Some(cc) = s.masters[mi].get(w).link.cc else { return false };
     let ping = s.masters[mi].map_command("PING").to_string();
-    if !link::send(s, cc, &[ping.as_str()], Callback::Ping) {
+    if !link::send_for(s, cc, mi, w, &[ping.as_str()], Callback::Ping) {
         return false;
     }
     let l = &mut s.masters[mi].get_mut(w).link;
@@ -217,7 +236,7 @@ pub fn send_hello(s: &mut Sentinel, mi: usize, w: Which) -> bool {
         m.config_epoch
     );
     let publish = m.map_command("PUBLISH").to_string();
-    if !link::send(s, cc, &[publish.as_str(), HELLO_CHANNEL, payload.as_str()], Callback::Publish) {
+    if !link::send_for(s, cc, mi, w, &[publish.as_str(), HELLO_CHANNEL, payload.as_str()], Callback::Publish) {
         return false;
     }
     s.masters[mi].get_mut(w).link.pending_commands += 1;
@@ -689,7 +708,7 @@ pub fn ask_master_state(s: &mut Sentinel, mi: usize, forced: bool, now: i64) {
         let epoch = s.current_epoch.to_string();
         let runid = if in_failover { s.myid.clone() } else { "*".to_string() };
         let args = [cmd.as_str(), "is-master-down-by-addr", ip.as_str(), port.as_str(), epoch.as_str(), runid.as_str()];
-        if link::send(s, cc, &args, Callback::IsMasterDown) {
+        if link::send_for(s, cc, mi, Which::Sentinel(i), &args, Callback::IsMasterDown) {
             s.masters[mi].sentinels[i].link.pending_commands += 1;
         }
     }
@@ -721,6 +740,58 @@ mod tests {
         refresh_info(&mut s, 0, Which::Replica(0), rinfo, 2000);
         let rep = &s.masters[0].replicas[0];
         assert_eq!((rep.slave_repl_offset, rep.slave_priority, rep.slave_master_link_up), (42, 10, true));
+    }
+
+    #[test]
+    fn failed_connects_are_debug_events() {
+        let mut s = Sentinel::new(26379, 1000);
+        s.myid = "a".repeat(40);
+        // A multicast address: the kernel refuses the connect at once.
+        s.add_master("m", "224.0.0.1", 6379, 2, 1000).unwrap();
+        let r = Reactor::new().unwrap();
+        reconnect(&mut s, &r, 0, Which::Master, 100_000);
+        let ev: Vec<(Level, String)> = s.events.iter().map(|e| (e.level, format!("{} {}", e.kind, e.msg))).collect();
+        let want = |kind: &str| (Level::Debug, format!("{kind} master m 224.0.0.1 6379 #Network is unreachable"));
+        assert!(ev.contains(&want("-cmd-link-reconnection")), "{ev:?}");
+        assert!(ev.contains(&want("-pubsub-link-reconnection")), "{ev:?}");
+        assert!(s.masters[0].ri.link.cc.is_none() && s.masters[0].ri.link.pc.is_none());
+    }
+
+    #[test]
+    fn one_link_per_sentinel_across_masters() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port() as i64;
+        let mut s = Sentinel::new(26379, 1000);
+        s.myid = "a".repeat(40);
+        let other = "b".repeat(40);
+        for (mi, name) in ["m1", "m2", "m3"].iter().enumerate() {
+            s.add_master(name, "127.0.0.1", 6379 + mi as i64, 2, 1000).unwrap();
+            s.add_sentinel(mi, &other, "127.0.0.1", port, 1000).unwrap();
+        }
+        let r = Reactor::new().unwrap();
+        let si = Which::Sentinel(0);
+        for mi in 0..3 {
+            reconnect(&mut s, &r, mi, si, 100_000);
+        }
+        let cc = s.masters[0].sentinels[0].link.cc;
+        assert!(cc.is_some());
+        assert!((0..3).all(|mi| s.masters[mi].sentinels[0].link.cc == cc && !s.masters[mi].sentinels[0].disconnected));
+        assert_eq!(s.conns.len(), 1);
+        assert_eq!(link::refcount(&s, cc), 3);
+        // Replies go to the instance that sent the command.
+        assert!(send_ping(&mut s, 2, si, 100_000));
+        assert_eq!(s.masters[2].sentinels[0].link.pending_commands, 1);
+        // Letting go of one instance keeps the link for the others.
+        link::close_instance(&mut s, &r, 0, si);
+        assert_eq!(s.conns.len(), 1);
+        assert_eq!(link::refcount(&s, cc), 2);
+        assert!(s.masters[0].sentinels[0].disconnected);
+        // Closing the connection disconnects every user.
+        link::close(&mut s, &r, cc.unwrap());
+        assert!(s.conns.is_empty());
+        assert!(
+            (1..3).all(|mi| s.masters[mi].sentinels[0].link.cc.is_none() && s.masters[mi].sentinels[0].disconnected)
+        );
     }
 
     #[test]

@@ -6,9 +6,10 @@
 //! sentinelRunPendingScripts / CollectTerminatedScripts do. Must not block
 //! the reactor: children are polled with `try_wait` from the timer.
 
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
 
-use super::{Addr, Sentinel};
+use super::{Addr, Level, Sentinel};
 
 /// Most scripts running at once.
 const MAX_RUNNING: usize = 16;
@@ -58,9 +59,13 @@ impl Scripts {
 }
 
 /// Starts due scripts, collects finished ones and kills those over time.
+/// Failures are published as Redis does: `-script-error <path> <signal>
+/// <exit-code>` (a script that could not be started counts as exit code 2,
+/// the status of a child whose exec failed) and `-script-timeout <path> <pid>`.
 pub fn run(s: &mut Sentinel, now: i64) {
     let max_runtime = s.timing.script_max_runtime;
     let retry_delay = s.timing.script_retry_delay;
+    let mut events: Vec<(&str, String)> = Vec::new();
     let sc = &mut s.scripts;
     let mut running = sc.running();
     for j in sc.jobs.iter_mut() {
@@ -78,7 +83,8 @@ pub fn run(s: &mut Sentinel, now: i64) {
                 running += 1;
             }
             Err(e) => {
-                log::warn!("-script-error {} {e}", j.argv[0]);
+                log::debug!("cannot run {}: {e}", j.argv[0]);
+                events.push(("-script-error", format!("{} 0 2", j.argv[0])));
                 j.retry = MAX_RETRY;
             }
         }
@@ -88,21 +94,22 @@ pub fn run(s: &mut Sentinel, now: i64) {
         match child.try_wait() {
             Ok(Some(st)) => {
                 j.child = None;
-                let code = st.code().unwrap_or(-1);
-                if code == 1 && j.retry < MAX_RETRY {
+                let signal = st.signal().unwrap_or(0);
+                let code = st.code().unwrap_or(0);
+                if signal == 0 && code == 1 && j.retry < MAX_RETRY {
                     // Retry later, waiting longer each time.
                     j.start_time = now + retry_delay * (1i64 << (j.retry.min(10) - 1));
                     true
                 } else {
-                    if code != 0 {
-                        log::warn!("-script-error {} {code}", j.argv[0]);
+                    if signal != 0 || code != 0 {
+                        events.push(("-script-error", format!("{} {signal} {code}", j.argv[0])));
                     }
                     false
                 }
             }
             Ok(None) => {
                 if now - j.start_time > max_runtime {
-                    log::warn!("-script-timeout {}", j.argv[0]);
+                    events.push(("-script-timeout", format!("{} {}", j.argv[0], child.id())));
                     let _ = child.kill();
                     let _ = child.wait();
                     return false;
@@ -112,6 +119,9 @@ pub fn run(s: &mut Sentinel, now: i64) {
             Err(_) => false,
         }
     });
+    for (kind, msg) in events {
+        s.event_plain(Level::Warning, kind, None, msg);
+    }
 }
 
 /// Queues the master's client-reconfig-script with Redis's arguments:
@@ -133,6 +143,43 @@ pub fn client_reconfig(s: &mut Sentinel, mi: usize, role: &str, state: &str, fro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Finishes the running jobs (waiting at most `ms`) and returns the events.
+    fn settle(s: &mut Sentinel, ms: i64) -> Vec<String> {
+        for t in 0..ms / 20 {
+            run(s, 1 + t * 20);
+            if s.scripts.jobs.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        s.events.iter().map(|e| format!("{} {}", e.kind, e.msg)).collect()
+    }
+
+    #[test]
+    fn failures_are_published() {
+        let mut s = Sentinel::new(26379, 0);
+        s.scripts.schedule("/bin/sh", vec!["-c".into(), "exit 3".into()]);
+        s.scripts.schedule("/nonexistent/script.sh", vec![]);
+        let ev = settle(&mut s, 5000);
+        assert!(ev.contains(&"-script-error /bin/sh 0 3".to_string()), "{ev:?}");
+        assert!(ev.contains(&"-script-error /nonexistent/script.sh 0 2".to_string()), "{ev:?}");
+
+        let mut s = Sentinel::new(26379, 0);
+        s.scripts.schedule("/bin/sh", vec!["-c".into(), "kill -9 $$".into()]);
+        let ev = settle(&mut s, 5000);
+        assert_eq!(ev, vec!["-script-error /bin/sh 9 0".to_string()]);
+
+        let mut s = Sentinel::new(26379, 0);
+        s.timing.script_max_runtime = 10;
+        s.scripts.schedule("/bin/sleep", vec!["5".into()]);
+        run(&mut s, 1);
+        let pid = s.scripts.jobs[0].child.as_ref().map(|c| c.id()).unwrap_or(0);
+        run(&mut s, 100);
+        let ev: Vec<String> = s.events.iter().map(|e| format!("{} {}", e.kind, e.msg)).collect();
+        assert_eq!(ev, vec![format!("-script-timeout /bin/sleep {pid}")]);
+        assert!(s.scripts.jobs.is_empty());
+    }
 
     #[test]
     fn queue_is_bounded_and_runs() {
