@@ -214,3 +214,31 @@ fn clients_get_loading_while_the_aof_loads() {
     assert!(wait_for(Duration::from_secs(20), || info_field(&mut con, "loading") == "0"));
     assert_eq!(q::<i64>(&mut con, &["DBSIZE"]), 2000);
 }
+
+#[test]
+fn migrated_keys_leave_the_aof_as_a_del() {
+    let dir = Server::new_dir();
+    let target = Server::start();
+    {
+        let srv = Server::start_in(&dir, &["--appendonly", "yes"]);
+        let mut con = srv.client();
+        let _: () = q(&mut con, &["SET", "gone", "1"]);
+        let _: () = q(&mut con, &["SET", "copied", "2"]);
+        let port = target.port().to_string();
+        let _: () = q(&mut con, &["MIGRATE", "127.0.0.1", &port, "gone", "0", "5000"]);
+        let _: () = q(&mut con, &["MIGRATE", "127.0.0.1", &port, "copied", "0", "5000", "COPY"]);
+        // Nothing moves: nothing to log.
+        let _: String = q(&mut con, &["MIGRATE", "127.0.0.1", &port, "missing", "0", "5000"]);
+        let incr = std::fs::read(dir.join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
+        let text = String::from_utf8_lossy(&incr).to_ascii_uppercase();
+        assert!(!text.contains("MIGRATE"), "a MIGRATE would be replayed at load:\n{text}");
+        assert!(text.contains("$3\r\nDEL\r\n$4\r\nGONE\r\n"), "{text}");
+    }
+    // Replayed, the AOF leaves exactly what the source kept.
+    let srv = Server::start_in(&dir, &["--appendonly", "yes"]);
+    let mut con = srv.client();
+    let keys: Vec<String> = q(&mut con, &["KEYS", "*"]);
+    assert_eq!(keys, vec!["copied".to_string()]);
+    let moved: String = q(&mut target.client(), &["GET", "gone"]);
+    assert_eq!(moved, "1");
+}

@@ -424,12 +424,20 @@ pub fn migrate(srv: &mut Server, c: &mut Client) -> CmdResult {
             may_retry = false;
             continue;
         }
-        if !copy {
+        if !copy && !acked.is_empty() {
             for k in &acked {
                 srv.ks.delete(db, k);
                 srv.ks.touch_write(db, k);
                 srv.ks.notify(notify::GENERIC, "del", db, k);
             }
+            // Replicas and the AOF see the keys leave, never a MIGRATE to
+            // replay (migrateCommand's DEL rewrite).
+            let mut del = Vec::with_capacity(acked.len() + 1);
+            del.push(bytes::Bytes::from_static(b"DEL"));
+            del.extend(acked.iter().map(|k| bytes::Bytes::copy_from_slice(k)));
+            srv.propagate_as(del);
+        } else {
+            srv.prevent_propagation();
         }
         if let Some(e) = error_from_target {
             let text = String::from_utf8_lossy(e.get(1..).unwrap_or(&[])).into_owned();
