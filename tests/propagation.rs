@@ -11,76 +11,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
 use redis::Value;
-use support::{q, Server};
-
-/// A raw connection that sent SYNC and consumed the snapshot.
-struct Replica {
-    r: BufReader<TcpStream>,
-}
-
-impl Replica {
-    fn attach(srv: &Server) -> Replica {
-        let s = TcpStream::connect(("127.0.0.1", srv.port())).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut w = s.try_clone().unwrap();
-        w.write_all(b"SYNC\r\n").unwrap();
-        let mut r = BufReader::new(s);
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        assert!(line.starts_with('$'), "expected the snapshot's length, got {line:?}");
-        let len: usize = line[1..].trim().parse().unwrap();
-        let mut rdb = vec![0u8; len];
-        r.read_exact(&mut rdb).unwrap();
-        assert_eq!(&rdb[..9], b"REDIS0010", "an RDB version 10 snapshot");
-        Replica { r }
-    }
-
-    /// The next command of the stream, its name lowercased; the master's
-    /// keepalive PINGs (every `repl-ping-replica-period`) are passed over.
-    fn next(&mut self) -> Vec<String> {
-        loop {
-            let cmd = self.next_raw();
-            if cmd != ["ping"] {
-                return cmd;
-            }
-        }
-    }
-
-    fn next_raw(&mut self) -> Vec<String> {
-        let mut line = String::new();
-        self.r.read_line(&mut line).unwrap();
-        assert!(line.starts_with('*'), "expected a multibulk, got {line:?}");
-        let n: usize = line[1..].trim().parse().unwrap();
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n {
-            line.clear();
-            self.r.read_line(&mut line).unwrap();
-            let len: usize = line[1..].trim().parse().unwrap();
-            let mut buf = vec![0u8; len + 2];
-            self.r.read_exact(&mut buf).unwrap();
-            buf.truncate(len);
-            let word = String::from_utf8(buf).unwrap();
-            out.push(if i == 0 { word.to_lowercase() } else { word });
-        }
-        out
-    }
-
-    /// Asserts the next commands, `*` in an expectation matching any word.
-    fn expect(&mut self, cmds: &[&str]) {
-        for want in cmds {
-            let got = self.next();
-            let want: Vec<&str> = want.split(' ').collect();
-            let ok = got.len() == want.len() && got.iter().zip(&want).all(|(g, w)| *w == "*" || g == w);
-            assert!(ok, "expected {want:?}, got {got:?}");
-        }
-    }
-}
+use support::{q, Server, SyncReplica as Replica};
 
 #[test]
 fn watch_race_between_two_clients_aborts_the_loser() {

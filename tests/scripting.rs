@@ -9,13 +9,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use redis::Value;
-use support::{q, qe, Server};
+use support::{q, qe, wait_for, Server, SyncReplica};
 
 #[test]
 fn eval_evalsha_and_the_cache() {
@@ -54,59 +52,22 @@ fn eval_evalsha_and_the_cache() {
     assert_eq!(keys, vec!["a", "b"]);
 }
 
-/// A raw connection that sent SYNC and consumed the snapshot.
-fn attach_replica(srv: &Server) -> BufReader<TcpStream> {
-    let s = TcpStream::connect(("127.0.0.1", srv.port())).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut w = s.try_clone().unwrap();
-    w.write_all(b"SYNC\r\n").unwrap();
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    let len: usize = line[1..].trim().parse().unwrap();
-    let mut rdb = vec![0u8; len];
-    r.read_exact(&mut rdb).unwrap();
-    r
-}
-
-/// The next command of the stream (keepalive PINGs skipped).
-fn next_command(r: &mut BufReader<TcpStream>) -> Vec<String> {
-    loop {
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        let n: usize = line[1..].trim().parse().unwrap();
-        let mut out = Vec::new();
-        for _ in 0..n {
-            let mut l = String::new();
-            r.read_line(&mut l).unwrap();
-            let len: usize = l[1..].trim().parse().unwrap();
-            let mut buf = vec![0u8; len + 2];
-            r.read_exact(&mut buf).unwrap();
-            buf.truncate(len);
-            out.push(String::from_utf8(buf).unwrap());
-        }
-        if out != ["PING"] {
-            return out;
-        }
-    }
-}
-
 #[test]
 fn a_write_script_reaches_replicas_as_its_effects_in_multi_exec() {
     let srv = Server::start();
     let mut c = srv.client();
-    let mut rep = attach_replica(&srv);
+    let mut rep = SyncReplica::attach(&srv);
     let _: Value =
         q(&mut c, &["EVAL", "redis.call('set', KEYS[1], '1'); redis.call('incr', KEYS[1]); return 1", "1", "counter"]);
     let mut seen = Vec::new();
     for _ in 0..5 {
-        seen.push(next_command(&mut rep).join(" "));
+        seen.push(rep.next().join(" "));
     }
-    assert_eq!(seen, vec!["SELECT 0", "MULTI", "set counter 1", "incr counter", "EXEC"]);
+    assert_eq!(seen, vec!["select 0", "multi", "set counter 1", "incr counter", "exec"]);
     // A script that only reads propagates nothing; the next write is bare.
     let _: Value = q(&mut c, &["EVAL", "return redis.call('get', KEYS[1])", "1", "counter"]);
     let _: Value = q(&mut c, &["SET", "after", "x"]);
-    assert_eq!(next_command(&mut rep).join(" "), "SET after x");
+    assert_eq!(rep.next().join(" "), "set after x");
 }
 
 #[test]
@@ -163,4 +124,96 @@ fn functions_load_call_and_survive_debug_reload() {
     assert_eq!(ok, "OK");
     let v: String = q(&mut c, &["FCALL", "fetch", "1", "fk"]);
     assert_eq!(v, "fv");
+}
+
+/// Redis 7.0 keeps neither SCRIPT LOAD nor the script cache across a
+/// restart, and does not replicate it: after the master restarts, EVALSHA
+/// answers NOSCRIPT until the client loads the script again (what redis-py's
+/// Script objects do by themselves), and the replica, which only ever sees
+/// the script's effects, keeps following the master's writes throughout.
+#[test]
+fn evalsha_across_a_restart_of_the_replicas_master() {
+    let dir = Server::new_dir();
+    let script = "return redis.call('incr', KEYS[1])";
+    let replica = Server::start();
+    let mut rc = replica.client();
+    let follow = |rc: &mut redis::Connection, port: u16| {
+        let _: () = q(rc, &["REPLICAOF", "127.0.0.1", &port.to_string()]);
+    };
+    let converged = |rc: &mut redis::Connection, want: i64| {
+        wait_for(Duration::from_secs(10), || q::<Option<i64>>(rc, &["GET", "counter"]) == Some(want))
+    };
+    let sha = {
+        let master = Server::start_in(&dir, &["--save", "3600 1"]);
+        let mut mc = master.client();
+        follow(&mut rc, master.port());
+        let sha: String = q(&mut mc, &["SCRIPT", "LOAD", script]);
+        assert_eq!(q::<i64>(&mut mc, &["EVALSHA", &sha, "1", "counter"]), 1);
+        assert!(converged(&mut rc, 1));
+        // The replica never received the script, only its effect.
+        assert_eq!(q::<Vec<i64>>(&mut rc, &["SCRIPT", "EXISTS", &sha]), vec![0]);
+        sha
+    };
+    let master = Server::start_in(&dir, &["--save", "3600 1"]);
+    let mut mc = master.client();
+    follow(&mut rc, master.port());
+    assert_eq!(q::<i64>(&mut mc, &["GET", "counter"]), 1, "the data came back from the RDB");
+    let e = qe(&mut mc, &["EVALSHA", &sha, "1", "counter"]);
+    assert!(e.starts_with("NOSCRIPT"), "{e}");
+    let again: String = q(&mut mc, &["SCRIPT", "LOAD", script]);
+    assert_eq!(again, sha);
+    assert_eq!(q::<i64>(&mut mc, &["EVALSHA", &sha, "1", "counter"]), 2);
+    assert!(converged(&mut rc, 2));
+}
+
+const REDIS_PY_LOCK_AND_LIMITER: &str = r#"
+import sys, redis
+r = redis.Redis(port=int(sys.argv[1]))
+lock = r.lock("resource", timeout=5)
+assert lock.acquire(blocking=False)
+other = r.lock("resource", timeout=5)
+assert not other.acquire(blocking=False), "a held lock cannot be taken"
+assert lock.extend(10)
+ttl = r.pttl("resource")
+assert 10000 < ttl <= 15000, ttl
+lock.release()
+assert r.get("resource") is None
+assert other.acquire(blocking=False)
+other.release()
+limiter = r.register_script("""
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if n > tonumber(ARGV[1]) then return 0 end
+return 1
+""")
+allowed = sum(limiter(keys=["rate:user"], args=[5, 60000]) for _ in range(8))
+assert allowed == 5, allowed
+assert 0 < r.pttl("rate:user") <= 60000
+r.script_flush()
+assert limiter(keys=["rate:other"], args=[5, 60000]) == 1, "reloaded after SCRIPT FLUSH"
+print("ok")
+"#;
+
+/// redis-py's Lock (its acquire, extend and release are Lua scripts) and a
+/// fixed-window rate limiter through redis-py's Script objects (EVALSHA,
+/// falling back to SCRIPT LOAD). Skipped when python3-redis is missing.
+#[test]
+fn redis_py_lock_and_a_rate_limiter_script() {
+    const PYTHON: &str = "/usr/bin/python3";
+    let usable = std::process::Command::new(PYTHON)
+        .args(["-c", "import redis.lock"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !usable {
+        eprintln!("skipped: {PYTHON} cannot import redis (apt-get install python3-redis)");
+        return;
+    }
+    let srv = Server::start();
+    let out = std::process::Command::new(PYTHON)
+        .args(["-c", REDIS_PY_LOCK_AND_LIMITER, &srv.port().to_string()])
+        .output()
+        .expect("python3");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.trim() == "ok", "{stdout}\n{stderr}");
 }

@@ -12,7 +12,7 @@ use crate::client::reply::{CmdResult, ReplyError};
 use crate::client::Client;
 use crate::server::Server;
 
-use super::{CachedScript, Invocation, Kind, ScriptFlags};
+use super::{CachedScript, Callee, Kind, ScriptFlags};
 
 /// A fresh EVAL interpreter.
 pub fn new_engine() -> mlua::Result<super::engine::Engine> {
@@ -108,13 +108,7 @@ pub fn split_keys(c: &Client) -> Result<(usize, usize), ReplyError> {
 }
 
 fn generic(srv: &mut Server, c: &mut Client, by_sha: bool, ro: bool) -> CmdResult {
-    // Shown before the commands the script runs (EVAL skips the normal
-    // feed, which happens after the command).
-    if !srv.monitors.is_empty() {
-        if let Ok(idx) = srv.commands.resolve(&c.argv) {
-            crate::cmd::client::feed_monitors_now(srv, c, idx);
-        }
-    }
+    super::feed_monitors_first(srv, c);
     if by_sha && c.arg(1).len() != 40 {
         return Err(ReplyError::other(NOSCRIPT));
     }
@@ -130,22 +124,8 @@ fn generic(srv: &mut Server, c: &mut Client, by_sha: bool, ro: bool) -> CmdResul
         create(srv, &body)?
     };
     let Some(script) = srv.script.scripts.get(&sha) else { return Err(ReplyError::other(NOSCRIPT)) };
-    let func = script.func.clone();
-    let flags = script.flags;
-    let argv = std::mem::take(&mut c.argv);
-    let inv = Invocation {
-        func,
-        flags,
-        ro,
-        keys: &argv[first_key..first_arg],
-        args: &argv[first_arg..],
-        funcname: sha,
-        kind: Kind::Eval,
-        command: &argv,
-    };
-    let r = super::run(srv, c, inv);
-    c.argv = argv;
-    r
+    let callee = Callee { func: script.func.clone(), flags: script.flags, ro, funcname: sha, kind: Kind::Eval };
+    super::run_on_argv(srv, c, callee, first_key, first_arg)
 }
 
 /// SCRIPT LOAD script.

@@ -22,7 +22,7 @@ use crate::client::reply::{CmdResult, ReplyError};
 use crate::client::Client;
 use crate::server::Server;
 
-use super::{Invocation, Kind, ScriptFlags};
+use super::{Callee, Kind, ScriptFlags};
 
 /// How long a library's top level may run (Redis's LOAD_TIMEOUT_MS).
 const LOAD_TIMEOUT: Duration = Duration::from_millis(500);
@@ -696,11 +696,7 @@ pub fn fcall_ro(srv: &mut Server, c: &mut Client) -> CmdResult {
 }
 
 fn fcall_generic(srv: &mut Server, c: &mut Client, ro: bool) -> CmdResult {
-    if !srv.monitors.is_empty() {
-        if let Ok(idx) = srv.commands.resolve(&c.argv) {
-            crate::cmd::client::feed_monitors_now(srv, c, idx);
-        }
-    }
+    super::feed_monitors_first(srv, c);
     let name = String::from_utf8_lossy(c.arg(1)).to_string();
     let Some(f) = srv.script.functions.function(&name) else {
         // COMPAT: fcallCommandGeneric's errors.
@@ -711,20 +707,7 @@ fn fcall_generic(srv: &mut Server, c: &mut Client, ro: bool) -> CmdResult {
         return Err(ReplyError::err("Bad number of keys provided"));
     }
     let (first_key, first_arg) = super::eval::split_keys(c)?;
-    let argv = std::mem::take(&mut c.argv);
-    let inv = Invocation {
-        func,
-        flags,
-        ro,
-        keys: &argv[first_key..first_arg],
-        args: &argv[first_arg..],
-        funcname: name,
-        kind: Kind::Function,
-        command: &argv,
-    };
-    let r = super::run(srv, c, inv);
-    c.argv = argv;
-    r
+    super::run_on_argv(srv, c, Callee { func, flags, ro, funcname: name, kind: Kind::Function }, first_key, first_arg)
 }
 
 #[cfg(test)]

@@ -297,6 +297,49 @@ pub struct Invocation<'a> {
     pub command: &'a [Bytes],
 }
 
+/// What EVAL and FCALL resolved their first argument to.
+pub struct Callee {
+    /// The compiled chunk or registered function.
+    pub func: Function,
+    /// Its flags.
+    pub flags: ScriptFlags,
+    /// Called through a *_RO command.
+    pub ro: bool,
+    /// SHA1 or function name, for errors and logs.
+    pub funcname: String,
+    /// Eval or function.
+    pub kind: Kind,
+}
+
+/// Shows the EVAL/FCALL in `c.argv` to MONITOR clients now: the commands
+/// the script runs follow it (the normal feed comes after the command).
+pub fn feed_monitors_first(srv: &mut Server, c: &mut Client) {
+    if !srv.monitors.is_empty() {
+        if let Ok(idx) = srv.commands.resolve(&c.argv) {
+            crate::cmd::client::feed_monitors_now(srv, c, idx);
+        }
+    }
+}
+
+/// Runs `callee` over the caller's own command: the keys are
+/// `c.argv[first_key..first_arg]`, the arguments the rest.
+pub fn run_on_argv(srv: &mut Server, c: &mut Client, callee: Callee, first_key: usize, first_arg: usize) -> CmdResult {
+    let argv = std::mem::take(&mut c.argv);
+    let inv = Invocation {
+        func: callee.func,
+        flags: callee.flags,
+        ro: callee.ro,
+        keys: &argv[first_key..first_arg],
+        args: &argv[first_arg..],
+        funcname: callee.funcname,
+        kind: callee.kind,
+        command: &argv,
+    };
+    let r = run(srv, c, inv);
+    c.argv = argv;
+    r
+}
+
 /// What the callbacks of one run share: the server and the script client.
 struct Ctx<'a> {
     srv: &'a mut Server,

@@ -13,7 +13,7 @@
 pub mod cluster;
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -559,5 +559,69 @@ pub fn run_cli(args: &[&str], stdin: Option<&[u8]>, timeout: Duration) -> CliRun
         code: status.code(),
         stdout: String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned(),
         stderr: String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned(),
+    }
+}
+
+/// A raw connection that sent SYNC and consumed the snapshot: the
+/// replication stream as a replica receives it, one command at a time.
+pub struct SyncReplica {
+    r: BufReader<TcpStream>,
+}
+
+impl SyncReplica {
+    pub fn attach(srv: &Server) -> SyncReplica {
+        let s = TcpStream::connect(("127.0.0.1", srv.port())).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut w = s.try_clone().unwrap();
+        w.write_all(b"SYNC\r\n").unwrap();
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert!(line.starts_with('$'), "expected the snapshot's length, got {line:?}");
+        let len: usize = line[1..].trim().parse().unwrap();
+        let mut rdb = vec![0u8; len];
+        r.read_exact(&mut rdb).unwrap();
+        assert_eq!(&rdb[..9], b"REDIS0010", "an RDB version 10 snapshot");
+        SyncReplica { r }
+    }
+
+    /// The next command of the stream, its name lowercased; the master's
+    /// keepalive PINGs (every `repl-ping-replica-period`) are passed over.
+    pub fn next(&mut self) -> Vec<String> {
+        loop {
+            let cmd = self.next_raw();
+            if cmd != ["ping"] {
+                return cmd;
+            }
+        }
+    }
+
+    pub fn next_raw(&mut self) -> Vec<String> {
+        let mut line = String::new();
+        self.r.read_line(&mut line).unwrap();
+        assert!(line.starts_with('*'), "expected a multibulk, got {line:?}");
+        let n: usize = line[1..].trim().parse().unwrap();
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            line.clear();
+            self.r.read_line(&mut line).unwrap();
+            let len: usize = line[1..].trim().parse().unwrap();
+            let mut buf = vec![0u8; len + 2];
+            self.r.read_exact(&mut buf).unwrap();
+            buf.truncate(len);
+            let word = String::from_utf8(buf).unwrap();
+            out.push(if i == 0 { word.to_lowercase() } else { word });
+        }
+        out
+    }
+
+    /// Asserts the next commands, `*` in an expectation matching any word.
+    pub fn expect(&mut self, cmds: &[&str]) {
+        for want in cmds {
+            let got = self.next();
+            let want: Vec<&str> = want.split(' ').collect();
+            let ok = got.len() == want.len() && got.iter().zip(&want).all(|(g, w)| *w == "*" || g == w);
+            assert!(ok, "expected {want:?}, got {got:?}");
+        }
     }
 }
