@@ -209,6 +209,21 @@ for round in $(seq "$ROUNDS"); do
 done
 ORDER+=("XADD (auto ID)")
 
+# EVALSHA of a small script (INCR plus EXPIRE) loaded once on each server.
+LUA='redis.call("INCR", KEYS[1]); redis.call("EXPIRE", KEYS[1], 100); return 1'
+declare -A SHA=()
+for side in "${SIDES[@]}"; do SHA[$side]=$(cli "$side" script load "$LUA" | tr -d '\r'); done
+for round in $(seq "$ROUNDS"); do
+    for p in $PIPELINES; do
+        for side in "${SIDES[@]}"; do
+            out=$("$BENCH" -h 127.0.0.1 -p "${PORT[$side]}" -q -c "$CLIENTS" -n "$REQUESTS" -P "$p" evalsha "${SHA[$side]}" 1 'lua:__rand_int__' 2>&1 | tr '\r' '\n') || true
+            rate=$(sed -n 's/.*: *\([0-9.]*\) requests per second.*/\1/p' <<<"$out" | tail -n 1)
+            RATES["$side|$p|EVALSHA (INCR+EXPIRE)"]+="${rate:-0} "
+        done
+    done
+done
+ORDER+=("EVALSHA (INCR+EXPIRE)")
+
 # PUBLISH fan-out: 50 subscribers (redis-cli SUBSCRIBE, output discarded) on
 # each server, one publishing connection pipelining 16 PUBLISHes.
 SUBS=${BENCH_SUBSCRIBERS:-50}

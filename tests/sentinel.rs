@@ -130,8 +130,11 @@ impl Node {
         self.try_client().expect("connect to node")
     }
 
+    /// ROLE, or nothing when the node cannot answer right now: a Sentinel
+    /// reconfiguring it sends CLIENT KILL TYPE normal, which may take our
+    /// connection with it (callers poll).
     fn role(&self) -> Vec<redis::Value> {
-        q(&mut self.client(), &["ROLE"])
+        self.try_client().and_then(|mut c| redis::cmd("ROLE").query(&mut c).ok()).unwrap_or_default()
     }
 }
 
