@@ -62,9 +62,18 @@ impl Server {
     }
 
     /// Starts the real redis-server binary `bin` in `dir` with the same
-    /// standard arguments (interoperability tests).
+    /// standard arguments (interoperability tests), and waits until it has
+    /// loaded its files: it listens (and answers -LOADING) while it loads,
+    /// and these tests compare what it loaded.
     pub fn start_redis_in(bin: &Path, dir: &Path, extra: &[&str]) -> Server {
-        Server::launch(bin, dir, extra)
+        let srv = Server::launch(bin, dir, extra);
+        let loaded = wait_for(START_TIMEOUT, || {
+            let mut raw = srv.raw();
+            raw.send(b"PING\r\n");
+            !raw.read_reply().starts_with(b"-LOADING")
+        });
+        assert!(loaded, "redis-server still loading after {START_TIMEOUT:?}");
+        srv
     }
 
     /// A fresh, empty working directory.
