@@ -95,6 +95,10 @@ fn main() {
         log::warn!("{e}");
         std::process::exit(1);
     }
+    if viator::cluster::myself_is_replica(&srv) {
+        // A replica by nodes.conf: what it loads waits for its master's DELs.
+        srv.ks.expire_deletes = false;
+    }
     if sentinel {
         if let Err(e) = viator::sentinel::init(&mut srv) {
             log::warn!("{e}");

@@ -464,6 +464,11 @@ impl Server {
         };
         // At start-up a `replicaof` directive (or nodes.conf) makes a replica already.
         if self.repl.replica.is_replica() || self.config.replicaof.is_some() || crate::cluster::myself_is_replica(self) {
+            // Until the link to the master is set up, keys the snapshot
+            // holds past their expiry wait for the master's DELs: a replica
+            // never expires keys itself (Redis's iAmMaster() is false from
+            // the moment nodes.conf says so).
+            self.ks.expire_deletes = false;
             if let Some((id, offset, db)) = history {
                 self.repl.replid = id;
                 self.repl.offset = offset;
