@@ -197,32 +197,34 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
-# XADD with an auto-generated ID, as a custom redis-benchmark command.
-for round in $(seq "$ROUNDS"); do
-    for p in $PIPELINES; do
-        for side in "${SIDES[@]}"; do
-            out=$("$BENCH" -h 127.0.0.1 -p "${PORT[$side]}" -q -c "$CLIENTS" -n "$REQUESTS" -P "$p" xadd bench:stream '*' f v 2>&1 | tr '\r' '\n') || true
-            rate=$(sed -n 's/.*: *\([0-9.]*\) requests per second.*/\1/p' <<<"$out" | tail -n 1)
-            RATES["$side|$p|XADD (auto ID)"]+="${rate:-0} "
+# A custom redis-benchmark command on each server, recorded under LABEL; the
+# command's words come from WORDS-FUNCTION called with the side (read into an
+# array, so a "*" stays a word and is never globbed).
+custom_bench() { # label words-function
+    local label=$1 words=$2 round p side out rate cmd
+    for round in $(seq "$ROUNDS"); do
+        for p in $PIPELINES; do
+            for side in "${SIDES[@]}"; do
+                read -r -a cmd <<<"$("$words" "$side")"
+                out=$("$BENCH" -h 127.0.0.1 -p "${PORT[$side]}" -q -c "$CLIENTS" -n "$REQUESTS" -P "$p" "${cmd[@]}" 2>&1 | tr '\r' '\n') || true
+                rate=$(sed -n 's/.*: *\([0-9.]*\) requests per second.*/\1/p' <<<"$out" | tail -n 1)
+                RATES["$side|$p|$label"]+="${rate:-0} "
+            done
         done
     done
-done
-ORDER+=("XADD (auto ID)")
+    ORDER+=("$label")
+}
+
+# XADD with an auto-generated ID.
+xadd_words() { echo "xadd bench:stream * f v"; }
+custom_bench "XADD (auto ID)" xadd_words
 
 # EVALSHA of a small script (INCR plus EXPIRE) loaded once on each server.
 LUA='redis.call("INCR", KEYS[1]); redis.call("EXPIRE", KEYS[1], 100); return 1'
 declare -A SHA=()
 for side in "${SIDES[@]}"; do SHA[$side]=$(cli "$side" script load "$LUA" | tr -d '\r'); done
-for round in $(seq "$ROUNDS"); do
-    for p in $PIPELINES; do
-        for side in "${SIDES[@]}"; do
-            out=$("$BENCH" -h 127.0.0.1 -p "${PORT[$side]}" -q -c "$CLIENTS" -n "$REQUESTS" -P "$p" evalsha "${SHA[$side]}" 1 'lua:__rand_int__' 2>&1 | tr '\r' '\n') || true
-            rate=$(sed -n 's/.*: *\([0-9.]*\) requests per second.*/\1/p' <<<"$out" | tail -n 1)
-            RATES["$side|$p|EVALSHA (INCR+EXPIRE)"]+="${rate:-0} "
-        done
-    done
-done
-ORDER+=("EVALSHA (INCR+EXPIRE)")
+evalsha_words() { echo "evalsha ${SHA[$1]} 1 lua:__rand_int__"; }
+custom_bench "EVALSHA (INCR+EXPIRE)" evalsha_words
 
 # PUBLISH fan-out: 50 subscribers (redis-cli SUBSCRIBE, output discarded) on
 # each server, one publishing connection pipelining 16 PUBLISHes.

@@ -41,17 +41,10 @@ impl Sentinel {
             ),
         )
         .expect("write sentinel config");
-        let log = File::create(dir.join(format!("sentinel-{port}.log"))).expect("create log");
-        let log2 = log.try_clone().expect("clone log");
-        let child = Command::new(bin)
-            .arg(&conf)
-            .arg("--sentinel")
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2))
-            .spawn()
-            .expect("spawn viator-sentinel");
+        let child = spawn_logged(
+            Command::new(bin).arg(&conf).arg("--sentinel").current_dir(dir),
+            &dir.join(format!("sentinel-{port}.log")),
+        );
         let s = Sentinel { child, port, dir: dir.to_path_buf() };
         assert!(
             wait_for(Duration::from_secs(5), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()),
@@ -92,6 +85,13 @@ impl Drop for Sentinel {
 }
 
 /// A data node on a fixed port (so it can come back on the same address), killed when dropped.
+/// Spawns `cmd` with stdout and stderr both going to the file `log`.
+fn spawn_logged(cmd: &mut Command, log: &Path) -> Child {
+    let out = File::create(log).expect("create log");
+    let err = out.try_clone().expect("clone log");
+    cmd.stdin(Stdio::null()).stdout(Stdio::from(out)).stderr(Stdio::from(err)).spawn().expect("spawn")
+}
+
 struct Node {
     child: Child,
     port: u16,
@@ -103,17 +103,13 @@ impl Node {
     }
 
     fn start_bin(bin: &Path, dir: &Path, port: u16, extra: &[&str]) -> Node {
-        let log = File::create(dir.join(format!("node-{port}.log"))).expect("create log");
-        let log2 = log.try_clone().expect("clone log");
-        let child = Command::new(bin)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir"])
-            .arg(dir)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2))
-            .spawn()
-            .expect("spawn viator-server");
+        let child = spawn_logged(
+            Command::new(bin)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir"])
+                .arg(dir)
+                .args(extra),
+            &dir.join(format!("node-{port}.log")),
+        );
         let n = Node { child, port };
         assert!(wait_for(Duration::from_secs(5), || n.try_client().is_some()), "node {port} did not start");
         n
