@@ -16,9 +16,30 @@
 //! thread's globals are the proxy of the real globals table.
 //!
 //! Must not: run Redis commands or know the server. `redis.call` and the
-//! other per-run functions are installed by `run` for the length of one call.
+//! other per-run functions reach the server through the dispatcher `run`
+//! installs for the length of one call.
 
-use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value};
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Instant;
+
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
+
+/// How many Lua instructions run between two looks at the clock.
+const HOOK_INSTRUCTIONS: u32 = 100_000;
+
+/// What the interpreter's count hook watches for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watch {
+    /// Nothing runs, or nothing is timed.
+    Idle,
+    /// A script runs; past this instant it is busy (other clients are
+    /// served, SCRIPT/FUNCTION KILL may stop it).
+    Run(Instant),
+    /// A library's top level runs (FUNCTION LOAD); past this instant it
+    /// fails.
+    Load(Instant),
+}
 
 /// The setup chunk, run once with the real globals table, the error
 /// handler and the table where per-run hooks are stored. It returns the
@@ -71,23 +92,25 @@ local function pcall_result(ok, ...)
     return false, e
 end
 G.pcall = function(f, ...) return pcall_result(pcall(f, ...)) end
-redis.pcall = function(...)
-    local raw = ctx.call
-    if raw == nil then
-        error({err = "ERR redis.call/pcall can only be called inside a script invocation"})
+-- ctx.d is the run's dispatcher (set by the server for the length of one
+-- run): d(op, ...) with op 1 = call, 2 = setresp, 3 = set_repl,
+-- 4 = acl_check_cmd.
+local function dispatcher(name)
+    local d = ctx.d
+    if d == nil then
+        error({err = "ERR " .. name .. " can only be called inside a script invocation"})
     end
-    return raw(...)
+    return d
 end
-for _, name in ipairs({"setresp", "set_repl", "acl_check_cmd"}) do
-    redis[name] = function(...)
-        local f = ctx[name]
-        if f == nil then
-            error({err = "ERR redis." .. name .. " can only be called inside a script invocation"})
-        end
-        local r = f(...)
-        if type(r) == "table" and rawget(r, "err") ~= nil then error(r) end
-        return r
-    end
+local function raise_err(r)
+    if type(r) == "table" and rawget(r, "err") ~= nil then error(r) end
+    return r
+end
+redis.pcall = function(...) return dispatcher("redis.call/pcall")(1, ...) end
+redis.call = function(...) return raise_err(dispatcher("redis.call/pcall")(1, ...)) end
+for op, name in ipairs({"setresp", "set_repl", "acl_check_cmd"}) do
+    local label = "redis." .. name
+    redis[name] = function(...) return raise_err(dispatcher(label)(op + 1, ...)) end
 end
 for _, lib in ipairs({"redis", "string", "table", "math", "coroutine", "bit", "struct", "cjson", "cmsgpack"}) do
     if G[lib] ~= nil then G[lib] = protect(G[lib]) end
@@ -108,6 +131,10 @@ end
 return run, function(t) proxy_index.__index = t or G end
 "#;
 
+/// The registry name of the engine's `ctx` table (the busy hook finds the
+/// run's dispatcher there).
+pub const CTX_KEY: &str = "viator.ctx";
+
 /// The interpreter and the handles the rest of `script` needs.
 pub struct Engine {
     /// The Lua state.
@@ -117,16 +144,14 @@ pub struct Engine {
     pub runner: Function,
     /// The real globals table (KEYS and ARGV are set in it).
     pub globals: Table,
-    /// Where the per-run functions (`call`, `setresp`, ...) are stored.
+    /// Where the run's dispatcher is stored (`d`: `redis.call`,
+    /// `setresp`, `set_repl` and `acl_check_cmd` go through it).
     pub ctx: Table,
+    /// What the count hook watches for; set around each run.
+    pub watch: Rc<Cell<Watch>>,
     /// `set_env(t)`: what unknown globals read through to (`t`, or the real
     /// globals when nil); FUNCTION LOAD narrows it to the load-time API.
     pub set_env: Function,
-    /// The real `redis` table (`redis.call` is set in it for each run).
-    pub redis: Table,
-    /// `redis.call` between runs: raises "can only be called inside a
-    /// script invocation".
-    pub call_outside: Function,
 }
 
 impl Engine {
@@ -146,6 +171,7 @@ impl Engine {
         extra(&lua, &globals)?;
         let handler = lua.create_function(error_handler)?;
         let ctx = lua.create_table()?;
+        lua.set_named_registry_value(CTX_KEY, ctx.clone())?;
         let errtext = lua.create_function(|_, e: Value| {
             Ok(match &e {
                 Value::Error(e) => match script_error(e) {
@@ -155,14 +181,25 @@ impl Engine {
                 other => other.to_string().unwrap_or_default(),
             })
         })?;
-        let call_outside = lua.create_function(|_, _: mlua::MultiValue| -> mlua::Result<()> {
-            // COMPAT: luaRedisGenericCommand outside a run.
-            Err(super::call::raise(b"redis.call/pcall can only be called inside a script invocation"))
-        })?;
-        redis.raw_set("call", call_outside.clone())?;
         let (runner, set_env): (Function, Function) =
             lua.load(SETUP).set_name("=viator_setup").call((globals.clone(), handler, ctx.clone(), errtext))?;
-        Ok(Engine { lua, runner, set_env, globals, ctx, redis, call_outside })
+        let engine = Engine { lua, runner, set_env, globals, ctx, watch: Rc::new(Cell::new(Watch::Idle)) };
+        engine.arm();
+        Ok(engine)
+    }
+
+    /// Installs the count hook (at creation, and again after a killed
+    /// script's every-line hook). It is set once rather than per run: a run
+    /// only moves `watch`.
+    pub fn arm(&self) {
+        let watch = self.watch.clone();
+        let every = HookTriggers { every_nth_instruction: Some(HOOK_INSTRUCTIONS), ..Default::default() };
+        self.lua.set_hook(every, move |lua, _| match watch.get() {
+            Watch::Run(deadline) if Instant::now() >= deadline => super::on_busy(lua),
+            // COMPAT: luaEngineLoadHook's error.
+            Watch::Load(deadline) if Instant::now() >= deadline => Err(super::call::raise(b"FUNCTION LOAD timeout")),
+            _ => Ok(VmState::Continue),
+        });
     }
 
     /// Compiles `body` as a script chunk named `@user_script`. The error

@@ -113,17 +113,15 @@ fn generic(srv: &mut Server, c: &mut Client, by_sha: bool, ro: bool) -> CmdResul
         return Err(ReplyError::other(NOSCRIPT));
     }
     let (first_key, first_arg) = split_keys(c)?;
-    let sha = if by_sha {
-        let sha = String::from_utf8_lossy(c.arg(1)).to_ascii_lowercase();
-        if !srv.script.scripts.contains_key(&sha) {
-            return Err(ReplyError::other(NOSCRIPT));
-        }
-        sha
+    let (sha, script) = if by_sha {
+        let Some((sha, script)) = srv.script.cached(c.arg(1)) else { return Err(ReplyError::other(NOSCRIPT)) };
+        (sha.clone(), script)
     } else {
         let body = c.argv[1].clone();
-        create(srv, &body)?
+        let sha = create(srv, &body)?;
+        let Some(script) = srv.script.scripts.get(&sha) else { return Err(ReplyError::other(NOSCRIPT)) };
+        (sha, script)
     };
-    let Some(script) = srv.script.scripts.get(&sha) else { return Err(ReplyError::other(NOSCRIPT)) };
     let callee = Callee { func: script.func.clone(), flags: script.flags, ro, funcname: sha, kind: Kind::Eval };
     super::run_on_argv(srv, c, callee, first_key, first_arg)
 }

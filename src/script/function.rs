@@ -16,12 +16,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use mlua::{Function, HookTriggers, Lua, MultiValue, Table, Value, VmState};
+use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use crate::client::reply::{CmdResult, ReplyError};
 use crate::client::Client;
 use crate::server::Server;
 
+use super::engine::Watch;
 use super::{Callee, Kind, ScriptFlags};
 
 /// How long a library's top level may run (Redis's LOAD_TIMEOUT_MS).
@@ -135,15 +136,9 @@ impl Functions {
         lua.set_app_data(LoadCtx::default());
         let lib_api: Table = lua.named_registry_value("viator.lib_api").map_err(|e| e.to_string())?;
         let _ = engine.set_env.call::<()>(lib_api);
-        let start = Instant::now();
-        lua.set_hook(HookTriggers { every_nth_instruction: Some(100_000), ..Default::default() }, move |_, _| {
-            if start.elapsed() > LOAD_TIMEOUT {
-                return Err(super::call::raise(b"FUNCTION LOAD timeout"));
-            }
-            Ok(VmState::Continue)
-        });
+        engine.watch.set(Watch::Load(Instant::now() + LOAD_TIMEOUT));
         let ran = engine.runner.call::<(bool, Value)>((chunk, Value::Nil, Value::Nil));
-        lua.remove_hook();
+        engine.watch.set(Watch::Idle);
         let _ = engine.set_env.call::<()>(Value::Nil);
         let ctx = lua.remove_app_data::<LoadCtx>().unwrap_or_default();
         match ran {

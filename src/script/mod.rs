@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use bytes::Bytes;
-use mlua::{Function, HookTriggers, MultiValue, Value, VmState};
+use mlua::{Function, HookTriggers, Lua, MultiValue, Value, VmState};
 
 use crate::client::reply::{CmdResult, ReplyError};
 use crate::client::Client;
@@ -38,9 +38,6 @@ use crate::server::Server;
 
 /// The id of the client scripts run their commands as.
 pub const SCRIPT_CLIENT_ID: u64 = u64::MAX - 1;
-
-/// How many Lua instructions run between two looks at the clock.
-const HOOK_INSTRUCTIONS: u32 = 100_000;
 
 /// Script flags, from an EVAL shebang or a function's registration.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -165,6 +162,15 @@ impl Scripting {
         self.engine.as_mut().ok_or_else(|| ReplyError::err("scripting engine unavailable"))
     }
 
+    /// The cached script whose SHA1 is `sha` (any case), with its key.
+    pub fn cached(&self, sha: &[u8]) -> Option<(&String, &CachedScript)> {
+        // The common case, a lowercase SHA1, is looked up without a copy.
+        if let Some(s) = std::str::from_utf8(sha).ok().filter(|s| !s.bytes().any(|b| b.is_ascii_uppercase())) {
+            return self.scripts.get_key_value(s);
+        }
+        self.scripts.get_key_value(&String::from_utf8_lossy(sha).to_ascii_lowercase())
+    }
+
     /// INFO's used_memory_lua (the EVAL interpreter).
     pub fn eval_vm_memory(&self) -> usize {
         self.engine.as_ref().map_or(0, |e| e.used_memory())
@@ -201,7 +207,7 @@ pub fn effective_flags(srv: &Server, argv: &[Bytes], idx: usize) -> Option<crate
             }
         }
         "evalsha" | "evalsha_ro" if arg.len() == 40 => {
-            srv.script.scripts.get(&String::from_utf8_lossy(arg).to_ascii_lowercase())?.flags
+            srv.script.cached(arg)?.1.flags
         }
         "fcall" | "fcall_ro" => srv.script.functions.function(&String::from_utf8_lossy(arg))?.flags,
         _ => return None,
@@ -395,24 +401,25 @@ pub fn run(srv: &mut Server, c: &mut Client, inv: Invocation) -> CmdResult {
     sc.flags.readonly = c.flags.readonly;
     sc.flags.asking = c.flags.asking;
     let threshold_ms = srv.config.busy_reply_threshold;
+    if threshold_ms > 0 {
+        let start = srv.script.run.as_ref().map_or_else(Instant::now, |r| r.start);
+        engine.watch.set(engine::Watch::Run(start + std::time::Duration::from_millis(threshold_ms as u64)));
+    }
     let outcome = {
         let ctx = RefCell::new(Ctx { srv: &mut *srv, sc: &mut sc });
-        execute(&engine, &ctx, &inv, threshold_ms)
+        execute(&engine, &ctx, &inv)
     };
-    engine.lua.remove_hook();
-    let _ = engine.redis.raw_set("call", engine.call_outside.clone());
-    for name in ["call", "setresp", "set_repl", "acl_check_cmd", "poll"] {
-        let _ = engine.ctx.raw_set(name, Value::Nil);
-    }
-    if inv.kind == Kind::Eval {
-        let _ = engine.globals.raw_set("KEYS", Value::Nil);
-        let _ = engine.globals.raw_set("ARGV", Value::Nil);
-    }
+    engine.watch.set(engine::Watch::Idle);
+    let _ = engine.ctx.raw_set("d", Value::Nil);
     let script_resp = sc.reply.resp;
     sc.flags.multi = false;
     sc.argv.clear();
     srv.script.client = Some(sc);
     let run = srv.script.run.take();
+    if run.as_ref().is_some_and(|r| r.killed) {
+        // The kill left an every-line hook behind.
+        engine.arm();
+    }
     if run.as_ref().is_some_and(|r| r.read_called) {
         // As Redis: a script that read tracks every key it declared.
         crate::tracking::remember_script_keys(srv, c, inv.keys);
@@ -529,94 +536,66 @@ fn killed_error() -> mlua::Error {
     mlua::Error::external(api::ScriptError::new(api::error_text(b"Script killed by user with SCRIPT KILL...")))
 }
 
-/// The call itself, with the per-run callbacks installed for its length.
-fn execute(
-    engine: &engine::Engine,
-    ctx: &RefCell<Ctx<'_>>,
-    inv: &Invocation,
-    threshold_ms: i64,
-) -> mlua::Result<(bool, Value)> {
+/// The count hook of a run past busy-reply-threshold: serves other
+/// clients, and stops the script if SCRIPT/FUNCTION KILL asked for it.
+pub fn on_busy(lua: &Lua) -> mlua::Result<VmState> {
+    let ctx: mlua::Table = lua.named_registry_value(engine::CTX_KEY)?;
+    let dispatch: Function = ctx.raw_get("d")?;
+    if !dispatch.call::<bool>(OP_POLL)? {
+        return Ok(VmState::Continue);
+    }
+    log::warn!("Lua script killed by user with SCRIPT KILL.");
+    // From now on every line fails, so a pcall in the script cannot
+    // swallow the kill for long.
+    lua.set_hook(HookTriggers { every_line: true, ..Default::default() }, |_, _| Err(killed_error()));
+    Err(killed_error())
+}
+
+/// The operations of the run's dispatcher (`ctx.d(op, ...)`); the Lua side
+/// in `engine` uses the numbers 1-4.
+const OP_CALL: i64 = 1;
+const OP_SETRESP: i64 = 2;
+const OP_SET_REPL: i64 = 3;
+const OP_ACL_CHECK: i64 = 4;
+/// Serve other clients while the script is past busy-reply-threshold;
+/// answers whether SCRIPT/FUNCTION KILL asked for the script to stop.
+const OP_POLL: i64 = 5;
+
+/// The call itself, with the run's dispatcher installed for its length.
+fn execute(engine: &engine::Engine, ctx: &RefCell<Ctx<'_>>, inv: &Invocation) -> mlua::Result<(bool, Value)> {
     let lua = &engine.lua;
     lua.scope(|scope| {
-        engine.ctx.raw_set(
-            "call",
-            scope.create_function(|lua, args: MultiValue| {
-                let mut g = ctx.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
-                let Ctx { srv, sc } = &mut *g;
-                call::redis_call(lua, srv, sc, args)
-            })?,
-        )?;
-        engine.redis.raw_set(
-            "call",
-            scope.create_function(|lua, args: MultiValue| {
-                let mut g = ctx.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
-                let Ctx { srv, sc } = &mut *g;
-                call::redis_call_raising(lua, srv, sc, args)
-            })?,
-        )?;
-        engine.ctx.raw_set(
-            "setresp",
-            scope.create_function(|lua, args: MultiValue| {
-                let mut g = ctx.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
-                call::setresp(lua, g.sc, args)
-            })?,
-        )?;
-        engine.ctx.raw_set(
-            "set_repl",
-            scope.create_function(|lua, args: MultiValue| {
-                let mut g = ctx.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
-                call::set_repl(lua, g.srv, args)
-            })?,
-        )?;
-        engine.ctx.raw_set(
-            "acl_check_cmd",
-            scope.create_function(|lua, args: MultiValue| {
-                let mut g = ctx.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
-                let Ctx { srv, sc } = &mut *g;
-                call::acl_check_cmd(lua, srv, sc, args)
-            })?,
-        )?;
-        let poll = scope.create_function(|_, ()| {
-            let Ok(mut g) = ctx.try_borrow_mut() else { return Ok(false) };
-            Ok(call::poll_while_busy(g.srv))
+        let dispatch = scope.create_function(|lua, mut args: MultiValue| {
+            let op = match args.pop_front() {
+                Some(Value::Integer(n)) => n,
+                Some(Value::Number(n)) => n as i64,
+                _ => 0,
+            };
+            let Ok(mut g) = ctx.try_borrow_mut() else {
+                // The poll of a hook firing inside a callback: nothing to do.
+                return if op == OP_POLL { Ok(Value::Boolean(false)) } else { Err(mlua::Error::RecursiveMutCallback) };
+            };
+            let Ctx { srv, sc } = &mut *g;
+            match op {
+                OP_CALL => call::redis_call(lua, srv, sc, args),
+                OP_SETRESP => call::setresp(lua, sc, args),
+                OP_SET_REPL => call::set_repl(lua, srv, args),
+                OP_ACL_CHECK => call::acl_check_cmd(lua, srv, sc, args),
+                _ => Ok(Value::Boolean(call::poll_while_busy(srv))),
+            }
         })?;
-        lua.set_named_registry_value("viator.poll", poll)?;
+        engine.ctx.raw_set("d", dispatch)?;
         let keys =
             lua.create_sequence_from(inv.keys.iter().map(|k| lua.create_string(k)).collect::<mlua::Result<Vec<_>>>()?)?;
         let args =
             lua.create_sequence_from(inv.args.iter().map(|k| lua.create_string(k)).collect::<mlua::Result<Vec<_>>>()?)?;
-        if threshold_ms > 0 {
-            let start = Instant::now();
-            let limit = std::time::Duration::from_millis(threshold_ms as u64);
-            lua.set_hook(
-                HookTriggers { every_nth_instruction: Some(HOOK_INSTRUCTIONS), ..Default::default() },
-                move |lua, _| {
-                    if start.elapsed() < limit {
-                        return Ok(VmState::Continue);
-                    }
-                    let poll: Function = lua.named_registry_value("viator.poll")?;
-                    if poll.call::<bool>(())? {
-                        log::warn!("Lua script killed by user with SCRIPT KILL.");
-                        // From now on every line fails, so a pcall in the
-                        // script cannot swallow the kill for long.
-                        lua.set_hook(HookTriggers { every_line: true, ..Default::default() }, |_, _| {
-                            Err(killed_error())
-                        });
-                        return Err(killed_error());
-                    }
-                    Ok(VmState::Continue)
-                },
-            );
-        }
-        let out = match inv.kind {
+        match inv.kind {
             Kind::Eval => {
                 engine.globals.raw_set("KEYS", keys)?;
                 engine.globals.raw_set("ARGV", args)?;
                 engine.runner.call::<(bool, Value)>((inv.func.clone(), Value::Nil, Value::Nil))
             }
             Kind::Function => engine.runner.call::<(bool, Value)>((inv.func.clone(), keys, args)),
-        };
-        lua.set_named_registry_value("viator.poll", Value::Nil)?;
-        out
+        }
     })
 }
