@@ -19,6 +19,8 @@ fn main() {
         std::process::exit(viator::rdb::check::main(&argv));
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Before any thread starts: the title area takes over the environment.
+    viator::proctitle::init();
     // Like redis-server, run as Sentinel when started under a sentinel name.
     let as_sentinel = argv.first().and_then(|a| a.rsplit('/').next()).is_some_and(|n| n.contains("sentinel"));
     let parsed = if as_sentinel { config::parse_startup_sentinel(&args) } else { config::parse_startup(&args) };
@@ -69,7 +71,7 @@ fn main() {
         Some(_) => log::warn!("Configuration loaded"),
         None => log::warn!(
             "Warning: no config file specified, using the default config. In order to specify a config file use {} /path/to/redis.conf",
-            std::env::args().next().unwrap_or_else(|| "viator-server".into())
+            viator::proctitle::program_name()
         ),
     }
     viator::reactor::signal::install();

@@ -182,3 +182,29 @@ fn info_errorstats_and_commandstats() {
     assert_eq!(info_field(&info, "errorstat_ERR"), None);
     assert_eq!(info_field(&info, "total_error_replies").as_deref(), Some("0"));
 }
+
+/// What the kernel shows as the server's command line.
+fn cmdline(pid: u32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
+    String::from_utf8_lossy(&raw).trim_end_matches('\0').to_string()
+}
+
+#[test]
+fn the_process_title_follows_the_template() {
+    let srv = Server::start();
+    let mut c = srv.client();
+    let port = srv.port().to_string();
+    // The default template: "{title} {listen-addr} {server-mode}".
+    let shown = cmdline(srv.pid());
+    assert!(shown.contains("viator-server"), "{shown:?}");
+    assert!(shown.ends_with(&format!(":{port}")), "{shown:?}");
+    let ok: String = q(&mut c, &["CONFIG", "SET", "proc-title-template", "T {port} {title}"]);
+    assert_eq!(ok, "OK");
+    let shown = cmdline(srv.pid());
+    assert!(shown.starts_with(&format!("T {port} ")), "{shown:?}");
+    assert!(shown.contains("viator-server"), "{shown:?}");
+    // A template that expands to nothing is refused; the title stays.
+    let e = qe(&mut c, &["CONFIG", "SET", "proc-title-template", "{invalid-var}"]);
+    assert!(e.contains("template format is invalid"), "{e}");
+    assert!(cmdline(srv.pid()).starts_with(&format!("T {port} ")));
+}
