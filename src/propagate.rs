@@ -274,6 +274,12 @@ impl Server {
         }
     }
 
+    /// Feeds one command to the replicas alone, outside any unit (DEBUG
+    /// REPLICATE).
+    pub fn replicate_only(&mut self, db: usize, argv: &[Bytes]) {
+        self.emit(db, argv, SKIP_AOF);
+    }
+
     /// Feeds one command to every sink.
     fn emit(&mut self, db: usize, argv: &[Bytes], skip: u8) {
         if skip & SKIP_REPL == 0 {

@@ -1,7 +1,8 @@
 //! DEBUG: the subcommands operators and the Redis test suite use for what
 //! exists so far (SLEEP, OBJECT, SET-ACTIVE-EXPIRE, DIGEST, DIGEST-VALUE, LOG,
 //! HTSTATS, HTSTATS-KEY, LISTPACK, QUICKLIST, MALLCTL, MALLCTL-STR,
-//! STRINGMATCH-TEST, CHANGE-REPL-ID, JMAP, POPULATE, PAUSE-CRON stand-ins).
+//! STRINGMATCH-TEST, CHANGE-REPL-ID, REPLICATE, JMAP, POPULATE, PAUSE-CRON
+//! stand-ins).
 //! Gated by `enable-debug-command` in `server::execute`'s caller (see `gate`).
 //!
 //! MALLCTL reads and writes jemalloc controls through the safe accessors of
@@ -71,6 +72,8 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
                     "    Show low level info about the <key> and associated value.",
                     "POPULATE <count> [<prefix>] [<size>]",
                     "    Create <count> string keys named key:<num>.",
+                    "REPLICATE <string>",
+                    "    Replicates the provided string to replicas, allowing data divergence.",
                     "QUICKLIST <key> [<0|1>]",
                     "    Show low level info about the quicklist encoding of <key>.",
                     "    The optional argument (0 by default) sets the level of detail",
@@ -232,9 +235,19 @@ pub fn debug(srv: &mut Server, c: &mut Client) -> CmdResult {
             c.reply.simple("Apparently Redis did not crash: test passed");
         }
         ("change-repl-id", 2) => {
-            // Replication IDs arrive with replication (issue 6); until then
-            // there is nothing to change.
+            // A new history with no previous one: no replica can continue
+            // partially from before this point.
             log::warn!("Changing replication IDs after receiving DEBUG change-repl-id");
+            srv.repl.replid = crate::server::random_hex(40);
+            srv.repl.replid2 = "0".repeat(40);
+            srv.repl.second_offset = -1;
+            c.reply.ok();
+        }
+        ("replicate", n) if n >= 3 => {
+            // Sent to the replicas only, never run here: a way to make
+            // them diverge (or fail) on purpose.
+            let argv = c.argv[2..].to_vec();
+            srv.replicate_only(c.db, &argv);
             c.reply.ok();
         }
         ("mallctl", 3 | 4) => mallctl_int(c)?,
