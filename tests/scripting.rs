@@ -45,6 +45,14 @@ fn eval_evalsha_and_the_cache() {
     assert!(e.starts_with("ERR value is not an integer or out of range"), "{e}");
     let e = qe(&mut c, &["EVAL_RO", "return redis.call('del', KEYS[1])", "1", "k"]);
     assert!(e.contains("Write commands are not allowed from read-only scripts"), "{e}");
+    // A failing redis.call names the script line, even as a tail call.
+    assert!(e.ends_with("on @user_script:1."), "{e}");
+    let e = qe(&mut c, &["EVAL", "\nreturn redis.call('nosuch')", "0"]);
+    assert!(e.starts_with("ERR Unknown Redis command called from script script: "), "{e}");
+    assert!(e.ends_with("on @user_script:2."), "{e}");
+    // redis.pcall hands the error back; returned, it carries no line.
+    let e = qe(&mut c, &["EVAL", "return redis.pcall('nosuch')", "0"]);
+    assert_eq!(e, "ERR Unknown Redis command called from script");
     let _: String = q(&mut c, &["SCRIPT", "FLUSH"]);
     let e = qe(&mut c, &["EVALSHA", &sha, "1", "k"]);
     assert!(e.starts_with("NOSCRIPT"), "{e}");

@@ -93,7 +93,7 @@ local function pcall_result(ok, ...)
 end
 G.pcall = function(f, ...) return pcall_result(pcall(f, ...)) end
 -- ctx.d is the run's dispatcher (set by the server for the length of one
--- run): d(op, ...) with op 1 = call, 2 = setresp, 3 = set_repl,
+-- run): d(op, ...) with op 1 = pcall, 2 = setresp, 3 = set_repl,
 -- 4 = acl_check_cmd.
 local function dispatcher(name)
     local d = ctx.d
@@ -106,8 +106,10 @@ local function raise_err(r)
     if type(r) == "table" and rawget(r, "err") ~= nil then error(r) end
     return r
 end
+-- redis.call itself is a Rust function set for each run: a Lua wrapper
+-- would be dropped from the stack by the script's `return redis.call(...)`
+-- (a tail call), and with it the script line its errors name.
 redis.pcall = function(...) return dispatcher("redis.call/pcall")(1, ...) end
-redis.call = function(...) return raise_err(dispatcher("redis.call/pcall")(1, ...)) end
 for op, name in ipairs({"setresp", "set_repl", "acl_check_cmd"}) do
     local label = "redis." .. name
     redis[name] = function(...) return raise_err(dispatcher(label)(op + 1, ...)) end
@@ -144,11 +146,16 @@ pub struct Engine {
     pub runner: Function,
     /// The real globals table (KEYS and ARGV are set in it).
     pub globals: Table,
-    /// Where the run's dispatcher is stored (`d`: `redis.call`,
+    /// Where the run's dispatcher is stored (`d`: `redis.pcall`,
     /// `setresp`, `set_repl` and `acl_check_cmd` go through it).
     pub ctx: Table,
     /// What the count hook watches for; set around each run.
     pub watch: Rc<Cell<Watch>>,
+    /// The real `redis` table (`redis.call` is set in it for each run).
+    pub redis: Table,
+    /// `redis.call` between runs: raises "can only be called inside a
+    /// script invocation".
+    pub call_outside: Function,
     /// `set_env(t)`: what unknown globals read through to (`t`, or the real
     /// globals when nil); FUNCTION LOAD narrows it to the load-time API.
     pub set_env: Function,
@@ -181,9 +188,14 @@ impl Engine {
                 other => other.to_string().unwrap_or_default(),
             })
         })?;
+        let call_outside = lua.create_function(|_, _: mlua::MultiValue| -> mlua::Result<()> {
+            // COMPAT: luaRedisGenericCommand outside a run.
+            Err(super::call::raise(b"redis.call/pcall can only be called inside a script invocation"))
+        })?;
+        redis.raw_set("call", call_outside.clone())?;
         let (runner, set_env): (Function, Function) =
             lua.load(SETUP).set_name("=viator_setup").call((globals.clone(), handler, ctx.clone(), errtext))?;
-        let engine = Engine { lua, runner, set_env, globals, ctx, watch: Rc::new(Cell::new(Watch::Idle)) };
+        let engine = Engine { lua, runner, set_env, globals, ctx, redis, call_outside, watch: Rc::new(Cell::new(Watch::Idle)) };
         engine.arm();
         Ok(engine)
     }

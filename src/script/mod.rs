@@ -411,6 +411,7 @@ pub fn run(srv: &mut Server, c: &mut Client, inv: Invocation) -> CmdResult {
     };
     engine.watch.set(engine::Watch::Idle);
     let _ = engine.ctx.raw_set("d", Value::Nil);
+    let _ = engine.redis.raw_set("call", engine.call_outside.clone());
     let script_resp = sc.reply.resp;
     sc.flags.multi = false;
     sc.argv.clear();
@@ -553,7 +554,7 @@ pub fn on_busy(lua: &Lua) -> mlua::Result<VmState> {
 
 /// The operations of the run's dispatcher (`ctx.d(op, ...)`); the Lua side
 /// in `engine` uses the numbers 1-4.
-const OP_CALL: i64 = 1;
+const OP_PCALL: i64 = 1;
 const OP_SETRESP: i64 = 2;
 const OP_SET_REPL: i64 = 3;
 const OP_ACL_CHECK: i64 = 4;
@@ -577,7 +578,7 @@ fn execute(engine: &engine::Engine, ctx: &RefCell<Ctx<'_>>, inv: &Invocation) ->
             };
             let Ctx { srv, sc } = &mut *g;
             match op {
-                OP_CALL => call::redis_call(lua, srv, sc, args),
+                OP_PCALL => call::redis_call(lua, srv, sc, args),
                 OP_SETRESP => call::setresp(lua, sc, args),
                 OP_SET_REPL => call::set_repl(lua, srv, args),
                 OP_ACL_CHECK => call::acl_check_cmd(lua, srv, sc, args),
@@ -585,6 +586,12 @@ fn execute(engine: &engine::Engine, ctx: &RefCell<Ctx<'_>>, inv: &Invocation) ->
             }
         })?;
         engine.ctx.raw_set("d", dispatch)?;
+        let call = scope.create_function(|lua, args: MultiValue| {
+            let mut g = ctx.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
+            let Ctx { srv, sc } = &mut *g;
+            call::redis_call_raising(lua, srv, sc, args)
+        })?;
+        engine.redis.raw_set("call", call)?;
         let keys =
             lua.create_sequence_from(inv.keys.iter().map(|k| lua.create_string(k)).collect::<mlua::Result<Vec<_>>>()?)?;
         let args =
