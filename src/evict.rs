@@ -568,7 +568,7 @@ pub fn before_command(srv: &mut Server, c: &mut Client, idx: usize) -> Option<Re
     let name = srv.commands.cmds[idx].name;
     let exec = name == "exec";
     let reject = if exec {
-        c.multi_queue.iter().any(|(i, _)| denyoom(srv, *i))
+        c.multi_flags.has(CmdFlags::DENYOOM)
     } else {
         denyoom(srv, idx) || (c.flags.multi && !matches!(name, "discard" | "quit" | "reset"))
     };

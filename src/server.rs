@@ -687,14 +687,11 @@ impl Server {
             Pause::All(_) => true,
             Pause::Write(_) => match self.commands.resolve(&c.argv) {
                 Ok(i) => {
-                    let writes = |i: usize, argv: &[bytes::Bytes]| {
-                        // A script's declared flags count, not EVAL's own.
-                        let f = crate::script::effective_flags(self, argv, i).unwrap_or(self.commands.cmds[i].flags);
-                        f.has(CmdFlags::WRITE) || f.has(CmdFlags::MAY_REPLICATE)
-                    };
+                    let writes = |f: CmdFlags| f.has(CmdFlags::WRITE) || f.has(CmdFlags::MAY_REPLICATE);
+                    // A script's declared flags count, not EVAL's own.
+                    let f = crate::script::effective_flags(self, &c.argv, i).unwrap_or(self.commands.cmds[i].flags);
                     // EXEC waits when its transaction holds a write.
-                    writes(i, &c.argv)
-                        || (self.commands.cmds[i].name == "exec" && c.multi_queue.iter().any(|(q, a)| writes(*q, a)))
+                    writes(f) || (self.commands.cmds[i].name == "exec" && writes(c.multi_flags))
                 }
                 Err(_) => false,
             },
@@ -736,6 +733,9 @@ impl Server {
                 c.last_cmd = self.commands.cmds[idx].fullname;
                 ran_asking = self.commands.cmds[idx].name == "asking";
                 if c.flags.multi && !crate::cmd::multi::runs_inside_multi(self.commands.cmds[idx].name) {
+                    let f = crate::script::effective_flags(self, &c.argv, idx).unwrap_or(self.commands.cmds[idx].flags);
+                    c.multi_flags.0 |= f.0;
+                    c.multi_flags_missing.0 |= !f.0;
                     c.multi_queue.push((idx, c.argv.clone()));
                     c.reply.simple("QUEUED");
                 } else {

@@ -110,6 +110,12 @@ pub struct Client {
     pub commands_processed: u64,
     /// Commands queued by MULTI: (command table index, argv).
     pub multi_queue: Vec<(usize, Vec<Bytes>)>,
+    /// The flags of the queued commands taken together (for EVAL/FCALL of
+    /// a script that declared flags, the script's), as Redis's
+    /// `mstate.cmd_flags`: EXEC is refused for what its queue would do.
+    pub multi_flags: crate::cmd::spec::CmdFlags,
+    /// The flags at least one queued command lacks (`mstate.cmd_inv_flags`).
+    pub multi_flags_missing: crate::cmd::spec::CmdFlags,
     /// A command was rejected while queueing: EXEC must abort (EXECABORT).
     pub multi_error: bool,
     /// A WATCHed key changed: EXEC must fail with a null array.
@@ -167,6 +173,8 @@ impl Client {
             queued_write: false,
             commands_processed: 0,
             multi_queue: Vec::new(),
+            multi_flags: crate::cmd::spec::CmdFlags(0),
+            multi_flags_missing: crate::cmd::spec::CmdFlags(0),
             multi_error: false,
             cas_dirty: false,
             watched: Vec::new(),

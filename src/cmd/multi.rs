@@ -17,10 +17,16 @@ pub fn runs_inside_multi(name: &str) -> bool {
 /// Leaves MULTI state and forgets watched keys.
 pub fn discard_transaction(srv: &mut Server, c: &mut Client) {
     c.multi_queue.clear();
+    forget_queued_flags(c);
     c.flags.multi = false;
     c.multi_error = false;
     c.cas_dirty = false;
     srv.unwatch_all(c);
+}
+
+fn forget_queued_flags(c: &mut Client) {
+    c.multi_flags = crate::cmd::spec::CmdFlags(0);
+    c.multi_flags_missing = crate::cmd::spec::CmdFlags(0);
 }
 
 /// MULTI.
@@ -66,6 +72,7 @@ pub fn exec(srv: &mut Server, c: &mut Client) -> CmdResult {
     }
     srv.unwatch_all(c);
     let queue = std::mem::take(&mut c.multi_queue);
+    forget_queued_flags(c);
     c.flags.multi = false;
     let saved = std::mem::take(&mut c.argv);
     c.reply.array(queue.len());

@@ -137,7 +137,7 @@ pub fn deny_without_good_replicas(srv: &mut Server, c: &mut Client, idx: usize) 
     let cmds = &srv.commands.cmds;
     let exec = cmds[idx].name == "exec";
     let writes = cmds[idx].flags.has(CmdFlags::WRITE)
-        || (exec && c.multi_queue.iter().any(|&(q, _)| cmds[q].flags.has(CmdFlags::WRITE)));
+        || (exec && c.multi_flags.has(CmdFlags::WRITE));
     if !writes {
         return None;
     }

@@ -393,10 +393,8 @@ pub fn deny_command(srv: &mut Server, c: &mut Client, idx: usize) -> Option<Repl
         return Some(ReplyError::other("LOADING Redis is loading the dataset in memory"));
     }
     let exec = cmds[idx].name == "exec";
-    let queued = |f: CmdFlags| c.multi_queue.iter().any(|&(q, _)| cmds[q].flags.has(f));
-    let writes = cmds[idx].flags.has(CmdFlags::WRITE) || (exec && queued(CmdFlags::WRITE));
-    let stale_ok = cmds[idx].flags.has(CmdFlags::STALE)
-        && !(exec && c.multi_queue.iter().any(|&(q, _)| !cmds[q].flags.has(CmdFlags::STALE)));
+    let writes = cmds[idx].flags.has(CmdFlags::WRITE) || (exec && c.multi_flags.has(CmdFlags::WRITE));
+    let stale_ok = cmds[idx].flags.has(CmdFlags::STALE) && !(exec && c.multi_flags_missing.has(CmdFlags::STALE));
     let text = if srv.config.replica_read_only && writes {
         // COMPAT: shared.roslaveerr.
         "READONLY You can't write against a read only replica."
