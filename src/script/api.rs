@@ -16,7 +16,7 @@ pub const REPL_REPLICA: i64 = 2;
 /// Builds Redis's error table `{err = "CODE message"}` from a reply text
 /// that may start with `-` (its code is kept) or not (`ERR` is added).
 pub fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
+    let t = lua.create_table_with_capacity(0, 2)?;
     t.raw_set("err", lua.create_string(error_text(text))?)?;
     Ok(t)
 }

@@ -50,36 +50,50 @@ fn argv_of(args: &MultiValue) -> Option<Vec<Bytes>> {
         .collect()
 }
 
-/// `redis.call` / `redis.pcall` (the Lua side decides whether an error
-/// table is raised): runs the command and returns its reply as Lua.
-pub fn redis_call(lua: &Lua, srv: &mut Server, sc: &mut Client, args: MultiValue) -> mlua::Result<Value> {
+/// What one `redis.call`/`redis.pcall` got.
+enum Outcome {
+    /// The command's reply (an error reply included).
+    Reply(crate::resp::value::Value),
+    /// The call itself was malformed: the text of Redis's error.
+    BadCall(&'static [u8]),
+}
+
+/// Runs the command a script asked for and parses its reply.
+fn call_command(srv: &mut Server, sc: &mut Client, args: &MultiValue) -> Outcome {
     if args.is_empty() {
         // COMPAT: luaArgsToRedisArgv's errors.
-        return Ok(Value::Table(error_table(lua, b"Please specify at least one argument for this redis lib call")?));
+        return Outcome::BadCall(b"Please specify at least one argument for this redis lib call");
     }
-    let Some(argv) = argv_of(&args) else {
-        return Ok(Value::Table(error_table(lua, b"Lua redis lib command arguments must be strings or integers")?));
+    let Some(argv) = argv_of(args) else {
+        return Outcome::BadCall(b"Lua redis lib command arguments must be strings or integers");
     };
     sc.argv = argv;
     run_command(srv, sc);
     sc.argv.clear();
     let n = sc.reply.pending().len();
     let parsed = crate::resp::value::parse(sc.reply.pending());
-    let resp = sc.reply.resp;
     sc.reply.consume(n);
     match parsed {
-        Ok(Some((v, _))) => {
-            let counted = v.is_error();
-            let out = super::convert::reply_to_lua(lua, &v, resp)?;
-            if counted {
+        Ok(Some((v, _))) => Outcome::Reply(v),
+        // A command that replied nothing (cannot happen for real commands).
+        _ => Outcome::Reply(crate::resp::value::Value::Nil),
+    }
+}
+
+/// `redis.pcall`: runs the command and returns its reply as Lua, an error
+/// as Redis's error table (marked as already counted).
+pub fn redis_call(lua: &Lua, srv: &mut Server, sc: &mut Client, args: MultiValue) -> mlua::Result<Value> {
+    match call_command(srv, sc, &args) {
+        Outcome::BadCall(text) => Ok(Value::Table(error_table(lua, text)?)),
+        Outcome::Reply(v) => {
+            let out = super::convert::reply_to_lua(lua, &v, sc.reply.resp)?;
+            if v.is_error() {
                 if let Value::Table(t) = &out {
                     t.raw_set("ignore_error_stats_update", true)?;
                 }
             }
             Ok(out)
         }
-        // A command that replied nothing (cannot happen for real commands).
-        _ => Ok(Value::Nil),
     }
 }
 
@@ -290,16 +304,18 @@ pub fn poll_while_busy(srv: &mut Server) -> bool {
     srv.script.run.as_ref().is_some_and(|r| r.killed)
 }
 
-/// `redis.call`: as `redis_call`, but a failed command raises its error.
+/// `redis.call`: as `redis_call`, but a failed command raises its error
+/// (counted already, so the script's failure does not count it again).
 pub fn redis_call_raising(lua: &Lua, srv: &mut Server, sc: &mut Client, args: MultiValue) -> mlua::Result<Value> {
-    let v = redis_call(lua, srv, sc, args)?;
-    if let Value::Table(t) = &v {
-        if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
-            let counted = matches!(t.raw_get::<Value>("ignore_error_stats_update"), Ok(Value::Boolean(true)));
-            return Err(mlua::Error::external(ScriptError { text: e.as_bytes().to_vec(), counted }));
+    use crate::resp::value::Value as Resp;
+    match call_command(srv, sc, &args) {
+        Outcome::BadCall(text) => Err(raise(text)),
+        Outcome::Reply(Resp::Error(e) | Resp::BulkError(e)) => {
+            let text = super::api::error_text(&[b"-".as_slice(), &e].concat());
+            Err(mlua::Error::external(ScriptError { text, counted: true }))
         }
+        Outcome::Reply(v) => super::convert::reply_to_lua(lua, &v, sc.reply.resp),
     }
-    Ok(v)
 }
 
 /// An error a Rust callback raises (rather than returns) with Redis's text.

@@ -41,7 +41,7 @@ pub fn reply_to_lua(lua: &Lua, v: &Resp, resp: u8) -> mlua::Result<Value> {
             }
         }
         Resp::Simple(s) => {
-            let t = lua.create_table()?;
+            let t = lua.create_table_with_capacity(0, 1)?;
             t.raw_set("ok", lua.create_string(s)?)?;
             Value::Table(t)
         }
@@ -82,7 +82,7 @@ pub fn reply_to_lua(lua: &Lua, v: &Resp, resp: u8) -> mlua::Result<Value> {
 }
 
 fn wrap(lua: &Lua, field: &str, v: Value) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
+    let t = lua.create_table_with_capacity(0, 1)?;
     t.raw_set(field, v)?;
     Ok(Value::Table(t))
 }
