@@ -29,6 +29,7 @@ pub const REDIS_VERSION: &str = "7.0.15";
 pub const VIATOR_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub mod acl;
+pub mod bio;
 pub mod blocked;
 pub mod client;
 pub mod cluster;

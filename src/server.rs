@@ -200,6 +200,8 @@ pub struct Server {
     pub monitors: Vec<usize>,
     /// RDB/AOF state and the background child.
     pub persist: crate::persist::Persist,
+    /// The background I/O thread (AOF fsync, file closes).
+    pub bio: crate::bio::Bio,
     /// Cluster state, with `cluster-enabled yes` only.
     pub cluster: Option<Box<crate::cluster::Cluster>>,
     /// Sentinel state, in Sentinel mode only.
@@ -267,6 +269,7 @@ impl Server {
             client_mem: Default::default(),
             monitors: Vec::new(),
             persist: Default::default(),
+            bio: Default::default(),
             cluster: None,
             sentinel: None,
             script: Default::default(),

@@ -2,7 +2,8 @@
 //! `appendonlydir`, BGREWRITEAOF compaction, turning AOF on at run time,
 //! Debian's real redis-server loading Viator's AOF directory, and the crash
 //! contract of `appendfsync` (SIGKILL while a writer counts acknowledged
-//! INCRs).
+//! INCRs; SHUTDOWN keeping every acknowledged write with `everysec`, whose
+//! fsync runs on the background thread).
 
 mod support;
 
@@ -169,6 +170,8 @@ fn crash_and_count(fsync: &str) -> (i64, i64, f64) {
     drop(srv);
     let srv = Server::start_in(&dir, &["--appendonly", "yes"]);
     let mut con = srv.client();
+    // A long AOF (a debug build writes faster than it replays) still loads.
+    assert!(wait_for(Duration::from_secs(30), || info_field(&mut con, "loading") == "0"));
     let value: i64 = q::<Option<i64>>(&mut con, &["GET", "counter"]).unwrap_or(0);
     (acknowledged, value, secs)
 }
@@ -189,6 +192,74 @@ fn crash_with_appendfsync_everysec_loses_at_most_about_a_second() {
         value as f64 >= acknowledged as f64 - per_sec * 2.0,
         "acknowledged {acknowledged}, recovered {value}, {per_sec:.0} writes/s"
     );
+}
+
+/// Pipelines `n` INCRs of `counter` and returns the last reply.
+fn incr_burst(con: &mut Connection, n: usize) -> i64 {
+    let mut pipe = redis::pipe();
+    for _ in 0..n {
+        pipe.cmd("INCR").arg("counter");
+    }
+    let replies: Vec<i64> = pipe.query(con).unwrap();
+    replies.last().copied().unwrap_or(0)
+}
+
+/// Names of the server's threads (/proc/<pid>/task/*/comm).
+fn thread_names(pid: u32) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .map(|n| n.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn everysec_fsyncs_on_the_bio_thread_and_info_reports_it() {
+    let srv = Server::start_with(&["--appendonly", "yes", "--appendfsync", "everysec"]);
+    let mut con = srv.client();
+    assert!(!thread_names(srv.pid()).iter().any(|n| n == "bio"), "no worker before the first fsync");
+    // Writes spread over more than a second: at least one fsync is due.
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < Duration::from_millis(2200) {
+        incr_burst(&mut con, 100);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(thread_names(srv.pid()).iter().any(|n| n == "bio"), "{:?}", thread_names(srv.pid()));
+    let pending: u64 = info_field(&mut con, "aof_pending_bio_fsync").parse().unwrap();
+    assert!(pending <= 1, "one background fsync at a time, got {pending}");
+    assert_eq!(info_field(&mut con, "aof_delayed_fsync"), "0");
+    assert_eq!(info_field(&mut con, "aof_last_write_status"), "ok");
+    // appendfsync always syncs in the loop and still works after a switch.
+    let _: () = q(&mut con, &["CONFIG", "SET", "appendfsync", "always"]);
+    incr_burst(&mut con, 10);
+    assert_eq!(info_field(&mut con, "aof_last_write_status"), "ok");
+}
+
+#[test]
+fn everysec_writes_survive_shutdown_across_a_rewrite_switch() {
+    let dir = Server::new_dir();
+    let last = {
+        let mut srv = Server::start_in(&dir, &["--appendonly", "yes", "--appendfsync", "everysec"]);
+        let mut con = srv.client();
+        incr_burst(&mut con, 5000);
+        std::thread::sleep(Duration::from_millis(1100));
+        incr_burst(&mut con, 5000);
+        // The rewrite hands the old INCR file to the worker (fsync, close).
+        let _: String = q(&mut con, &["BGREWRITEAOF"]);
+        wait_rewrite(&mut con);
+        incr_burst(&mut con, 5000);
+        // Within the same second: SHUTDOWN itself must write and sync.
+        let last = incr_burst(&mut con, 5000);
+        let _ = redis::cmd("SHUTDOWN").query::<()>(&mut con);
+        assert!(srv.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", srv.log());
+        assert!(srv.log().contains("Calling fsync() on the AOF file."), "{}", srv.log());
+        last
+    };
+    assert_eq!(last, 20000);
+    let srv = Server::start_in(&dir, &["--appendonly", "yes"]);
+    let mut con = srv.client();
+    assert_eq!(q::<i64>(&mut con, &["GET", "counter"]), last);
 }
 
 #[test]

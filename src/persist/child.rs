@@ -7,10 +7,16 @@
 //! not know what the child writes: the caller passes the job, and the exit
 //! is handed back to the caller's module by [`ChildKind`].
 //!
-//! Soundness of `fork()` here: Viator runs one thread (DESIGN.md), so the
-//! child is a complete copy of the only thread and may use the heap. The
-//! child never touches the reactor (the epoll instance is shared with the
-//! parent) and leaves with `_exit`, so no destructor of shared state runs.
+//! Soundness of `fork()` here: the reactor is the only thread that owns
+//! server state (DESIGN.md); the one other thread, `crate::bio`'s worker,
+//! never touches it. The child runs only the thread that forked, so it is a
+//! complete copy of the reactor and may use the heap (jemalloc takes its
+//! locks around fork). What the worker may hold at that instant (its job
+//! queue's internals) is never used in the child: no child code submits to
+//! or drains `Server::bio`, and `Bio` runs a job inline if a child ever did.
+//! The child never touches the reactor (the epoll instance is shared with
+//! the parent) and leaves with `_exit`, so no destructor of shared state
+//! runs.
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
@@ -131,8 +137,9 @@ pub fn spawn(srv: &mut Server, kind: ChildKind, job: impl FnOnce(&Server) -> boo
     let (parent_end, mut child_end) = UnixStream::pair().map_err(|e| e.to_string())?;
     parent_end.set_nonblocking(true).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
-    // SAFETY: the process has a single thread (see the module header), so the
-    // child inherits a consistent heap and no lock held by another thread.
+    // SAFETY: only the reactor thread owns server state and the bio worker
+    // shares none of it (see the module header), so the child inherits a
+    // consistent heap and needs no lock the worker could hold.
     let pid = unsafe { libc::fork() };
     if pid == -1 {
         return Err(std::io::Error::last_os_error().to_string());

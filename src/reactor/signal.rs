@@ -57,6 +57,22 @@ pub fn install() {
     }
 }
 
+/// Blocks SIGTERM and SIGINT in the calling helper thread (`crate::bio`),
+/// so they are always delivered to the reactor's thread, whose poll they
+/// interrupt.
+pub fn block_in_helper_thread() {
+    // SAFETY: sigemptyset/sigaddset fill a zeroed sigset_t we own, and
+    // pthread_sigmask only changes the calling thread's mask; a null old-set
+    // pointer is allowed.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 /// Takes the last signal received since the previous call (0: none).
 pub fn take() -> i32 {
     PENDING.swap(0, Ordering::SeqCst)

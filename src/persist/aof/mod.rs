@@ -82,9 +82,12 @@ pub struct Aof {
     pub(crate) last_incr_fsync_offset: u64,
     /// Unix seconds of the last fsync.
     pub(crate) last_fsync: i64,
-    /// Writes that could not wait for a slow fsync (always 0: the fsync is
-    /// done in the event loop, never in the background).
+    /// Writes that went ahead after waiting two seconds for a background
+    /// fsync (INFO `aof_delayed_fsync`).
     pub delayed_fsync: u64,
+    /// Unix seconds since a write has been waiting for a background fsync,
+    /// 0 when none waits (Redis's aof_flush_postponed_start).
+    pub(crate) flush_postponed_start: i64,
     /// DEBUG AOF-FLUSH-SLEEP: microseconds to sleep before each write.
     pub flush_sleep_us: u64,
     /// Unix seconds of the last write error logged (rate limit).
@@ -120,6 +123,7 @@ impl Default for Aof {
             last_incr_fsync_offset: 0,
             last_fsync: crate::util::clock::unix_ms() / 1000,
             delayed_fsync: 0,
+            flush_postponed_start: 0,
             flush_sleep_us: 0,
             last_error_log: 0,
             limit_delay_minutes: 0,
@@ -280,6 +284,11 @@ fn start(srv: &mut Server) -> bool {
             return false;
         }
     }
+    if srv.bio.fsync_error().is_some() {
+        // COMPAT: startAppendOnly's message.
+        log::warn!("AOF reopen, just ignore the AOF fsync error in bio job");
+        srv.bio.clear_fsync_error();
+    }
     let a = &mut srv.persist.aof;
     a.last_fsync = srv.clock.now_secs();
     if !a.last_write_ok {
@@ -290,9 +299,10 @@ fn start(srv: &mut Server) -> bool {
 }
 
 /// Redis's stopAppendOnly (CONFIG SET appendonly no): flushes, fsyncs and
-/// closes the INCR file, kills a rewriting child.
+/// closes the INCR file, kills a rewriting child, and waits for background
+/// fsyncs still queued, so none of them reports on a later AOF.
 fn stop(srv: &mut Server) {
-    writer::flush(srv);
+    writer::flush(srv, true);
     let a = &mut srv.persist.aof;
     if let Some(f) = a.file.take() {
         match f.sync_data() {
@@ -308,6 +318,8 @@ fn stop(srv: &mut Server) {
     a.last_incr_fsync_offset = 0;
     rewrite::kill_child(srv);
     srv.persist.aof.buf = Vec::new();
+    srv.persist.aof.flush_postponed_start = 0;
+    srv.bio.drain();
 }
 
 /// CONFIG SET side effects of `appendonly` and `aof-disable-auto-gc`.
@@ -333,8 +345,16 @@ pub fn config_changed(srv: &mut Server, name: &str) -> CmdResult {
 // -------------------------------------------------------------------- cron
 
 /// Cron duties: a scheduled rewrite once no child runs, the automatic
-/// rewrite on growth, and retrying a failed write.
+/// rewrite on growth, a write postponed behind a background fsync, logging
+/// a failed background fsync, and retrying a failed write.
 pub fn cron(srv: &mut Server) {
+    if let Some(errno) = srv.bio.take_new_fsync_failure() {
+        // COMPAT: the bio thread's message in Redis.
+        log::warn!(
+            "Fail to fsync the AOF file: {}",
+            crate::config::strerror(&std::io::Error::from_raw_os_error(errno))
+        );
+    }
     if srv.persist.child.is_none() && srv.persist.aof.rewrite_scheduled && !rewrite::limited(srv) {
         rewrite::rewrite_background(srv);
     }
@@ -353,30 +373,42 @@ pub fn cron(srv: &mut Server) {
             rewrite::rewrite_background(srv);
         }
     }
+    // Each tick: the fsync holding a write back may be over.
+    if srv.persist.aof.state != State::Off && srv.persist.aof.flush_postponed_start != 0 {
+        writer::flush(srv, false);
+    }
     if srv.persist.aof.state != State::Off
         && !srv.persist.aof.last_write_ok
         && srv.cron_loops.is_multiple_of(srv.config.hz.clamp(1, 500) as u64)
     {
-        writer::flush(srv);
+        writer::flush(srv, false);
     }
 }
 
 /// Redis's writeCommandsDeniedByDiskError for the AOF: the MISCONF error
-/// while the last write or fsync failed.
+/// while the last write, or the last background fsync, failed.
 pub fn deny_writes_error(srv: &Server) -> Option<ReplyError> {
     let a = &srv.persist.aof;
-    if a.state == State::Off || a.last_write_ok {
+    if a.state == State::Off {
         return None;
     }
+    let err = if !a.last_write_ok {
+        a.last_write_err.clone()
+    } else {
+        let errno = srv.bio.fsync_error()?;
+        crate::config::strerror(&std::io::Error::from_raw_os_error(errno))
+    };
     // COMPAT: writeCommandsGetDiskErrorMessage.
-    Some(ReplyError::other(format!("MISCONF Errors writing to the AOF file: {}", a.last_write_err)))
+    Some(ReplyError::other(format!("MISCONF Errors writing to the AOF file: {err}")))
 }
 
 // ---------------------------------------------------------------- shutdown
 
 /// SHUTDOWN's AOF steps: refuses (without FORCE) while the first rewrite
 /// after CONFIG SET appendonly yes runs, kills a rewriting child, then
-/// flushes and fsyncs the INCR file. False means "do not exit".
+/// flushes and fsyncs the INCR file and waits for the background jobs
+/// (an fsync and close of a replaced INCR file may still be queued). False
+/// means "do not exit".
 pub fn prepare_for_shutdown(srv: &mut Server, force: bool) -> bool {
     if srv.persist.child_is(crate::persist::child::ChildKind::Aof) {
         if srv.persist.aof.state == State::WaitRewrite {
@@ -393,11 +425,12 @@ pub fn prepare_for_shutdown(srv: &mut Server, force: bool) -> bool {
     }
     if srv.persist.aof.state != State::Off {
         log::info!("Calling fsync() on the AOF file.");
-        writer::flush(srv);
+        writer::flush(srv, true);
         if let Some(Err(e)) = srv.persist.aof.file.as_ref().map(|f| f.sync_data()) {
             log::warn!("Fail to fsync the AOF file: {}.", crate::config::strerror(&e));
         }
     }
+    srv.bio.drain();
     true
 }
 
@@ -407,7 +440,7 @@ pub fn prepare_for_shutdown(srv: &mut Server, force: bool) -> bool {
 /// manifest on disk names. A failed load ends the process, as in Redis.
 pub fn debug_loadaof(srv: &mut Server, c: &mut Client) -> CmdResult {
     if srv.persist.aof.state != State::Off {
-        writer::flush(srv);
+        writer::flush(srv, true);
     }
     for db in 0..srv.ks.dbs.len() {
         srv.ks.flush_db(db);
@@ -447,7 +480,7 @@ pub fn info_fields(srv: &Server) -> Vec<(&'static str, String)> {
         ("aof_last_bgrewrite_status", ok(a.last_bgrewrite_ok)),
         ("aof_rewrites", a.rewrites.to_string()),
         ("aof_rewrites_consecutive_failures", a.consecutive_failures.to_string()),
-        ("aof_last_write_status", ok(a.last_write_ok)),
+        ("aof_last_write_status", ok(a.last_write_ok && srv.bio.fsync_error().is_none())),
         ("aof_last_cow_size", a.last_cow.to_string()),
     ]
 }
@@ -463,7 +496,7 @@ pub fn info_enabled_fields(srv: &Server) -> Vec<(&'static str, String)> {
         ("aof_base_size", a.base_size.to_string()),
         ("aof_pending_rewrite", u8::from(a.rewrite_scheduled).to_string()),
         ("aof_buffer_length", a.buf.len().to_string()),
-        ("aof_pending_bio_fsync", "0".to_string()),
+        ("aof_pending_bio_fsync", srv.bio.pending(crate::bio::JobKind::Fsync).to_string()),
         ("aof_delayed_fsync", a.delayed_fsync.to_string()),
     ]
 }

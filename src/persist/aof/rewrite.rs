@@ -333,7 +333,7 @@ pub fn rewrite_background(srv: &mut Server) -> bool {
         return false;
     }
     srv.persist.aof.selected_db = None;
-    super::writer::flush(srv);
+    super::writer::flush(srv, true);
     if !open_new_incr(srv) {
         srv.persist.aof.last_bgrewrite_ok = false;
         return false;
@@ -400,8 +400,10 @@ fn open_new_incr(srv: &mut Server) -> bool {
     let now = srv.clock.now_secs();
     let a = &mut srv.persist.aof;
     if let Some(old) = a.file.replace(file) {
-        // Everything written to the old file must reach the disk too.
-        let _ = old.sync_data();
+        // Everything written to the old file must reach the disk too, but
+        // not at the loop's expense (Redis's fsync-and-close bio job); the
+        // job owns the old descriptor, so no later file can take its place.
+        srv.bio.submit(crate::bio::Job::CloseFile { file: old, fsync: true });
         a.last_fsync = now;
     }
     a.last_incr_size = 0;
