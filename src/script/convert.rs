@@ -19,7 +19,7 @@
 //! lua stack limit"), so a table that contains itself cannot recurse for
 //! ever.
 
-use mlua::{Lua, Table, Value};
+use mlua::{Either, Lua, Table, Value};
 
 use crate::client::reply::Reply;
 use crate::resp::value::Value as Resp;
@@ -42,7 +42,7 @@ pub fn reply_to_lua(lua: &Lua, v: &Resp, resp: u8) -> mlua::Result<Value> {
         }
         Resp::Simple(s) => {
             let t = lua.create_table_with_capacity(0, 1)?;
-            t.raw_set("ok", lua.create_string(s)?)?;
+            t.raw_set("ok", lua_text(s))?;
             Value::Table(t)
         }
         Resp::Error(e) | Resp::BulkError(e) => {
@@ -79,6 +79,15 @@ pub fn reply_to_lua(lua: &Lua, v: &Resp, resp: u8) -> mlua::Result<Value> {
             wrap(lua, "verbatim_string", Value::Table(inner))?
         }
     })
+}
+
+/// Bytes as a Lua string, pushed straight onto the Lua stack when they are
+/// UTF-8 (mlua's fast path for `&str`), through a copy otherwise.
+pub fn lua_text(b: &[u8]) -> Either<&str, mlua::BString> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Either::Left(s),
+        Err(_) => Either::Right(mlua::BString::from(b.to_vec())),
+    }
 }
 
 fn wrap(lua: &Lua, field: &str, v: Value) -> mlua::Result<Value> {

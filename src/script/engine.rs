@@ -45,7 +45,7 @@ pub enum Watch {
 /// handler and the table where per-run hooks are stored. It returns the
 /// runner `run(f, keys, args)`.
 const SETUP: &str = r#"
-local G, handler, ctx, errtext = ...
+local G, handler, ctx, errtext, marker = ...
 local error, type, rawget, rawset, setmetatable, getmetatable, xpcall, tostring =
       error, type, rawget, rawset, setmetatable, getmetatable, xpcall, tostring
 local readonly = setmetatable({}, {__mode = "k"})
@@ -92,9 +92,10 @@ local function pcall_result(ok, ...)
     return false, e
 end
 G.pcall = function(f, ...) return pcall_result(pcall(f, ...)) end
--- ctx.d is the run's dispatcher (set by the server for the length of one
--- run): d(op, ...) with op 1 = pcall, 2 = setresp, 3 = set_repl,
--- 4 = acl_check_cmd.
+-- ctx.d is the run's entry point into the server (set for the length of
+-- one run; it is redis.call too): d(marker, op, ...) with op 1 = pcall,
+-- 2 = setresp, 3 = set_repl, 4 = acl_check_cmd. Scripts never see the
+-- marker, so their own redis.call(...) cannot pass for one of these.
 local function dispatcher(name)
     local d = ctx.d
     if d == nil then
@@ -109,10 +110,10 @@ end
 -- redis.call itself is a Rust function set for each run: a Lua wrapper
 -- would be dropped from the stack by the script's `return redis.call(...)`
 -- (a tail call), and with it the script line its errors name.
-redis.pcall = function(...) return dispatcher("redis.call/pcall")(1, ...) end
+redis.pcall = function(...) return dispatcher("redis.call/pcall")(marker, 1, ...) end
 for op, name in ipairs({"setresp", "set_repl", "acl_check_cmd"}) do
     local label = "redis." .. name
-    redis[name] = function(...) return raise_err(dispatcher(label)(op + 1, ...)) end
+    redis[name] = function(...) return raise_err(dispatcher(label)(marker, op + 1, ...)) end
 end
 for _, lib in ipairs({"redis", "string", "table", "math", "coroutine", "bit", "struct", "cjson", "cmsgpack"}) do
     if G[lib] ~= nil then G[lib] = protect(G[lib]) end
@@ -136,6 +137,13 @@ return run, function(t) proxy_index.__index = t or G end
 /// The registry name of the engine's `ctx` table (the busy hook finds the
 /// run's dispatcher there).
 pub const CTX_KEY: &str = "viator.ctx";
+
+/// What the Lua side passes first when it calls the run's entry point for
+/// something other than `redis.call` (a value no script can obtain).
+pub fn marker() -> mlua::LightUserData {
+    static MARKER: u8 = 0;
+    mlua::LightUserData(std::ptr::addr_of!(MARKER) as *mut std::ffi::c_void)
+}
 
 /// The interpreter and the handles the rest of `script` needs.
 pub struct Engine {
@@ -194,7 +202,7 @@ impl Engine {
         })?;
         redis.raw_set("call", call_outside.clone())?;
         let (runner, set_env): (Function, Function) =
-            lua.load(SETUP).set_name("=viator_setup").call((globals.clone(), handler, ctx.clone(), errtext))?;
+            lua.load(SETUP).set_name("=viator_setup").call((globals.clone(), handler, ctx.clone(), errtext, marker()))?;
         let engine = Engine { lua, runner, set_env, globals, ctx, redis, call_outside, watch: Rc::new(Cell::new(Watch::Idle)) };
         engine.arm();
         Ok(engine)

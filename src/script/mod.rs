@@ -542,7 +542,7 @@ fn killed_error() -> mlua::Error {
 pub fn on_busy(lua: &Lua) -> mlua::Result<VmState> {
     let ctx: mlua::Table = lua.named_registry_value(engine::CTX_KEY)?;
     let dispatch: Function = ctx.raw_get("d")?;
-    if !dispatch.call::<bool>(OP_POLL)? {
+    if !dispatch.call::<bool>((engine::marker(), OP_POLL))? {
         return Ok(VmState::Continue);
     }
     log::warn!("Lua script killed by user with SCRIPT KILL.");
@@ -552,8 +552,9 @@ pub fn on_busy(lua: &Lua) -> mlua::Result<VmState> {
     Err(killed_error())
 }
 
-/// The operations of the run's dispatcher (`ctx.d(op, ...)`); the Lua side
-/// in `engine` uses the numbers 1-4.
+/// The operations of the run's entry point: `redis.call(...)` itself, or
+/// `ctx.d(marker, op, ...)` (the Lua side in `engine` uses the numbers 1-4).
+const OP_CALL: i64 = 0;
 const OP_PCALL: i64 = 1;
 const OP_SETRESP: i64 = 2;
 const OP_SET_REPL: i64 = 3;
@@ -566,11 +567,18 @@ const OP_POLL: i64 = 5;
 fn execute(engine: &engine::Engine, ctx: &RefCell<Ctx<'_>>, inv: &Invocation) -> mlua::Result<(bool, Value)> {
     let lua = &engine.lua;
     lua.scope(|scope| {
-        let dispatch = scope.create_function(|lua, mut args: MultiValue| {
-            let op = match args.pop_front() {
-                Some(Value::Integer(n)) => n,
-                Some(Value::Number(n)) => n as i64,
-                _ => 0,
+        // One callback per run (each costs an allocation and a destructor):
+        // redis.call, and the rest behind the marker.
+        let entry = scope.create_function(|lua, mut args: MultiValue| {
+            let op = if matches!(args.front(), Some(Value::LightUserData(m)) if *m == engine::marker()) {
+                args.pop_front();
+                match args.pop_front() {
+                    Some(Value::Integer(n)) => n,
+                    Some(Value::Number(n)) => n as i64,
+                    _ => OP_POLL,
+                }
+            } else {
+                OP_CALL
             };
             let Ok(mut g) = ctx.try_borrow_mut() else {
                 // The poll of a hook firing inside a callback: nothing to do.
@@ -578,6 +586,7 @@ fn execute(engine: &engine::Engine, ctx: &RefCell<Ctx<'_>>, inv: &Invocation) ->
             };
             let Ctx { srv, sc } = &mut *g;
             match op {
+                OP_CALL => call::redis_call_raising(lua, srv, sc, args),
                 OP_PCALL => call::redis_call(lua, srv, sc, args),
                 OP_SETRESP => call::setresp(lua, sc, args),
                 OP_SET_REPL => call::set_repl(lua, srv, args),
@@ -585,17 +594,10 @@ fn execute(engine: &engine::Engine, ctx: &RefCell<Ctx<'_>>, inv: &Invocation) ->
                 _ => Ok(Value::Boolean(call::poll_while_busy(srv))),
             }
         })?;
-        engine.ctx.raw_set("d", dispatch)?;
-        let call = scope.create_function(|lua, args: MultiValue| {
-            let mut g = ctx.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
-            let Ctx { srv, sc } = &mut *g;
-            call::redis_call_raising(lua, srv, sc, args)
-        })?;
-        engine.redis.raw_set("call", call)?;
-        let keys =
-            lua.create_sequence_from(inv.keys.iter().map(|k| lua.create_string(k)).collect::<mlua::Result<Vec<_>>>()?)?;
-        let args =
-            lua.create_sequence_from(inv.args.iter().map(|k| lua.create_string(k)).collect::<mlua::Result<Vec<_>>>()?)?;
+        engine.ctx.raw_set("d", &entry)?;
+        engine.redis.raw_set("call", entry)?;
+        let keys = lua.create_sequence_from(inv.keys.iter().map(|k| convert::lua_text(k)))?;
+        let args = lua.create_sequence_from(inv.args.iter().map(|a| convert::lua_text(a)))?;
         match inv.kind {
             Kind::Eval => {
                 engine.globals.raw_set("KEYS", keys)?;
