@@ -541,6 +541,10 @@ pub fn reset_stats(srv: &mut Server) {
         cmd.stats = Default::default();
     }
     srv.latency.reset_histograms();
+    // Redis 8.2 clears the per-slot counters too.
+    if let Some(cl) = srv.cluster.as_deref_mut() {
+        cl.slot_stats.reset_all();
+    }
 }
 
 #[cfg(test)]

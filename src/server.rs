@@ -622,8 +622,11 @@ impl Server {
                     from_primary: c.flags.master,
                 };
                 let before = c.query.len();
+                let fresh = !c.parser.in_progress();
                 let parsed = c.parser.parse(&mut c.query, &mut c.argv, limits);
                 crate::client::mem::parsed(c, before - c.query.len());
+                // The request's size, over every read it took (slot stats).
+                c.req_bytes = (if fresh { 0 } else { c.req_bytes }) + (before - c.query.len());
                 if c.flags.master {
                     self.repl.replica.unapplied += before - c.query.len();
                 }
@@ -735,6 +738,7 @@ impl Server {
             Ok(idx) => {
                 c.last_cmd = self.commands.cmds[idx].fullname;
                 ran_asking = self.commands.cmds[idx].name == "asking";
+                let slot_charge = crate::cluster::slot_stats::before_command(self, c, idx);
                 if c.flags.multi && !crate::cmd::multi::runs_inside_multi(self.commands.cmds[idx].name) {
                     let f = crate::script::effective_flags(self, &c.argv, idx).unwrap_or(self.commands.cmds[idx].flags);
                     c.multi_flags.0 |= f.0;
@@ -744,6 +748,9 @@ impl Server {
                 } else {
                     self.call(c, idx);
                     c.woff = self.repl.offset;
+                }
+                if let Some(p) = slot_charge {
+                    crate::cluster::slot_stats::after_command(self, c, idx, p);
                 }
             }
         }

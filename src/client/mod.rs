@@ -74,6 +74,9 @@ pub struct Client {
     pub argv: Vec<Bytes>,
     /// `argv` holds a whole command not yet run (it waits out a pause).
     pub command_ready: bool,
+    /// Bytes of the request in `argv` as it arrived (CLUSTER SLOT-STATS'
+    /// network-bytes-in).
+    pub req_bytes: usize,
     /// Output.
     pub reply: Reply,
     /// Selected database.
@@ -155,6 +158,7 @@ impl Client {
             parser: RequestParser::default(),
             argv: Vec::new(),
             command_ready: false,
+            req_bytes: 0,
             reply: Reply::new(),
             db: 0,
             name: None,

@@ -11,12 +11,12 @@ use crate::client::Client;
 use crate::cmd::args;
 use crate::server::Server;
 
-fn cluster(srv: &mut Server) -> Result<&mut Cluster, ReplyError> {
+pub(super) fn cluster(srv: &mut Server) -> Result<&mut Cluster, ReplyError> {
     // COMPAT: clusterCommand's error when cluster mode is off.
     srv.cluster.as_deref_mut().ok_or_else(|| ReplyError::err("This instance has cluster support disabled"))
 }
 
-fn slot_arg(arg: &[u8]) -> Result<usize, ReplyError> {
+pub(super) fn slot_arg(arg: &[u8]) -> Result<usize, ReplyError> {
     match crate::util::num::string2ll(arg) {
         Some(s) if (0..SLOTS as i64).contains(&s) => Ok(s as usize),
         // COMPAT: getSlotOrReply.
@@ -85,6 +85,8 @@ pub fn help(srv: &mut Server, c: &mut Client) -> CmdResult {
             "SLOTS",
             "    Return information about slots range mappings. Each range is made of:",
             "    start, end, master and replicas IP addresses, ports and ids",
+            "SLOT-STATS",
+            "    Return an array of slot usage statistics for slots assigned to the current node.",
             "SHARDS",
             "    Return information about slot range mappings and the nodes associated with them.",
             "LINKS",

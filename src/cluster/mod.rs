@@ -15,6 +15,7 @@ pub mod conf;
 pub mod failover;
 pub mod route;
 pub mod slot;
+pub mod slot_stats;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -214,6 +215,8 @@ pub struct Cluster {
     /// Slots this shard stopped serving: their shard channels are dropped
     /// before the loop sleeps.
     pub dropped_slots: Vec<usize>,
+    /// Per-slot usage counters (CLUSTER SLOT-STATS).
+    pub slot_stats: slot_stats::SlotStats,
 }
 
 impl Cluster {
@@ -243,6 +246,7 @@ impl Cluster {
             bus: bus::Bus { drop_filter: -1, ..Default::default() },
             election: failover::Election { mf_master_offset: -1, ..Default::default() },
             dropped_slots: Vec::new(),
+            slot_stats: Default::default(),
         };
         c.myself = c.add_node(Node::new(random_name(), flags::MYSELF | flags::MASTER, now_ms));
         c
@@ -319,6 +323,7 @@ impl Cluster {
         n.slots[slot >> 3] |= 1 << (slot & 7);
         n.numslots += 1;
         self.slots[slot] = Some(id);
+        self.slot_stats.reset(slot);
         true
     }
 
@@ -335,6 +340,7 @@ impl Cluster {
             n.numslots -= 1;
         }
         self.slots[slot] = None;
+        self.slot_stats.reset(slot);
         true
     }
 

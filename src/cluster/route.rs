@@ -77,7 +77,7 @@ fn first_slot(srv: &Server, c: &Client, idx: usize) -> Option<usize> {
 }
 
 /// The commands to look at: the queued transaction for EXEC, else this one.
-fn commands_of<'a>(srv: &Server, c: &'a Client, idx: usize) -> Vec<(usize, &'a [bytes::Bytes])> {
+pub(super) fn commands_of<'a>(srv: &Server, c: &'a Client, idx: usize) -> Vec<(usize, &'a [bytes::Bytes])> {
     if srv.commands.cmds[idx].name == "exec" {
         c.multi_queue.iter().map(|(i, argv)| (*i, argv.as_slice())).collect()
     } else {

@@ -57,6 +57,7 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("cluster|nodes", crate::cluster::cmd::nodes),
     ("cluster|info", crate::cluster::cmd::info),
     ("cluster|slots", crate::cluster::cmd::slots),
+    ("cluster|slot-stats", crate::cluster::slot_stats::slot_stats),
     ("cluster|shards", crate::cluster::cmd::shards),
     ("cluster|addslots", crate::cluster::cmd::addslots),
     ("cluster|delslots", crate::cluster::cmd::delslots),

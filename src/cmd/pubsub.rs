@@ -326,6 +326,7 @@ pub fn sunsubscribe(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// never match shard channels); returns how many received it.
 pub fn spublish_message(srv: &mut Server, current: Option<&mut Client>, channel: &[u8], msg: &[u8]) -> usize {
     let keys: Vec<usize> = srv.pubsub.shard_channels.get(channel).cloned().unwrap_or_default();
+    crate::cluster::slot_stats::shard_message_sent(srv, current.as_ref().map(|c| c.key), &keys, channel, msg);
     deliver(srv, current, &keys, b"smessage", channel, msg)
 }
 

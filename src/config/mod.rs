@@ -223,6 +223,9 @@ config_struct! {
     cluster_replica_no_failover: bool,
     cluster_allow_reads_when_down: bool,
     cluster_allow_pubsubshard_when_down: bool,
+    /// `cluster-slot-stats-enabled` (Redis 8.2): per-slot cpu and network
+    /// counters for CLUSTER SLOT-STATS.
+    cluster_slot_stats_enabled: bool,
     cluster_link_sendbuf_limit: i64,
     cluster_announce_ip: String,
     cluster_announce_hostname: String,

@@ -287,6 +287,8 @@ pub static TABLE: &[Directive] = &[
     boolean!("appendonly", None, [DENY_LOADING | IMPLEMENTED], appendonly, false),
     boolean!("cluster-allow-reads-when-down", None, [IMPLEMENTED], cluster_allow_reads_when_down, false),
     boolean!("cluster-allow-pubsubshard-when-down", None, [IMPLEMENTED], cluster_allow_pubsubshard_when_down, true),
+    // COMPAT: Redis 8.2's directive (CLUSTER SLOT-STATS), not in 7.0.
+    boolean!("cluster-slot-stats-enabled", None, [IMPLEMENTED], cluster_slot_stats_enabled, false),
     boolean!("crash-log-enabled", None, [IMPLEMENTED], crash_log_enabled, true),
     boolean!("crash-memcheck-enabled", None, [], crash_memcheck_enabled, true),
     boolean!("use-exit-on-panic", None, [HIDDEN], use_exit_on_panic, false),
