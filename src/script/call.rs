@@ -38,16 +38,22 @@ pub fn script_client(srv: &Server) -> Client {
     c
 }
 
-/// The words of a `redis.call`: strings as they are, numbers as `%.17g`.
-fn argv_of(args: &MultiValue) -> Option<Vec<Bytes>> {
-    args.iter()
-        .map(|v| match v {
-            Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Number(n) => Some(Bytes::from(crate::util::num::format_double(*n))),
-            Value::Integer(n) => Some(Bytes::from(n.to_string())),
-            _ => None,
-        })
-        .collect()
+/// Fills `argv` (empty, its allocation reused from call to call) with the
+/// words of a `redis.call`: strings as they are, numbers as `%.17g`.
+/// False when an argument is of another type.
+fn argv_of(args: &MultiValue, argv: &mut Vec<Bytes>) -> bool {
+    for v in args.iter() {
+        argv.push(match v {
+            Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
+            Value::Number(n) => Bytes::from(crate::util::num::format_double(*n)),
+            Value::Integer(n) => Bytes::from(n.to_string()),
+            _ => {
+                argv.clear();
+                return false;
+            }
+        });
+    }
+    true
 }
 
 /// What one `redis.call`/`redis.pcall` got.
@@ -64,10 +70,10 @@ fn call_command(srv: &mut Server, sc: &mut Client, args: &MultiValue) -> Outcome
         // COMPAT: luaArgsToRedisArgv's errors.
         return Outcome::BadCall(b"Please specify at least one argument for this redis lib call");
     }
-    let Some(argv) = argv_of(args) else {
+    sc.argv.clear();
+    if !argv_of(args, &mut sc.argv) {
         return Outcome::BadCall(b"Lua redis lib command arguments must be strings or integers");
-    };
-    sc.argv = argv;
+    }
     run_command(srv, sc);
     sc.argv.clear();
     let n = sc.reply.pending().len();
@@ -268,9 +274,10 @@ pub fn acl_check_cmd(lua: &Lua, srv: &mut Server, sc: &mut Client, args: MultiVa
     if args.is_empty() {
         return Ok(Value::Table(error_table(lua, b"Please specify at least one argument for this redis lib call")?));
     }
-    let Some(argv) = argv_of(&args) else {
+    let mut argv = Vec::with_capacity(args.len());
+    if !argv_of(&args, &mut argv) {
         return Ok(Value::Table(error_table(lua, b"Lua redis lib command arguments must be strings or integers")?));
-    };
+    }
     let Ok(idx) = srv.commands.resolve(&argv) else {
         // COMPAT: luaRedisAclCheckCmdPermissionsCommand.
         return Ok(Value::Table(error_table(lua, b"Invalid command passed to redis.acl_check_cmd()")?));
