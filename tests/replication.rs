@@ -689,3 +689,35 @@ fn a_stalled_diskless_receiver_is_dropped_and_the_other_gets_the_whole_snapshot(
     assert_eq!(log.matches("Disconnecting timedout replica (full sync)").count(), 1, "{log}");
     assert!(log.contains("Diskless rdb transfer, done reading from pipe, 1 replicas still up."), "{log}");
 }
+
+#[test]
+fn a_functions_only_snapshot_for_redis_cli_holds_no_keys() {
+    let srv = Server::start();
+    let mut c = srv.client();
+    assert_eq!(qe(&mut c, &["REPLCONF", "rdb-filter-only", "keys"]), "ERR Unsupported rdb-filter-only option: keys");
+    let ok: String = q(&mut c, &["REPLCONF", "rdb-filter-only", "functions"]);
+    assert_eq!(ok, "OK");
+    // A filtered snapshot only travels EOF-marked.
+    assert_eq!(qe(&mut c, &["SYNC"]), "ERR Filtered replica requires EOF capability");
+    let mut c = srv.client();
+    let _: String = q(&mut c, &["SET", "k", "v"]);
+    let lib: String = q(&mut c, &["FUNCTION", "LOAD", "#!lua name=lib1\nredis.register_function('f1', function() return 1 end)"]);
+    assert_eq!(lib, "lib1");
+    // The real redis-cli asks for it (REPLCONF rdb-filter-only functions).
+    let dir = Server::new_dir();
+    let file = dir.join("functions.rdb");
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &srv.port().to_string(), "--functions-rdb"])
+        .arg(&file)
+        .output()
+        .expect("redis-cli");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Transfer finished with success"), "{out:?}");
+    // Loaded by a fresh server: the library, and no key.
+    std::fs::rename(&file, dir.join("dump.rdb")).expect("rename");
+    let loaded = Server::start_in(&dir, &[]);
+    let mut l = loaded.client();
+    let size: i64 = q(&mut l, &["DBSIZE"]);
+    assert_eq!(size, 0);
+    let one: i64 = q(&mut l, &["FCALL", "f1", "0"]);
+    assert_eq!(one, 1);
+}

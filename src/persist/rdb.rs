@@ -87,6 +87,25 @@ fn write_file(srv: &Server, filename: &str, pid: u32) -> bool {
 /// The RDB bytes of the current dataset into `out`; `aof_base` marks the
 /// image as an AOF BASE (the `aof-base` AUX field is 1).
 pub(crate) fn write_snapshot(srv: &Server, out: &mut impl Write, aof_base: bool) -> io::Result<()> {
+    write_snapshot_parts(srv, out, aof_base, Default::default())
+}
+
+/// The RDB bytes of a replica's snapshot, without the parts its
+/// rdb-filter-only leaves out.
+pub(crate) fn write_filtered_snapshot(
+    srv: &Server,
+    out: &mut impl Write,
+    filter: crate::repl::RdbFilter,
+) -> io::Result<()> {
+    write_snapshot_parts(srv, out, false, filter)
+}
+
+fn write_snapshot_parts(
+    srv: &Server,
+    out: &mut impl Write,
+    aof_base: bool,
+    filter: crate::repl::RdbFilter,
+) -> io::Result<()> {
     let mut opts = srv.rdb_save_options();
     opts.progress = Some(child::report_progress);
     if matches!(srv.config.maxmemory_policy, MaxmemoryPolicy::AllkeysLru | MaxmemoryPolicy::VolatileLru) {
@@ -96,7 +115,13 @@ pub(crate) fn write_snapshot(srv: &Server, out: &mut impl Write, aof_base: bool)
     if aof_base {
         aux.iter_mut().filter(|(k, _)| *k == "aof-base").for_each(|(_, v)| *v = "1".to_string());
     }
-    crate::rdb::file::write_rdb_with_functions(out, &srv.ks, &aux, &srv.script.functions.sources(), opts)
+    let functions = if filter.exclude_functions { Vec::new() } else { srv.script.functions.sources() };
+    if filter.exclude_data {
+        // The same header and AUX fields, no databases.
+        let empty = crate::db::Keyspace::new(srv.ks.dbs.len());
+        return crate::rdb::file::write_rdb_with_functions(out, &empty, &aux, &functions, opts);
+    }
+    crate::rdb::file::write_rdb_with_functions(out, &srv.ks, &aux, &functions, opts)
 }
 
 fn fsync_dir_of(filename: &str) -> io::Result<()> {

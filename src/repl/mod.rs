@@ -97,6 +97,23 @@ pub struct Master {
     pub failover: failover::Failover,
 }
 
+/// The parts of a snapshot a replica asked to leave out (REPLCONF
+/// rdb-filter-only, Redis's SLAVE_REQ_RDB_EXCLUDE_* bits).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RdbFilter {
+    /// No keys.
+    pub exclude_data: bool,
+    /// No function libraries.
+    pub exclude_functions: bool,
+}
+
+impl RdbFilter {
+    /// Whether anything is left out.
+    pub fn any(self) -> bool {
+        self.exclude_data || self.exclude_functions
+    }
+}
+
 /// What a replica announced and acknowledged.
 #[derive(Debug, Clone, Default)]
 pub struct ReplicaInfo {
@@ -114,6 +131,9 @@ pub struct ReplicaInfo {
     pub capa_psync2: bool,
     /// REPLCONF capa eof: the replica reads an EOF-marked RDB stream.
     pub capa_eof: bool,
+    /// REPLCONF rdb-filter-only: what its snapshot leaves out (such a
+    /// replica, redis-cli --functions-rdb, always gets a diskless one).
+    pub rdb_filter: RdbFilter,
     /// Where its synchronisation stands.
     pub state: sync::SyncState,
     /// The stream offset its snapshot was forked at.
@@ -531,8 +551,19 @@ pub fn sync(srv: &mut Server, c: &mut Client) -> CmdResult {
     if c.flags.multi {
         return Err(ReplyError::err("Command is not allowed inside a transaction"));
     }
+    refuse_filtered_without_eof(srv, c)?;
     log::info!("Replica {} asks for synchronization", srv.replica_name(c));
     sync::start(srv, c, false)
+}
+
+/// A filtered snapshot only goes over the socket (never into the shared
+/// dump file), so its replica must read the EOF-marked form.
+fn refuse_filtered_without_eof(srv: &Server, c: &Client) -> CmdResult {
+    match srv.repl.replica_info.get(&c.key) {
+        // COMPAT: syncCommand's error.
+        Some(i) if i.rdb_filter.any() && !i.capa_eof => Err(ReplyError::err("Filtered replica requires EOF capability")),
+        _ => Ok(()),
+    }
 }
 
 /// PSYNC replid offset: continues the replica's history from the backlog
@@ -543,6 +574,7 @@ pub fn psync(srv: &mut Server, c: &mut Client) -> CmdResult {
     }
     failover::check_sync(srv, c)?;
     replica::refuse_sync_while_down(srv)?;
+    refuse_filtered_without_eof(srv, c)?;
     log::info!("Replica {} asks for synchronization", srv.replica_name(c));
     let Some(offset) = crate::util::num::string2ll(c.arg(2)) else {
         // COMPAT: syncCommand's warning.
@@ -657,6 +689,25 @@ pub fn replconf(srv: &mut Server, c: &mut Client) -> CmdResult {
             Ok(())
         }
         b"rdb-only" => {
+            c.reply.ok();
+            Ok(())
+        }
+        b"rdb-filter-only" => {
+            // Include filters: everything goes but what is named, and the
+            // only name Redis 7.0 knows is "functions".
+            let mut filter = RdbFilter { exclude_data: true, exclude_functions: true };
+            for word in c.arg(2).split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()) {
+                if word.eq_ignore_ascii_case(b"functions") {
+                    filter.exclude_functions = false;
+                } else {
+                    // COMPAT: replconfCommand's error.
+                    return Err(ReplyError::err(format!(
+                        "Unsupported rdb-filter-only option: {}",
+                        String::from_utf8_lossy(word)
+                    )));
+                }
+            }
+            srv.repl.replica_info.entry(c.key).or_default().rdb_filter = filter;
             c.reply.ok();
             Ok(())
         }

@@ -91,8 +91,9 @@ pub fn start(srv: &mut Server, c: &mut Client, psync: bool) -> Result<(), ReplyE
         info.pending.clear();
     }
     srv.ensure_backlog();
+    let filtered = srv.repl.replica_info.get(&c.key).is_some_and(|i| i.rdb_filter.any());
     let diskless = srv.config.repl_diskless_sync && srv.repl.replica_info.get(&c.key).is_some_and(|i| i.capa_eof);
-    if srv.persist.child_is(ChildKind::Rdb) && !srv.repl.sync_socket {
+    if srv.persist.child_is(ChildKind::Rdb) && !srv.repl.sync_socket && !filtered {
         // A disk save runs: if another replica already records the stream
         // since its fork, this one can share the file.
         let twin = srv.repl.replicas.iter().copied().find(|&k| {
@@ -111,7 +112,11 @@ pub fn start(srv: &mut Server, c: &mut Client, psync: bool) -> Result<(), ReplyE
             log::info!("Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC");
         }
     } else if srv.persist.child_is(ChildKind::Rdb) {
-        log::info!("Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC");
+        if filtered && !srv.repl.sync_socket {
+            log::info!("Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC");
+        } else {
+            log::info!("Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC");
+        }
     } else if diskless && srv.config.repl_diskless_sync_delay > 0 {
         log::info!("Delay next BGSAVE for diskless SYNC");
     } else if srv.persist.child.is_none() {
@@ -137,24 +142,23 @@ fn setup_for_full_resync(srv: &mut Server, c: &mut Client, offset: i64) {
     }
 }
 
-/// Forks the child for every replica waiting to start; `current` is the
-/// client running SYNC/PSYNC, if any (it is out of the client table).
+/// Forks the child for the replicas waiting to start that want what the
+/// first of them wants (the same rdb-filter-only; the others wait for the
+/// next child); `current` is the client running SYNC/PSYNC, if any (it is
+/// out of the client table).
 fn start_child(srv: &mut Server, mut current: Option<&mut Client>) {
-    let waiting: Vec<usize> = srv
-        .repl
-        .replicas
-        .iter()
-        .copied()
-        .filter(|k| srv.repl.replica_info.get(k).is_some_and(|i| i.state == SyncState::WaitBgsaveStart))
-        .collect();
-    if waiting.is_empty() {
-        return;
-    }
+    let waiting_filter = |srv: &Server, k: &usize| {
+        srv.repl.replica_info.get(k).filter(|i| i.state == SyncState::WaitBgsaveStart).map(|i| i.rdb_filter)
+    };
+    let Some(filter) = srv.repl.replicas.iter().find_map(|k| waiting_filter(srv, k)) else { return };
+    let waiting: Vec<usize> =
+        srv.repl.replicas.iter().copied().filter(|k| waiting_filter(srv, k) == Some(filter)).collect();
     let all_eof = waiting.iter().all(|k| srv.repl.replica_info.get(k).is_some_and(|i| i.capa_eof));
-    let socket = srv.config.repl_diskless_sync && all_eof;
+    // A filtered snapshot never goes to disk (the dump file is shared).
+    let socket = (srv.config.repl_diskless_sync || filter.any()) && all_eof;
     // COMPAT: startBgsaveForReplication's log lines, here and below.
     log::info!("Starting BGSAVE for SYNC with target: {}", if socket { "replicas sockets" } else { "disk" });
-    let started = if socket { spawn_socket_child(srv) } else { crate::persist::rdb::bgsave(srv) };
+    let started = if socket { spawn_socket_child(srv, filter) } else { crate::persist::rdb::bgsave(srv) };
     let offset = srv.repl.offset;
     for key in waiting {
         let with = |srv: &mut Server, c: &mut Client| {
@@ -185,7 +189,7 @@ fn start_child(srv: &mut Server, mut current: Option<&mut Client>) {
 
 /// Forks the diskless child: it writes the EOF-marked snapshot into a
 /// socket pair whose other end the reactor watches.
-fn spawn_socket_child(srv: &mut Server) -> bool {
+fn spawn_socket_child(srv: &mut Server, filter: super::RdbFilter) -> bool {
     let pair = std::os::unix::net::UnixStream::pair().and_then(|(a, b)| a.set_nonblocking(true).map(|_| (a, b)));
     let (parent_end, child_end) = match pair {
         Ok(p) => p,
@@ -200,7 +204,7 @@ fn spawn_socket_child(srv: &mut Server) -> bool {
         let mut out = std::io::BufWriter::with_capacity(64 * 1024, child_end);
         let written = out
             .write_all(format!("$EOF:{mark}\r\n").as_bytes())
-            .and_then(|_| crate::persist::rdb::write_snapshot(srv, &mut out, false))
+            .and_then(|_| crate::persist::rdb::write_filtered_snapshot(srv, &mut out, filter))
             .and_then(|_| out.write_all(mark.as_bytes()))
             .and_then(|_| out.flush());
         if written.is_err() {
