@@ -103,7 +103,8 @@ pub fn start(srv: &mut Server, c: &mut Client, psync: bool) -> Result<(), ReplyE
             // It shares the twin's snapshot and, from the twin's cursor
             // (still at the fork), the stream that follows it.
             let offset = srv.repl.replica_info[&twin].initial_offset;
-            setup_for_full_resync(srv, c, offset);
+            let from = srv.repl.backlog.as_ref().and_then(|b| b.cursor(twin));
+            setup_for_full_resync(srv, c, offset, from);
             // COMPAT: syncCommand's log lines, here and below.
             log::info!("Waiting for end of BGSAVE for SYNC");
         } else {
@@ -122,15 +123,17 @@ pub fn start(srv: &mut Server, c: &mut Client, psync: bool) -> Result<(), ReplyE
 }
 
 /// The replica will get the snapshot of a child forked at stream `offset`:
-/// it is told so (FULLRESYNC) and records the stream from now on.
-fn setup_for_full_resync(srv: &mut Server, c: &mut Client, offset: i64) {
+/// it is told so (FULLRESYNC) and gets a backlog cursor at `from` (the
+/// stream since that fork; None: from now on).
+fn setup_for_full_resync(srv: &mut Server, c: &mut Client, offset: i64, from: Option<i64>) {
     let info = srv.repl.replica_info.entry(c.key).or_default();
     info.initial_offset = offset;
     info.state = SyncState::WaitBgsaveEnd;
     let pre_psync = info.pre_psync;
     if let Some(b) = srv.repl.backlog.as_mut() {
-        if !b.attach(c.key, offset + 1) {
-            log::warn!("The replication backlog no longer holds offset {}: the replica misses stream", offset + 1);
+        let from = from.unwrap_or(b.end_offset());
+        if !b.attach(c.key, from) {
+            log::warn!("The replication backlog no longer holds offset {from}: the replica misses stream");
         }
     }
     // The stream after the snapshot must start with a SELECT.
@@ -163,7 +166,7 @@ fn start_child(srv: &mut Server, mut current: Option<&mut Client>) {
     for key in waiting {
         let with = |srv: &mut Server, c: &mut Client| {
             if started {
-                setup_for_full_resync(srv, c, offset);
+                setup_for_full_resync(srv, c, offset, None);
             } else {
                 srv.repl_forget(c.key);
                 c.flags.replica = false;
