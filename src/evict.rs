@@ -79,10 +79,8 @@ pub fn not_counted_memory(srv: &Server) -> u64 {
             // The whole buffer: what it holds was allocated for them.
             n += c.reply.buf.capacity();
         }
-        if let Some(info) = srv.repl.replica_info.get(&key) {
-            n += info.pending.capacity();
-        }
     }
+    n += crate::repl::buffer_not_counted(srv);
     n as u64
 }
 

@@ -306,10 +306,10 @@ fn memory(srv: &Server, _c: &Client, w: &mut Section) {
     w.kv("mem_fragmentation_ratio", format_args!("{:.2}", ratio(rss, used)));
     w.kv("mem_fragmentation_bytes", rss as i64 - used as i64);
     w.kv("mem_not_counted_for_evict", crate::evict::not_counted_memory(srv));
-    w.kv("mem_replication_backlog", 0);
+    let (repl_backlog, repl_replicas) = crate::repl::buffer_memory_split(srv);
+    w.kv("mem_replication_backlog", repl_backlog);
     w.kv("mem_total_replication_buffers", crate::repl::buffer_memory(srv));
-    let held: usize = srv.repl.replica_info.values().map(|i| i.pending.capacity()).sum();
-    w.kv("mem_clients_slaves", srv.client_mem.replicas() + held);
+    w.kv("mem_clients_slaves", repl_replicas);
     w.kv("mem_clients_normal", srv.client_mem.normal());
     w.kv("mem_cluster_links", crate::cluster::bus::links_memory(srv));
     w.kv("mem_aof_buffer", srv.persist.aof.buf.capacity());

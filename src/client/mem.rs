@@ -322,6 +322,9 @@ pub struct ClientMem {
     last_mem: usize,
     /// The class those bytes were added under.
     last_class: Class,
+    /// A replica's share of the shared replication buffer when its output
+    /// limit was last checked; counted in `omem` and `tot-mem`.
+    pub repl_share: usize,
 }
 
 /// Everything CLIENT LIST reports about a client's memory.
@@ -376,7 +379,8 @@ pub fn usage(c: &Client) -> Usage {
     // ahead of Redis's block layout; count whichever is larger, so client
     // eviction sees at least what `maxmemory` sees.
     let real_reply = c.reply.buf.capacity();
-    let tot = tot.max(tot - omem - rbs + real_reply);
+    let tot = tot.max(tot - omem - rbs + real_reply) + c.mem.repl_share;
+    let omem = omem + c.mem.repl_share;
     Usage { qbuf, qbuf_free, argv_mem, multi_mem, rbs, rbp, obl, oll, omem, tot }
 }
 
@@ -672,15 +676,22 @@ pub fn after_write(srv: &mut Server, c: &mut Client) {
 /// true if the client is being closed for this reason.
 pub fn enforce_output_limit(srv: &mut Server, c: &mut Client, from_event: bool) -> bool {
     c.reply.acct.sync(c.reply.buf.len());
-    // A syncing replica's stream waits apart until its snapshot is in; it
-    // is output all the same (Redis accumulates it in the output buffer).
-    let held = if c.flags.replica { srv.repl.replica_info.get(&c.key).map_or(0, |i| i.pending.len()) } else { 0 };
+    // A replica's output is its share of the shared replication buffer.
+    let replica = class_of(c) == Class::Replica;
+    let held = if replica { crate::repl::replica_output_memory(srv, c.key) } else { 0 };
+    c.mem.repl_share = held;
     if c.flags.close_asap || (c.reply.acct.blocks.is_empty() && held == 0) {
         return false;
     }
     let limit = limits_for(&srv.config, class_of(c));
     let used = (c.reply.acct.list_memory() + held) as u64;
-    let hard = limit.hard_limit_bytes != 0 && used >= limit.hard_limit_bytes;
+    // A replica's hard limit below repl-backlog-size would undo partial
+    // resyncs the backlog allows: the backlog size applies instead, as Redis.
+    let mut hard_limit = limit.hard_limit_bytes;
+    if replica && hard_limit != 0 {
+        hard_limit = hard_limit.max(srv.config.repl_backlog_size.max(0) as u64);
+    }
+    let hard = hard_limit != 0 && used >= hard_limit;
     let mut soft = limit.soft_limit_bytes != 0 && used >= limit.soft_limit_bytes;
     let now = srv.clock.now_secs();
     if soft {

@@ -1,12 +1,15 @@
 //! Replication, master side: the stream replicas receive.
 //!
-//! Owns the replication identity (replid, offset), the backlog (a ring of the
-//! most recent stream bytes, created when the first replica attaches, sized
-//! by `repl-backlog-size`), the list of attached replicas and the database the
+//! Owns the replication identity (replid, offset), the backlog (the shared
+//! replication buffer, created when the first replica attaches: it holds at
+//! least `repl-backlog-size` bytes of history and whatever a replica has not
+//! received yet), the list of attached replicas and the database the
 //! stream last SELECTed. [`Server::repl_feed`] is the sink `crate::propagate`
 //! emits into: it renders each command once as a RESP multibulk, SELECTs
-//! first when the database changes, appends the bytes to the backlog and to
-//! every replica's output.
+//! first when the database changes and appends the bytes to the backlog
+//! once; every replica reads them from there at its own cursor, its
+//! socket writer pulling the next chunk when its reply buffer is empty
+//! (Redis 7.0's shared replication buffer).
 //!
 //! Full synchronisation (SYNC, PSYNC answered with FULLRESYNC) sends an RDB
 //! snapshot produced in-line: the snapshot is built from the live keyspace in
@@ -56,7 +59,8 @@ pub struct Master {
     pub replid: String,
     /// Bytes of stream produced so far (`master_repl_offset`).
     pub offset: i64,
-    /// Recent stream bytes, for partial resyncs; None until a replica attaches.
+    /// The shared replication buffer (history for partial resyncs, and
+    /// every replica's pending stream); None until a replica attaches.
     pub backlog: Option<Backlog>,
     /// Slab keys of replicas receiving the stream.
     pub replicas: Vec<usize>,
@@ -136,10 +140,9 @@ pub struct ReplicaInfo {
     pub rdb_filter: RdbFilter,
     /// Where its synchronisation stands.
     pub state: sync::SyncState,
-    /// The stream offset its snapshot was forked at.
+    /// The stream offset its snapshot was forked at (the stream produced
+    /// since waits in the backlog at its cursor until the snapshot is in).
     pub initial_offset: i64,
-    /// Stream produced since that fork, sent once the snapshot is in.
-    pub pending: Vec<u8>,
     /// The snapshot file being sent and how much of it went out.
     pub bulk: Option<(Bytes, usize)>,
     /// When its output last drained during a transfer (ms).
@@ -257,7 +260,7 @@ impl Server {
     /// Appends already-encoded stream bytes to the backlog and replicas.
     fn repl_feed_raw(&mut self, bytes: &[u8]) {
         self.repl.feed_raw_bytes(bytes);
-        self.repl_send_to_replicas(bytes);
+        self.repl_wake_replicas();
     }
 
     /// Appends bytes of our master's stream (chained replication); see
@@ -266,28 +269,19 @@ impl Server {
         self.repl.feed_from_master(bytes, consumed);
         // The master's own SELECTs went by: what we add next selects again.
         self.repl.seldb = None;
-        self.repl_send_to_replicas(bytes);
+        self.repl_wake_replicas();
     }
 
-    fn repl_send_to_replicas(&mut self, bytes: &[u8]) {
+    /// New stream bytes are in the backlog: every replica holding a cursor
+    /// is queued, so that before-sleep applies its output limit and an
+    /// online one's writer pulls the bytes.
+    fn repl_wake_replicas(&mut self) {
         for i in 0..self.repl.replicas.len() {
             let key = self.repl.replicas[i];
-            let state = match self.repl.replica_info.get_mut(&key) {
-                Some(info) => info.state,
-                None => sync::SyncState::Online,
-            };
-            match state {
-                sync::SyncState::Online => self.with_client(key, None, |r| r.reply.unmuted(|out| out.raw(bytes))),
-                // Its snapshot was forked before these bytes: they follow it.
-                sync::SyncState::WaitBgsaveEnd | sync::SyncState::SendBulk | sync::SyncState::AwaitAck => {
-                    if let Some(info) = self.repl.replica_info.get_mut(&key) {
-                        info.pending.extend_from_slice(bytes);
-                    }
-                    // Queued so that before-sleep applies its output limit.
-                    self.with_client(key, None, |_| {});
-                }
-                // Its snapshot is not forked yet: it will contain them.
-                sync::SyncState::WaitBgsaveStart => {}
+            let state = self.repl.replica_info.get(&key).map_or(sync::SyncState::Online, |info| info.state);
+            // Its snapshot is not forked yet: it will contain them.
+            if state != sync::SyncState::WaitBgsaveStart {
+                self.with_client(key, None, |_| {});
             }
         }
     }
@@ -298,6 +292,9 @@ impl Server {
         let was = self.repl.replicas.len();
         self.repl.replicas.retain(|&k| k != key);
         let gone = self.repl.replica_info.remove(&key);
+        if let Some(b) = self.repl.backlog.as_mut() {
+            b.detach(key);
+        }
         if was != self.repl.replicas.len() {
             if self.repl.replicas.is_empty() {
                 self.repl.no_replicas_since_ms = self.clock.now_ms;
@@ -328,8 +325,12 @@ impl Server {
         }
     }
 
-    /// Makes `c` a replica receiving the live stream from now on.
-    fn attach_replica(&mut self, c: &mut Client) {
+    /// Makes `c` a replica receiving the live stream from offset `from`
+    /// (held by the backlog).
+    fn attach_replica(&mut self, c: &mut Client, from: i64) {
+        if let Some(b) = self.repl.backlog.as_mut() {
+            b.attach(c.key, from);
+        }
         c.flags.replica = true;
         self.repl.replicas.push(c.key);
         let info = self.repl.replica_info.entry(c.key).or_default();
@@ -364,7 +365,7 @@ impl Server {
             }
             return false;
         }
-        let Some(missing) = self.repl.backlog.as_ref().and_then(|b| b.since(offset)) else {
+        let Some(missing) = self.repl.backlog.as_ref().filter(|b| b.holds(offset)).map(|b| b.end_offset() - offset) else {
             log::info!("Unable to partial resync with replica {name} for lack of backlog (Replica request was: {offset}).");
             if offset > self.repl.offset {
                 log::warn!(
@@ -380,12 +381,12 @@ impl Server {
             } else {
                 out.raw(b"+CONTINUE\r\n");
             }
-            out.raw(&missing);
         });
-        self.attach_replica(c);
+        // The missing bytes are not copied: the replica reads them from
+        // the backlog, from its cursor on.
+        self.attach_replica(c, offset);
         log::info!(
-            "Partial resynchronization request from {name} accepted. Sending {} bytes of backlog starting from offset {offset}.",
-            missing.len()
+            "Partial resynchronization request from {name} accepted. Sending {missing} bytes of backlog starting from offset {offset}."
         );
         true
     }
@@ -531,14 +532,39 @@ impl Server {
     }
 }
 
-/// Memory the replication stream holds (INFO `mem_total_replication_buffers`):
-/// Redis 7.0 shares one buffer between the backlog and the replicas, so
-/// this is the larger of the backlog's history and the longest output a
-/// replica has not received yet.
+/// Memory of the shared replication buffer (INFO
+/// `mem_total_replication_buffers`).
 pub fn buffer_memory(srv: &Server) -> usize {
-    let backlog = srv.repl.backlog.as_ref().map_or(0, |b| b.len());
-    let unsent = srv.repl.replicas.iter().filter_map(|&k| srv.clients.get(k)?.as_deref()).map(|c| c.reply.len()).max();
-    backlog.max(unsent.unwrap_or(0))
+    srv.repl.backlog.as_ref().map_or(0, |b| b.memory())
+}
+
+/// The shared buffer split as Redis's INFO reports it: (backlog, replicas)
+/// for `mem_replication_backlog` and `mem_clients_slaves`. With replicas
+/// attached, what exceeds `repl-backlog-size` is theirs.
+pub fn buffer_memory_split(srv: &Server) -> (usize, usize) {
+    let total = buffer_memory(srv);
+    let size = srv.config.repl_backlog_size.max(0) as usize;
+    if !srv.repl.replicas.is_empty() && total > size {
+        (size, total - size)
+    } else {
+        (total, 0)
+    }
+}
+
+/// Replication buffer memory not counted against `maxmemory`: what exceeds
+/// `repl-backlog-size` and its approximate block bookkeeping, replicas
+/// attached or not (blocks of a replica that went are freed gradually).
+pub fn buffer_not_counted(srv: &Server) -> usize {
+    let size = srv.config.repl_backlog_size.max(0) as usize;
+    let counted = size + (size / (16 * 1024) + 1) * 64;
+    buffer_memory(srv).saturating_sub(counted)
+}
+
+/// Output memory charged to replica `key`: its share of the shared buffer
+/// (every block from the one its cursor is in to the end), as Redis's
+/// getClientOutputBufferMemoryUsage for a replica.
+pub fn replica_output_memory(srv: &Server, key: usize) -> usize {
+    srv.repl.backlog.as_ref().map_or(0, |b| b.reader_memory(key))
 }
 
 /// SYNC: full synchronisation without the PSYNC handshake line.
@@ -597,6 +623,11 @@ pub fn psync(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// `repl-backlog-ttl` without replicas, recount the good replicas.
 pub fn cron(srv: &mut Server) {
     let now = srv.clock.now_ms;
+    // History only a replica that went held goes, ten times the normal
+    // pace per call, as Redis's serverCron.
+    if let Some(b) = srv.repl.backlog.as_mut() {
+        b.trim(10 * backlog::TRIM_BLOCKS_PER_CALL);
+    }
     if now - srv.repl.cron_last_ms < failover::cron_period_ms(srv) {
         return;
     }

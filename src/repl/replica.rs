@@ -489,6 +489,11 @@ fn drop_link(srv: &mut Server) {
     }
     abandon_load(srv);
     if let Some(key) = srv.repl.replica.master_client.take() {
+        // The cached master continues in the database its stream selected
+        // (master_client_freed no longer sees it as the master client).
+        if let Some(Some(m)) = srv.clients.get(key) {
+            srv.repl.replica.stream_db = m.db;
+        }
         srv.kill_client(key);
         srv.repl.replica.cached = true;
     }

@@ -10,9 +10,11 @@
 //! chunk into their output. Otherwise the child is an ordinary BGSAVE and,
 //! once it succeeded, the file is sent to each waiting replica in chunks as
 //! its socket drains. Meanwhile the replication stream a replica must apply
-//! after the snapshot accumulates apart (`pending`) and follows the snapshot
-//! once it is complete (for a diskless transfer, once the replica's first
-//! ACK says it loaded it). `repl-diskless-sync-delay` and
+//! after the snapshot accumulates in the shared backlog, where the replica's
+//! cursor stays at the fork's offset, and follows the snapshot once it is
+//! complete (for a diskless transfer, once the replica's first ACK says it
+//! loaded it): from then on [`refill`] hands the replica's writer the next
+//! chunk of the stream whenever its reply buffer is empty. `repl-diskless-sync-delay` and
 //! `repl-diskless-sync-max-replicas` let several replicas share one child.
 //!
 //! Owns the per-replica transfer state and the pipe; the child itself is
@@ -88,7 +90,6 @@ pub fn start(srv: &mut Server, c: &mut Client, psync: bool) -> Result<(), ReplyE
         let info = srv.repl.replica_info.entry(c.key).or_default();
         info.state = SyncState::WaitBgsaveStart;
         info.pre_psync = !psync;
-        info.pending.clear();
     }
     srv.ensure_backlog();
     let filtered = srv.repl.replica_info.get(&c.key).is_some_and(|i| i.rdb_filter.any());
@@ -100,12 +101,11 @@ pub fn start(srv: &mut Server, c: &mut Client, psync: bool) -> Result<(), ReplyE
             k != c.key && srv.repl.replica_info.get(&k).is_some_and(|i| i.state == SyncState::WaitBgsaveEnd)
         });
         if let Some(twin) = twin {
-            let (pending, offset) = {
-                let t = &srv.repl.replica_info[&twin];
-                (t.pending.clone(), t.initial_offset)
-            };
-            srv.repl.replica_info.entry(c.key).or_default().pending = pending;
-            setup_for_full_resync(srv, c, offset);
+            // It shares the twin's snapshot and, from the twin's cursor
+            // (still at the fork), the stream that follows it.
+            let offset = srv.repl.replica_info[&twin].initial_offset;
+            let from = srv.repl.backlog.as_ref().and_then(|b| b.cursor(twin));
+            setup_for_full_resync(srv, c, offset, from);
             // COMPAT: syncCommand's log lines, here and below.
             log::info!("Waiting for end of BGSAVE for SYNC");
         } else {
@@ -128,12 +128,19 @@ pub fn start(srv: &mut Server, c: &mut Client, psync: bool) -> Result<(), ReplyE
 }
 
 /// The replica will get the snapshot of a child forked at stream `offset`:
-/// it is told so (FULLRESYNC) and records the stream from now on.
-fn setup_for_full_resync(srv: &mut Server, c: &mut Client, offset: i64) {
+/// it is told so (FULLRESYNC) and gets a backlog cursor at `from` (the
+/// stream since that fork; None: from now on).
+fn setup_for_full_resync(srv: &mut Server, c: &mut Client, offset: i64, from: Option<i64>) {
     let info = srv.repl.replica_info.entry(c.key).or_default();
     info.initial_offset = offset;
     info.state = SyncState::WaitBgsaveEnd;
     let pre_psync = info.pre_psync;
+    if let Some(b) = srv.repl.backlog.as_mut() {
+        let from = from.unwrap_or(b.end_offset());
+        if !b.attach(c.key, from) {
+            log::warn!("The replication backlog no longer holds offset {from}: the replica misses stream");
+        }
+    }
     // The stream after the snapshot must start with a SELECT.
     srv.repl.seldb = None;
     if !pre_psync {
@@ -163,7 +170,7 @@ fn start_child(srv: &mut Server, mut current: Option<&mut Client>) {
     for key in waiting {
         let with = |srv: &mut Server, c: &mut Client| {
             if started {
-                setup_for_full_resync(srv, c, offset);
+                setup_for_full_resync(srv, c, offset, None);
             } else {
                 srv.repl_forget(c.key);
                 c.flags.replica = false;
@@ -402,33 +409,51 @@ pub fn child_done(srv: &mut Server, exit: &Exit) {
 }
 
 /// A replica's output drained (`flush_client`): hands it the next chunk of
-/// the snapshot file; at its end the replica goes online. Returns true if
-/// bytes were added.
+/// the snapshot file (at its end the replica goes online), or, once
+/// online, the next chunk of the stream from the shared backlog. Returns
+/// true if bytes were added.
 pub fn refill(srv: &mut Server, c: &mut Client) -> bool {
     let now = srv.clock.now_ms;
     let Some(info) = srv.repl.replica_info.get_mut(&c.key) else { return false };
     info.last_drain_ms = now;
-    let Some((data, pos)) = info.bulk.as_mut() else { return false };
-    if *pos < data.len() {
-        let end = (*pos + BULK_CHUNK).min(data.len());
-        let piece = data.slice(*pos..end);
-        *pos = end;
-        c.reply.unmuted(|out| out.raw(&piece));
-        return true;
+    if let Some((data, pos)) = info.bulk.as_mut() {
+        if *pos < data.len() {
+            let end = (*pos + BULK_CHUNK).min(data.len());
+            let piece = data.slice(*pos..end);
+            *pos = end;
+            c.reply.unmuted(|out| out.raw(&piece));
+            return true;
+        }
+        info.bulk = None;
+        put_online(srv, c);
+        return !c.reply.is_empty();
     }
-    info.bulk = None;
-    put_online(srv, c);
-    !c.reply.is_empty()
+    info.state == SyncState::Online && pull_stream(srv, c)
 }
 
-/// Starts the live stream for `c`: what accumulated since its snapshot's
-/// fork, then everything new.
+/// Copies the next chunk of the stream `c` has not received (at most one
+/// backlog block) into its reply buffer and advances its cursor. Returns
+/// true if bytes were added.
+fn pull_stream(srv: &mut Server, c: &mut Client) -> bool {
+    let Some(b) = srv.repl.backlog.as_mut() else { return false };
+    let chunk = b.chunk(c.key);
+    let n = chunk.len();
+    if n == 0 {
+        return false;
+    }
+    c.reply.unmuted(|out| out.raw(chunk));
+    b.consume(c.key, n);
+    true
+}
+
+/// Starts the live stream for `c`: what accumulated in the backlog since
+/// its snapshot's fork, then everything new.
 fn put_online(srv: &mut Server, c: &mut Client) {
     let Some(info) = srv.repl.replica_info.get_mut(&c.key) else { return };
     info.state = SyncState::Online;
     info.ack_ms = srv.clock.now_ms;
-    let pending = std::mem::take(&mut info.pending);
-    c.reply.unmuted(|out| out.raw(&pending));
+    // The first chunk now, so that its writer is scheduled.
+    pull_stream(srv, c);
     crate::repl::acks::refresh_good_replicas(srv);
     // COMPAT: replicaStartCommandStream's message.
     log::info!("Synchronization with replica {} succeeded", srv.replica_name(c));
