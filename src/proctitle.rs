@@ -37,6 +37,13 @@ pub fn init() {
         return;
     }
     for (k, v) in vars {
+        // Names setenv cannot take (empty, or holding '=' or NUL: the
+        // kernel passes any string) are left out rather than aborting
+        // start-up; `set_var` would panic on them.
+        let name = k.as_encoded_bytes();
+        if name.is_empty() || name.contains(&b'=') || name.contains(&0) || v.as_encoded_bytes().contains(&0) {
+            continue;
+        }
         // setenv copies each pair into memory the C library owns, so no
         // pointer into the area survives in `environ`.
         std::env::set_var(k, v);

@@ -208,3 +208,28 @@ fn the_process_title_follows_the_template() {
     assert!(e.contains("template format is invalid"), "{e}");
     assert!(cmdline(srv.pid()).starts_with(&format!("T {port} ")));
 }
+
+#[test]
+fn an_environment_entry_setenv_refuses_does_not_stop_start_up() {
+    // The kernel passes any string; "=odd=1" has a name setenv rejects.
+    let port = support::free_port();
+    let dir = Server::new_dir();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_viator-server"))
+        .args(["--port", &port.to_string(), "--save", "", "--dir"])
+        .arg(&dir)
+        .env("=odd", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("viator-server");
+    let up = support::wait_for(std::time::Duration::from_secs(5), || {
+        redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .and_then(|c| c.get_connection())
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+            .is_ok()
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(up, "the server did not start");
+}
