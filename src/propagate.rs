@@ -123,13 +123,15 @@ impl Propagation {
 }
 
 impl Server {
-    /// Whether anything consumes the stream: a backlog, replicas or the
-    /// AOF. Without one, units are not even assembled; nor while a file is
-    /// being loaded (its commands are already on disk).
+    /// Whether anything consumes the stream: a backlog, replicas, the AOF
+    /// or a slot migration's importer. Without one, units are not even
+    /// assembled; nor while a file is being loaded (its commands are
+    /// already on disk).
     pub fn propagating(&self) -> bool {
         (self.repl.backlog.is_some()
             || !self.repl.replicas.is_empty()
-            || self.persist.aof.state != crate::persist::aof::State::Off)
+            || self.persist.aof.state != crate::persist::aof::State::Off
+            || self.cluster.as_deref().is_some_and(|cl| cl.migration.streaming()))
             && !self.persist.loading
     }
 
@@ -287,6 +289,9 @@ impl Server {
         }
         if skip & SKIP_AOF == 0 {
             crate::persist::aof::writer::feed(self, db, argv);
+        }
+        if self.cluster.is_some() {
+            crate::cluster::migration::feed(self, argv);
         }
     }
 }

@@ -381,6 +381,9 @@ impl Server {
                         self.write_to(key);
                     }
                 }
+                Some((TokenKind::Link, crate::cluster::migration::LINK_INDEX)) => {
+                    crate::cluster::migration::on_event(self, readable, writable)
+                }
                 Some((TokenKind::Link, _)) => crate::repl::replica::on_event(self, readable, writable),
                 Some((TokenKind::ReplPipe, _)) => crate::repl::sync::pipe_readable(self),
                 Some((TokenKind::BusListener, i)) => crate::cluster::bus::accept(self, i),
@@ -629,6 +632,8 @@ impl Server {
                 c.req_bytes = (if fresh { 0 } else { c.req_bytes }) + (before - c.query.len());
                 if c.flags.master {
                     self.repl.replica.unapplied += before - c.query.len();
+                } else if c.flags.slot_import {
+                    crate::cluster::migration::applied(self, before - c.query.len());
                 }
                 match parsed {
                     Ok(Parsed::Command) => crate::client::mem::command_complete(c),
@@ -683,6 +688,9 @@ impl Server {
         // Replicas are never paused (their ACKs must get through).
         if c.flags.replica {
             return false;
+        }
+        if crate::cluster::migration::holds(self, c) {
+            return true;
         }
         let writes_held = crate::shutdown::pauses_writes(self)
             || crate::repl::failover::pauses_writes(self)
@@ -920,6 +928,13 @@ impl Server {
                 self.command_name_of(c)
             );
             self.stats.unexpected_error_replies += 1;
+        }
+        if c.flags.slot_import {
+            // A slot migration's stream that does not apply here would leave
+            // the import incomplete: this attempt ends (its keys go, another
+            // attempt follows).
+            log::warn!("Slot import: '{}' from the source failed here: {text}", self.command_name_of(c));
+            c.flags.close_after_reply = true;
         }
     }
 
@@ -1232,6 +1247,9 @@ impl Server {
             if c.flags.master {
                 crate::repl::replica::master_client_freed(self, key, c.db);
             }
+            if c.flags.slot_import || c.flags.slot_migrate {
+                crate::cluster::migration::client_freed(self, key, c.flags.slot_import);
+            }
             self.client_mem.forget(&mut c);
             crate::cmd::client::forget_monitor(self, &c);
             crate::tracking::forget_client(self, &mut c);
@@ -1314,7 +1332,7 @@ impl Server {
         for (key, slot) in self.clients.iter_mut() {
             let Some(c) = slot else { continue };
             // Replication links are exempt, as in Redis.
-            let link = c.flags.master || c.flags.replica;
+            let link = c.flags.master || c.flags.replica || c.flags.slot_import || c.flags.slot_migrate;
             if timeout_ms > 0 && now - c.last_interaction_ms > timeout_ms && !c.flags.close_asap && !link {
                 idle.push(key);
             }

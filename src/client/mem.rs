@@ -394,6 +394,12 @@ pub fn info_line(c: &Client, now_ms: i64) -> String {
     if c.flags.master {
         flags.push('M');
     }
+    if c.flags.slot_migrate {
+        flags.push('g');
+    }
+    if c.flags.slot_import {
+        flags.push('o');
+    }
     if c.flags.monitor {
         flags.push('O');
     }
@@ -599,7 +605,14 @@ pub fn after_batch(srv: &mut Server, c: &mut Client) {
         big => big.max(PROTO_IOBUF_LEN),
     };
     if c.query.capacity() < want {
-        c.query.reserve(want - c.query.len());
+        // A fresh buffer of exactly that size, holding the unparsed tail:
+        // reserving on the old one would make `BytesMut` grow it (doubling)
+        // whenever the tail is longer than the consumed prefix, and the next
+        // batch would want that larger capacity again, so a steady stream of
+        // big arguments (a slot migration's RESTOREs) grew it without end.
+        let mut fresh = BytesMut::with_capacity(want.max(c.query.len()));
+        fresh.extend_from_slice(&c.query);
+        c.query = fresh;
     }
     srv.client_mem.update(c);
 }

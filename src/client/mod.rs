@@ -50,6 +50,12 @@ pub struct Flags {
     pub asking: bool,
     /// READONLY (cluster): reads may be served by this replica.
     pub readonly: bool,
+    /// Our link to a slot migration's source: applies its stream with
+    /// replies muted and no slot routing (CLIENT LIST `o`).
+    pub slot_import: bool,
+    /// A slot migration's importer: its connection carries the stream
+    /// (CLIENT LIST `g`).
+    pub slot_migrate: bool,
 }
 
 /// The id of the client that replays the AOF (Redis's CLIENT_ID_AOF).
@@ -210,6 +216,9 @@ impl Client {
 
     /// True when replies are currently being discarded (CLIENT REPLY OFF/SKIP).
     pub fn replies_muted(&self) -> bool {
-        matches!(self.reply_mode, ReplyMode::Off | ReplyMode::Skip) || self.flags.master
+        matches!(self.reply_mode, ReplyMode::Off | ReplyMode::Skip)
+            || self.flags.master
+            || self.flags.slot_import
+            || self.flags.slot_migrate
     }
 }

@@ -1086,7 +1086,7 @@ fn update_slots_config_with(srv: &mut Server, sender: NodeId, sender_epoch: u64,
 /// modified (the delKeysInSlot of Redis 7.2 and later; 7.0 deleted them
 /// silently, leaving replicas with keys their master no longer has).
 /// Returns how many went.
-fn delete_keys_in_slot(srv: &mut Server, slot: usize) -> usize {
+pub(crate) fn delete_keys_in_slot(srv: &mut Server, slot: usize) -> usize {
     let keys = srv.ks.take_keys_in_slot(slot as u16);
     let lazy = srv.ks.lazyfree.lazy_server_del;
     for k in &keys {

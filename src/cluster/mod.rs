@@ -13,6 +13,7 @@ pub mod bus;
 pub mod cmd;
 pub mod conf;
 pub mod failover;
+pub mod migration;
 pub mod route;
 pub mod slot;
 pub mod slot_stats;
@@ -217,6 +218,8 @@ pub struct Cluster {
     pub dropped_slots: Vec<usize>,
     /// Per-slot usage counters (CLUSTER SLOT-STATS).
     pub slot_stats: slot_stats::SlotStats,
+    /// Atomic slot migration tasks (CLUSTER MIGRATION).
+    pub migration: migration::Migrations,
 }
 
 impl Cluster {
@@ -247,6 +250,7 @@ impl Cluster {
             election: failover::Election { mf_master_offset: -1, ..Default::default() },
             dropped_slots: Vec::new(),
             slot_stats: Default::default(),
+            migration: Default::default(),
         };
         c.myself = c.add_node(Node::new(random_name(), flags::MYSELF | flags::MASTER, now_ms));
         c
@@ -558,6 +562,8 @@ pub fn before_sleep(srv: &mut Server) {
         update_state(srv);
     }
     drop_channels_of_lost_slots(srv);
+    migration::before_sleep(srv);
+    let todo = srv.cluster.as_ref().map_or(0, |cl| cl.todo);
     if todo & todo::SAVE_CONFIG != 0 {
         let fsync = todo & todo::FSYNC_CONFIG != 0;
         if let Err(e) = conf::save(srv, fsync) {
@@ -764,6 +770,7 @@ pub fn cron(srv: &mut Server) {
     if srv.cluster.is_some() {
         bus::cron(srv);
         failover::cron(srv);
+        migration::cron(srv);
     }
 }
 

@@ -30,7 +30,7 @@ enum Redirect {
 /// transaction.
 pub fn check(srv: &mut Server, c: &mut Client, idx: usize) -> Option<ReplyError> {
     let me = srv.cluster.as_ref()?.myself;
-    if c.flags.master || c.id == crate::client::AOF_CLIENT_ID {
+    if c.flags.master || c.flags.slot_import || c.id == crate::client::AOF_CLIENT_ID {
         return None;
     }
     let cmd = &srv.commands.cmds[idx];

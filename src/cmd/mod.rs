@@ -58,6 +58,8 @@ pub static BINDINGS: &[(&str, Handler)] = &[
     ("cluster|info", crate::cluster::cmd::info),
     ("cluster|slots", crate::cluster::cmd::slots),
     ("cluster|slot-stats", crate::cluster::slot_stats::slot_stats),
+    ("cluster|migration", crate::cluster::migration::migration),
+    ("cluster|syncslots", crate::cluster::migration::syncslots),
     ("cluster|shards", crate::cluster::cmd::shards),
     ("cluster|addslots", crate::cluster::cmd::addslots),
     ("cluster|delslots", crate::cluster::cmd::delslots),

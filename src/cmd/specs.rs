@@ -305,6 +305,8 @@ pub static SPECS: &[RawSpec] = &[
     RawSpec { container: "cluster", name: "shards", group: "cluster", since: "7.0.0", arity: 2, flags: &["stale"], acl: &[], key_specs: &[] },
     RawSpec { container: "cluster", name: "slaves", group: "cluster", since: "3.0.0", arity: 3, flags: &["admin", "stale"], acl: &[], key_specs: &[] },
     RawSpec { container: "cluster", name: "slot-stats", group: "cluster", since: "8.2.0", arity: -4, flags: &["loading", "stale"], acl: &[], key_specs: &[] },
+    RawSpec { container: "cluster", name: "migration", group: "cluster", since: "8.4.0", arity: -3, flags: &["admin", "stale", "no_async_loading"], acl: &[], key_specs: &[] },
+    RawSpec { container: "cluster", name: "syncslots", group: "cluster", since: "8.4.0", arity: -3, flags: &["admin", "stale", "noscript"], acl: &[], key_specs: &[] },
     RawSpec { container: "cluster", name: "slots", group: "cluster", since: "3.0.0", arity: 2, flags: &["stale"], acl: &[], key_specs: &[] },
     RawSpec { container: "command", name: "count", group: "server", since: "2.8.13", arity: 2, flags: &["loading", "stale", "sentinel"], acl: &["connection"], key_specs: &[] },
     RawSpec { container: "command", name: "docs", group: "server", since: "7.0.0", arity: -2, flags: &["loading", "stale", "sentinel"], acl: &["connection"], key_specs: &[] },

@@ -226,6 +226,12 @@ config_struct! {
     /// `cluster-slot-stats-enabled` (Redis 8.2): per-slot cpu and network
     /// counters for CLUSTER SLOT-STATS.
     cluster_slot_stats_enabled: bool,
+    /// `cluster-slot-migration-handoff-max-lag-bytes` (Redis 8.4): how far
+    /// behind an importer may be when the source pauses writes to hand off.
+    cluster_slot_migration_handoff_max_lag_bytes: i64,
+    /// `cluster-slot-migration-write-pause-timeout` (Redis 8.4, ms): how long
+    /// writes wait for the importer to take the slots over.
+    cluster_slot_migration_write_pause_timeout: i64,
     cluster_link_sendbuf_limit: i64,
     cluster_announce_ip: String,
     cluster_announce_hostname: String,

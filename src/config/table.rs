@@ -289,6 +289,8 @@ pub static TABLE: &[Directive] = &[
     boolean!("cluster-allow-pubsubshard-when-down", None, [IMPLEMENTED], cluster_allow_pubsubshard_when_down, true),
     // COMPAT: Redis 8.2's directive (CLUSTER SLOT-STATS), not in 7.0.
     boolean!("cluster-slot-stats-enabled", None, [IMPLEMENTED], cluster_slot_stats_enabled, false),
+    num!("cluster-slot-migration-handoff-max-lag-bytes", None, [IMPLEMENTED], 0, LONG_MAX, cluster_slot_migration_handoff_max_lag_bytes, 1024 * 1024, Memory),
+    num!("cluster-slot-migration-write-pause-timeout", None, [IMPLEMENTED], 0, LONG_MAX, cluster_slot_migration_write_pause_timeout, 10000, Integer),
     boolean!("crash-log-enabled", None, [IMPLEMENTED], crash_log_enabled, true),
     boolean!("crash-memcheck-enabled", None, [], crash_memcheck_enabled, true),
     boolean!("use-exit-on-panic", None, [HIDDEN], use_exit_on_panic, false),

@@ -595,7 +595,11 @@ fn table_matches_redis_source_if_present() {
         seen += 1;
     }
     // Directives of later Redis versions that Viator already implements.
-    let newer = ["cluster-slot-stats-enabled"];
+    let newer = [
+        "cluster-slot-stats-enabled",
+        "cluster-slot-migration-handoff-max-lag-bytes",
+        "cluster-slot-migration-write-pause-timeout",
+    ];
     assert!(newer.iter().all(|n| directive(n.as_bytes()).is_some()));
     assert_eq!(seen + newer.len(), TABLE.len(), "every row of the Redis table is present");
 }

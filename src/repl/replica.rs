@@ -592,7 +592,7 @@ fn connect(srv: &mut Server) {
 
 /// A non-blocking connect to `addr`, from `source` (`bind-source-addr`)
 /// when it is set.
-fn connect_from(addr: std::net::SocketAddr, source: &str) -> io::Result<mio::net::TcpStream> {
+pub(crate) fn connect_from(addr: std::net::SocketAddr, source: &str) -> io::Result<mio::net::TcpStream> {
     if source.is_empty() {
         return mio::net::TcpStream::connect(addr);
     }
