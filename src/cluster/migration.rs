@@ -42,7 +42,7 @@
 //! fields, states and error texts follow Redis 8.4's cluster_asm.c.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use bytes::Bytes;
 use mio::Interest;
@@ -859,16 +859,10 @@ fn drive(srv: &mut Server, mut link: Link, readable: bool, writable: bool) -> St
         if !readable && !writable {
             return Ok(Some(link));
         }
-        if let Stream::Tcp(s) = &link.stream {
-            if let Ok(Some(e)) | Err(e) = s.take_error() {
-                return Err(format!("Main channel - Failed to connect to the source node: {e}"));
-            }
-            if let Err(e) = s.peer_addr() {
-                if e.kind() == io::ErrorKind::NotConnected {
-                    return Ok(Some(link));
-                }
-                return Err(format!("Main channel - Failed to connect to the source node: {e}"));
-            }
+        match link.stream.connect_outcome() {
+            Ok(true) => {}
+            Ok(false) => return Ok(Some(link)),
+            Err(e) => return Err(format!("Main channel - Failed to connect to the source node: {e}")),
         }
         link.stream.tune(srv.config.tcp_keepalive);
         let (user, pass) = (srv.config.masteruser.clone(), srv.config.masterauth.clone());
@@ -949,18 +943,9 @@ fn send_sync(srv: &mut Server, link: &mut Link) {
 }
 
 fn flush(link: &mut Link) -> Result<(), String> {
-    while !link.out.is_empty() {
-        match link.stream.write(&link.out) {
-            Ok(0) => return Err("Main channel - Connection is closed".into()),
-            Ok(n) => {
-                link.out.drain(..n);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("Main channel - Failed to send command to the source node: {e}")),
-        }
-    }
-    Ok(())
+    link.stream
+        .write_out(&mut link.out)
+        .map_err(|e| format!("Main channel - Failed to send command to the source node: {e}"))
 }
 
 /// The handshake is done: the socket becomes the client that applies the

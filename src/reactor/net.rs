@@ -53,6 +53,38 @@ impl Stream {
         }
     }
 
+    /// Where a non-blocking connect stands once the socket reported an
+    /// event: `Ok(true)` connected, `Ok(false)` still connecting (a spurious
+    /// wake-up), or the error that ended it.
+    pub fn connect_outcome(&self) -> io::Result<bool> {
+        let Stream::Tcp(s) = self else { return Ok(true) };
+        if let Some(e) = s.take_error()? {
+            return Err(e);
+        }
+        match s.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes as much of `out` as the socket takes, removing what went.
+    /// `Ok(0)` from the socket is reported as `WriteZero`.
+    pub fn write_out(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        while !out.is_empty() {
+            match self.write(out) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    out.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     /// Applies `tcp-keepalive` (seconds; 0 = off) and TCP_NODELAY.
     pub fn tune(&self, keepalive_secs: i64) {
         if let Stream::Tcp(s) = self {

@@ -19,7 +19,7 @@
 //! `readSyncBulkPayload`, `replicationCron` (reconnect, ACK), the READONLY
 //! and MASTERDOWN rules of `processCommand`, ROLE and INFO replication.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use mio::Interest;
 
@@ -718,18 +718,11 @@ fn queue_command(link: &mut Link, words: &[&[u8]]) {
 }
 
 fn flush(link: &mut Link) -> Result<(), String> {
-    while !link.out.is_empty() {
-        match link.stream.write(&link.out) {
-            Ok(0) => return Err("Error writing to MASTER: connection closed".into()),
-            Ok(n) => {
-                link.out.drain(..n);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("Error writing to MASTER: {e}")),
-        }
+    match link.stream.write_out(&mut link.out) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::WriteZero => Err("Error writing to MASTER: connection closed".into()),
+        Err(e) => Err(format!("Error writing to MASTER: {e}")),
     }
-    Ok(())
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -741,17 +734,11 @@ fn drive(srv: &mut Server, mut link: Link, readable: bool, writable: bool) -> St
         if !readable && !writable {
             return Ok(Some(link));
         }
-        if let Stream::Tcp(s) = &link.stream {
-            if let Ok(Some(e)) | Err(e) = s.take_error() {
-                return Err(format!("Error condition on socket for SYNC: {e}"));
-            }
-            if let Err(e) = s.peer_addr() {
-                if e.kind() == io::ErrorKind::NotConnected {
-                    // Still connecting: a spurious wake-up.
-                    return Ok(Some(link));
-                }
-                return Err(format!("Error condition on socket for SYNC: {e}"));
-            }
+        match link.stream.connect_outcome() {
+            Ok(true) => {}
+            // Still connecting: a spurious wake-up.
+            Ok(false) => return Ok(Some(link)),
+            Err(e) => return Err(format!("Error condition on socket for SYNC: {e}")),
         }
         link.stream.tune(srv.config.tcp_keepalive);
         log::info!("Non blocking connect for SYNC fired the event.");
