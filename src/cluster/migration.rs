@@ -1101,7 +1101,9 @@ pub fn before_sleep(srv: &mut Server) {
     let Some(m) = migrations(srv) else { return };
     let trim = std::mem::take(&mut m.trim);
     let resume = std::mem::take(&mut m.resume);
-    if !trim.is_empty() {
+    // A replica's keys follow its master's stream, never a trim of ours.
+    let master = srv.cluster.as_deref().is_some_and(|cl| cl.me().is_master());
+    if !trim.is_empty() && master {
         let me = srv.cluster.as_deref().map(|cl| cl.myself);
         let mut deleted = 0;
         for s in trim {
@@ -1124,6 +1126,12 @@ pub fn before_sleep(srv: &mut Server) {
 pub fn cron(srv: &mut Server) {
     let now = srv.clock.now_ms;
     let pause_timeout = srv.config.cluster_slot_migration_write_pause_timeout;
+    if srv.cluster.as_deref().is_some_and(|cl| cl.me().is_replica()) {
+        // Only masters move slots (a failover or CLUSTER REPLICATE turned
+        // this one into a replica).
+        cancel(srv, None, "this node became a replica");
+        return;
+    }
     let Some(t) = task_mut(srv) else { return };
     match (t.op, t.state) {
         (Op::Import, State::None) => start_attempt(srv),
