@@ -454,15 +454,15 @@ fn expire_generic(srv: &mut Server, c: &mut Client, relative: bool, unit_ms: i64
     if gt && lt {
         return Err(ReplyError::err("GT and LT options at the same time are not compatible"));
     }
-    let cmd = String::from_utf8_lossy(c.arg(0)).to_lowercase();
+    let invalid = || ReplyError::InvalidExpire(String::from_utf8_lossy(c.arg(0)).to_lowercase());
     if unit_ms == 1000 {
         if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
-            return Err(ReplyError::InvalidExpire(cmd));
+            return Err(invalid());
         }
         when *= 1000;
     }
     if relative {
-        when = when.checked_add(srv.clock.now_ms).ok_or(ReplyError::InvalidExpire(cmd))?;
+        when = when.checked_add(srv.clock.now_ms).ok_or_else(invalid)?;
     }
     if !srv.ks.exists(db, &key) {
         c.reply.int(0);
@@ -487,10 +487,12 @@ fn expire_generic(srv: &mut Server, c: &mut Client, relative: bool, unit_ms: i64
         srv.ks.touch_write(db, &key);
         srv.ks.notify(notify::GENERIC, "expire", db, &key);
         // Absolute milliseconds, options kept: replicas apply the same instant.
-        let mut argv = c.argv.clone();
-        argv[0] = Bytes::from_static(b"PEXPIREAT");
-        argv[2] = Bytes::from(when.to_string());
-        srv.propagate_as(argv);
+        if srv.propagating() {
+            let mut argv = c.argv.clone();
+            argv[0] = Bytes::from_static(b"PEXPIREAT");
+            argv[2] = Bytes::from(when.to_string());
+            srv.propagate_as(argv);
+        }
     }
     c.reply.int(1);
     Ok(())
