@@ -430,7 +430,7 @@ pub fn flushall(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT with NX|XX|GT|LT. `base_ms` is the time
 /// relative values add to (None for absolute), `unit_ms` 1000 for seconds.
 fn expire_generic(srv: &mut Server, c: &mut Client, relative: bool, unit_ms: i64) -> CmdResult {
-    let key = c.argv[1].clone();
+    let key = &c.argv[1];
     let db = c.db;
     let mut when = args::int(c.arg(2))?;
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
@@ -464,11 +464,11 @@ fn expire_generic(srv: &mut Server, c: &mut Client, relative: bool, unit_ms: i64
     if relative {
         when = when.checked_add(srv.clock.now_ms).ok_or_else(invalid)?;
     }
-    if !srv.ks.exists(db, &key) {
+    if !srv.ks.exists(db, key) {
         c.reply.int(0);
         return Ok(());
     }
-    let current = srv.ks.expire_at(db, &key);
+    let current = srv.ks.expire_at(db, key);
     let refused = (nx && current.is_some())
         || (xx && current.is_none())
         || (gt && current.is_none_or(|cur| when <= cur))
@@ -478,14 +478,14 @@ fn expire_generic(srv: &mut Server, c: &mut Client, relative: bool, unit_ms: i64
         return Ok(());
     }
     if when <= srv.clock.now_ms && srv.ks.expire_deletes {
-        srv.ks.delete(db, &key);
-        srv.ks.touch_write(db, &key);
-        srv.ks.notify(notify::GENERIC, "del", db, &key);
-        srv.propagate_as(vec![crate::propagate::words::deletion(srv.config.lazyfree_lazy_expire), key]);
+        srv.ks.delete(db, key);
+        srv.ks.touch_write(db, key);
+        srv.ks.notify(notify::GENERIC, "del", db, key);
+        srv.propagate_as(vec![crate::propagate::words::deletion(srv.config.lazyfree_lazy_expire), key.clone()]);
     } else {
-        srv.ks.set_expire(db, &key, when);
-        srv.ks.touch_write(db, &key);
-        srv.ks.notify(notify::GENERIC, "expire", db, &key);
+        srv.ks.set_expire(db, key, when);
+        srv.ks.touch_write(db, key);
+        srv.ks.notify(notify::GENERIC, "expire", db, key);
         // Absolute milliseconds, options kept: replicas apply the same instant.
         if srv.propagating() {
             let mut argv = c.argv.clone();
