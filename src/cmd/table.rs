@@ -90,12 +90,11 @@ impl CommandTable {
     /// Finds a top-level command by name, case-insensitively.
     pub fn lookup_top(&self, name: &[u8]) -> Option<usize> {
         let mut buf = [0u8; 32];
-        if name.len() > buf.len() {
-            return None;
-        }
-        for (d, s) in buf.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
-        }
+        let lower = buf.get_mut(..name.len())?;
+        // Copied, then lowercased as a whole (wide stores): the hasher's
+        // 8-byte reads would stall behind byte-by-byte stores.
+        lower.copy_from_slice(name);
+        buf.make_ascii_lowercase();
         self.top.get(&buf[..name.len()]).copied()
     }
 
