@@ -133,13 +133,13 @@ local run = function(f, keys, args)
     if keys == nil then return xpcall(f, handler) end
     return xpcall(function() return f(keys, args) end, handler)
 end
--- One run: its entry point d becomes ctx.d and redis.call for its
--- length (set here rather than from Rust: table writes are cheapest in
--- Lua). No keys or no arguments come as nil: an empty table is cheapest
--- made here. An EVAL script finds KEYS and ARGV as globals; a function gets
--- them as its arguments (G has no __newindex, so plain assignments are
--- raw). What follows xpcall stays on its line: after
--- SCRIPT KILL every new line raises, and that must not reach here.
+-- One run: its entry point d becomes ctx.d and redis.call for its length
+-- (table writes are cheapest made here, not from Rust). No keys or no
+-- arguments come as nil: an empty table is cheapest made here too. An EVAL
+-- script finds KEYS and ARGV as globals (G has no __newindex: plain
+-- assignments are raw), a function gets them as its arguments. What
+-- follows xpcall stays on its line: after SCRIPT KILL every new line
+-- raises, and that must not happen out here.
 local invoke = function(f, d, keys, args, eval)
     ctx.d = d
     redis.call = d
@@ -174,8 +174,6 @@ pub struct Engine {
     /// `run(f, keys, args)`: calls `f` under the error handler; returns
     /// `true, result` or `false, error table`.
     pub runner: Function,
-    /// The real globals table (KEYS and ARGV are set in it).
-    pub globals: Table,
     /// Where the run's dispatcher is stored (`d`: `redis.pcall`,
     /// `setresp`, `set_repl` and `acl_check_cmd` go through it).
     pub ctx: Table,
@@ -233,7 +231,7 @@ impl Engine {
             .set_name("=viator_setup")
             .call((globals.clone(), handler, ctx.clone(), errtext, marker(), call_outside.clone()))?;
         let watch = Rc::new(Cell::new(Watch::Idle));
-        let engine = Engine { lua, runner, set_env, invoke, globals, ctx, redis, call_outside, watch };
+        let engine = Engine { lua, runner, set_env, invoke, ctx, redis, call_outside, watch };
         engine.arm();
         Ok(engine)
     }
