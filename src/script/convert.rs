@@ -104,8 +104,9 @@ pub fn plain_reply_to_lua(lua: &Lua, buf: &[u8]) -> mlua::Result<Option<Value>> 
             let Some(len) = crate::util::num::string2ll(line).and_then(|n| usize::try_from(n).ok()) else {
                 return Ok(None);
             };
+            let end = len.checked_add(2).unwrap_or(usize::MAX);
             match after.get(2..).and_then(|body| body.get(..len)) {
-                Some(payload) if after.get(2 + len..).is_some_and(|t| t.starts_with(b"\r\n")) => {
+                Some(payload) if after.get(end..).is_some_and(|t| t.starts_with(b"\r\n")) => {
                     Some(Value::String(lua.create_string(payload)?))
                 }
                 _ => None,
