@@ -90,12 +90,8 @@ impl CommandTable {
     /// Finds a top-level command by name, case-insensitively.
     pub fn lookup_top(&self, name: &[u8]) -> Option<usize> {
         let mut buf = [0u8; 32];
-        let lower = buf.get_mut(..name.len())?;
-        // Copied, then lowercased as a whole (wide stores): the hasher's
-        // 8-byte reads would stall behind byte-by-byte stores.
-        lower.copy_from_slice(name);
-        buf.make_ascii_lowercase();
-        self.top.get(&buf[..name.len()]).copied()
+        let lower = crate::util::fasthash::lowercase_words(name, &mut buf)?;
+        self.top.get(lower).copied()
     }
 
     /// Resolves `argv` to the command to run: the top-level command, or the
