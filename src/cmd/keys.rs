@@ -430,7 +430,7 @@ pub fn flushall(srv: &mut Server, c: &mut Client) -> CmdResult {
 /// EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT with NX|XX|GT|LT. `base_ms` is the time
 /// relative values add to (None for absolute), `unit_ms` 1000 for seconds.
 fn expire_generic(srv: &mut Server, c: &mut Client, relative: bool, unit_ms: i64) -> CmdResult {
-    let key = c.argv[1].clone();
+    let key = &c.argv[1];
     let db = c.db;
     let mut when = args::int(c.arg(2))?;
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
@@ -454,21 +454,21 @@ fn expire_generic(srv: &mut Server, c: &mut Client, relative: bool, unit_ms: i64
     if gt && lt {
         return Err(ReplyError::err("GT and LT options at the same time are not compatible"));
     }
-    let cmd = String::from_utf8_lossy(c.arg(0)).to_lowercase();
+    let invalid = || ReplyError::InvalidExpire(String::from_utf8_lossy(c.arg(0)).to_lowercase());
     if unit_ms == 1000 {
         if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
-            return Err(ReplyError::InvalidExpire(cmd));
+            return Err(invalid());
         }
         when *= 1000;
     }
     if relative {
-        when = when.checked_add(srv.clock.now_ms).ok_or(ReplyError::InvalidExpire(cmd))?;
+        when = when.checked_add(srv.clock.now_ms).ok_or_else(invalid)?;
     }
-    if !srv.ks.exists(db, &key) {
+    if !srv.ks.exists(db, key) {
         c.reply.int(0);
         return Ok(());
     }
-    let current = srv.ks.expire_at(db, &key);
+    let current = srv.ks.expire_at(db, key);
     let refused = (nx && current.is_some())
         || (xx && current.is_none())
         || (gt && current.is_none_or(|cur| when <= cur))
@@ -478,19 +478,21 @@ fn expire_generic(srv: &mut Server, c: &mut Client, relative: bool, unit_ms: i64
         return Ok(());
     }
     if when <= srv.clock.now_ms && srv.ks.expire_deletes {
-        srv.ks.delete(db, &key);
-        srv.ks.touch_write(db, &key);
-        srv.ks.notify(notify::GENERIC, "del", db, &key);
-        srv.propagate_as(vec![crate::propagate::words::deletion(srv.config.lazyfree_lazy_expire), key]);
+        srv.ks.delete(db, key);
+        srv.ks.touch_write(db, key);
+        srv.ks.notify(notify::GENERIC, "del", db, key);
+        srv.propagate_as(vec![crate::propagate::words::deletion(srv.config.lazyfree_lazy_expire), key.clone()]);
     } else {
-        srv.ks.set_expire(db, &key, when);
-        srv.ks.touch_write(db, &key);
-        srv.ks.notify(notify::GENERIC, "expire", db, &key);
+        srv.ks.set_expire(db, key, when);
+        srv.ks.touch_write(db, key);
+        srv.ks.notify(notify::GENERIC, "expire", db, key);
         // Absolute milliseconds, options kept: replicas apply the same instant.
-        let mut argv = c.argv.clone();
-        argv[0] = Bytes::from_static(b"PEXPIREAT");
-        argv[2] = Bytes::from(when.to_string());
-        srv.propagate_as(argv);
+        if srv.propagating() {
+            let mut argv = c.argv.clone();
+            argv[0] = Bytes::from_static(b"PEXPIREAT");
+            argv[2] = Bytes::from(when.to_string());
+            srv.propagate_as(argv);
+        }
     }
     c.reply.int(1);
     Ok(())

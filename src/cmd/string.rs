@@ -345,19 +345,22 @@ fn check_len(srv: &Server, total: u64) -> CmdResult {
 }
 
 fn incr_generic(srv: &mut Server, c: &mut Client, by: i64) -> CmdResult {
-    let key = c.argv[1].clone();
+    let key = &c.argv[1];
     let db = c.db;
-    let cur = match string_mut(srv, db, &key)? {
-        None => 0,
-        Some(s) => s.as_int().ok_or(ReplyError::NotInteger)?,
+    // One lookup (and one access-time touch, as Redis) for read and write.
+    let new = match string_mut(srv, db, key)? {
+        Some(s) => {
+            let new = s.as_int().ok_or(ReplyError::NotInteger)?.checked_add(by).ok_or(ReplyError::Overflow)?;
+            *s = Str::Int(new);
+            new
+        }
+        None => {
+            srv.ks.set(db, key, Value::Str(Str::Int(by)), false);
+            by
+        }
     };
-    let new = cur.checked_add(by).ok_or(ReplyError::Overflow)?;
-    match string_mut(srv, db, &key)? {
-        Some(s) => *s = Str::Int(new),
-        None => srv.ks.set(db, &key, Value::Str(Str::Int(new)), false),
-    }
-    srv.ks.touch_write(db, &key);
-    srv.ks.notify(notify::STRING, "incrby", db, &key);
+    srv.ks.touch_write(db, key);
+    srv.ks.notify(notify::STRING, "incrby", db, key);
     c.reply.int(new);
     Ok(())
 }

@@ -56,7 +56,7 @@ pub struct Command {
 pub struct CommandTable {
     /// Every entry; indexes are stable for the process's life.
     pub cmds: Vec<Command>,
-    top: HashMap<&'static str, usize>,
+    top: HashMap<&'static [u8], usize, crate::util::fasthash::FastBuildHasher>,
 }
 
 impl CommandTable {
@@ -64,7 +64,7 @@ impl CommandTable {
     /// have a handler (and containers with at least one handled subcommand).
     pub fn new(bindings: &[(&'static str, Handler)]) -> CommandTable {
         let bound: HashMap<&str, Handler> = bindings.iter().copied().collect();
-        let mut t = CommandTable { cmds: Vec::new(), top: HashMap::new() };
+        let mut t = CommandTable { cmds: Vec::new(), top: HashMap::default() };
         // Top-level first, so subcommands can find their parent.
         for spec in SPECS.iter().filter(|s| s.container.is_empty()) {
             let has_subs = SPECS.iter().any(|s| s.container == spec.name && bound.contains_key(full(s).as_str()));
@@ -74,12 +74,12 @@ impl CommandTable {
             }
             let idx = t.cmds.len();
             t.cmds.push(Command::build(spec, spec.name, handler, None));
-            t.top.insert(spec.name, idx);
+            t.top.insert(spec.name.as_bytes(), idx);
         }
         for spec in SPECS.iter().filter(|s| !s.container.is_empty()) {
             let fullname = full(spec);
             let Some(handler) = bound.get(fullname.as_str()).copied() else { continue };
-            let Some(&parent) = t.top.get(spec.container) else { continue };
+            let Some(&parent) = t.top.get(spec.container.as_bytes()) else { continue };
             let idx = t.cmds.len();
             t.cmds.push(Command::build(spec, Box::leak(fullname.into_boxed_str()), Some(handler), Some(parent)));
             t.cmds[parent].subs.insert(spec.name, idx);
@@ -90,13 +90,7 @@ impl CommandTable {
     /// Finds a top-level command by name, case-insensitively.
     pub fn lookup_top(&self, name: &[u8]) -> Option<usize> {
         let mut buf = [0u8; 32];
-        if name.len() > buf.len() {
-            return None;
-        }
-        for (d, s) in buf.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
-        }
-        let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
+        let lower = crate::util::fasthash::lowercase_words(name, &mut buf)?;
         self.top.get(lower).copied()
     }
 
@@ -151,13 +145,13 @@ impl CommandTable {
     /// original name (COMMAND, ACL rules), as in Redis.
     pub fn rename(&mut self, old: &str, new: &str) -> Result<(), &'static str> {
         // COMPAT: the config-file errors Redis gives.
-        let idx = self.top.remove(old.to_ascii_lowercase().as_str()).ok_or("No such command in rename-command")?;
+        let idx = self.top.remove(old.to_ascii_lowercase().as_bytes()).ok_or("No such command in rename-command")?;
         if !new.is_empty() {
             let new = new.to_ascii_lowercase();
-            if self.top.contains_key(new.as_str()) {
+            if self.top.contains_key(new.as_bytes()) {
                 return Err("Target command name already exists");
             }
-            self.top.insert(Box::leak(new.into_boxed_str()), idx);
+            self.top.insert(Box::leak(new.into_boxed_str()).as_bytes(), idx);
         }
         Ok(())
     }

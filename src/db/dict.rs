@@ -20,7 +20,7 @@
 use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
 use std::fmt::Write as _;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -87,6 +87,16 @@ impl<K, V> Drop for Table<K, V> {
             }
         }
     }
+}
+
+/// The keyed SipHash of `key`'s bytes alone: SipHash already mixes in the
+/// length, so the length prefix `Hash for [u8]` adds would only cost a
+/// compression round more.
+#[inline]
+fn sip(hasher: &RandomState, key: &[u8]) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write(key);
+    h.finish()
 }
 
 /// The per-process hash seed (Redis seeds its siphash key once at startup, so hash values
@@ -196,7 +206,7 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
 
     #[inline]
     fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+        sip(&self.hasher, key)
     }
 
     // ---------------------------------------------------------------- sizing and rehash
@@ -297,7 +307,7 @@ impl<K: Borrow<[u8]>, V> Dict<K, V> {
             let mut chain = self.ht0.buckets[self.rehash_idx].take();
             while let Some(mut node) = chain {
                 chain = node.next.take();
-                let idx = hasher.hash_one(node.key.borrow()) as usize & mask1;
+                let idx = sip(hasher, node.key.borrow()) as usize & mask1;
                 node.next = self.ht1.buckets[idx].take();
                 self.ht1.buckets[idx] = Some(node);
                 self.ht0.used -= 1;

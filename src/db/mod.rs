@@ -341,9 +341,17 @@ impl Keyspace {
     /// Sets the absolute expire time of an existing key.
     pub fn set_expire(&mut self, db: usize, key: &[u8], at_ms: i64) {
         let d = &mut self.dbs[db];
+        let track = !self.expire_deletes && !self.master_applying;
+        // A key that has a TTL already (so exists) only changes its instant.
+        if !track {
+            if let Some(at) = d.expires.get_mut(key) {
+                *at = at_ms;
+                return;
+            }
+        }
         if let Some((k, _)) = d.dict.get_key_value(key) {
             let k = k.clone();
-            if !self.expire_deletes && !self.master_applying {
+            if track {
                 self.replica_keys_with_expire.insert((db, k.clone()));
             }
             d.expires.insert(k, at_ms);

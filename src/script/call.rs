@@ -58,39 +58,48 @@ fn argv_of(args: &MultiValue, argv: &mut Vec<Bytes>) -> bool {
 
 /// What one `redis.call`/`redis.pcall` got.
 enum Outcome {
+    /// A plain reply (integer, status, bulk string), already a Lua value.
+    Lua(Value),
     /// The command's reply (an error reply included).
     Reply(crate::resp::value::Value),
     /// The call itself was malformed: the text of Redis's error.
     BadCall(&'static [u8]),
 }
 
-/// Runs the command a script asked for and parses its reply.
-fn call_command(srv: &mut Server, sc: &mut Client, args: &MultiValue) -> Outcome {
+/// Runs the command a script asked for and takes its reply: the common
+/// plain replies straight to Lua, the rest parsed.
+fn call_command(lua: &Lua, srv: &mut Server, sc: &mut Client, args: &MultiValue) -> mlua::Result<Outcome> {
     if args.is_empty() {
         // COMPAT: luaArgsToRedisArgv's errors.
-        return Outcome::BadCall(b"Please specify at least one argument for this redis lib call");
+        return Ok(Outcome::BadCall(b"Please specify at least one argument for this redis lib call"));
     }
     sc.argv.clear();
     if !argv_of(args, &mut sc.argv) {
-        return Outcome::BadCall(b"Lua redis lib command arguments must be strings or integers");
+        return Ok(Outcome::BadCall(b"Lua redis lib command arguments must be strings or integers"));
     }
     run_command(srv, sc);
     sc.argv.clear();
-    let n = sc.reply.pending().len();
-    let parsed = crate::resp::value::parse(sc.reply.pending());
+    let pending = sc.reply.pending();
+    let n = pending.len();
+    let out = match super::convert::plain_reply_to_lua(lua, pending) {
+        Ok(Some(v)) => Ok(Outcome::Lua(v)),
+        Ok(None) => match crate::resp::value::parse(pending) {
+            Ok(Some((v, _))) => Ok(Outcome::Reply(v)),
+            // A command that replied nothing (cannot happen for real commands).
+            _ => Ok(Outcome::Reply(crate::resp::value::Value::Nil)),
+        },
+        Err(e) => Err(e),
+    };
     sc.reply.consume(n);
-    match parsed {
-        Ok(Some((v, _))) => Outcome::Reply(v),
-        // A command that replied nothing (cannot happen for real commands).
-        _ => Outcome::Reply(crate::resp::value::Value::Nil),
-    }
+    out
 }
 
 /// `redis.pcall`: runs the command and returns its reply as Lua, an error
 /// as Redis's error table (marked as already counted).
 pub fn redis_call(lua: &Lua, srv: &mut Server, sc: &mut Client, args: MultiValue) -> mlua::Result<Value> {
-    match call_command(srv, sc, &args) {
+    match call_command(lua, srv, sc, &args)? {
         Outcome::BadCall(text) => Ok(Value::Table(error_table(lua, text)?)),
+        Outcome::Lua(v) => Ok(v),
         Outcome::Reply(v) => {
             let out = super::convert::reply_to_lua(lua, &v, sc.reply.resp)?;
             if v.is_error() {
@@ -315,8 +324,9 @@ pub fn poll_while_busy(srv: &mut Server) -> bool {
 /// (counted already, so the script's failure does not count it again).
 pub fn redis_call_raising(lua: &Lua, srv: &mut Server, sc: &mut Client, args: MultiValue) -> mlua::Result<Value> {
     use crate::resp::value::Value as Resp;
-    match call_command(srv, sc, &args) {
+    match call_command(lua, srv, sc, &args)? {
         Outcome::BadCall(text) => Err(raise(text)),
+        Outcome::Lua(v) => Ok(v),
         Outcome::Reply(Resp::Error(e) | Resp::BulkError(e)) => {
             let text = super::api::error_text(&[b"-".as_slice(), &e].concat());
             Err(mlua::Error::external(ScriptError { text, counted: true }))

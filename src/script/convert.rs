@@ -81,6 +81,41 @@ pub fn reply_to_lua(lua: &Lua, v: &Resp, resp: u8) -> mlua::Result<Value> {
     })
 }
 
+/// The Lua value of the first reply in `buf` when it is an integer, a
+/// status or a bulk string (what most commands answer), read straight
+/// from the bytes; the same value `reply_to_lua` gives for it under either
+/// protocol. `None` for any other reply (or one not in canonical form):
+/// the caller parses it fully.
+pub fn plain_reply_to_lua(lua: &Lua, buf: &[u8]) -> mlua::Result<Option<Value>> {
+    let Some((&kind, rest)) = buf.split_first() else { return Ok(None) };
+    let Some(eol) = rest.iter().position(|&b| b == b'\r') else { return Ok(None) };
+    let (line, after) = (&rest[..eol], &rest[eol..]);
+    if !after.starts_with(b"\r\n") {
+        return Ok(None);
+    }
+    Ok(match kind {
+        b':' => crate::util::num::string2ll(line).map(|n| Value::Number(n as f64)),
+        b'+' => {
+            let t = lua.create_table_with_capacity(0, 1)?;
+            t.raw_set("ok", lua_text(line))?;
+            Some(Value::Table(t))
+        }
+        b'$' => {
+            let Some(len) = crate::util::num::string2ll(line).and_then(|n| usize::try_from(n).ok()) else {
+                return Ok(None);
+            };
+            let end = len.checked_add(2).unwrap_or(usize::MAX);
+            match after.get(2..).and_then(|body| body.get(..len)) {
+                Some(payload) if after.get(end..).is_some_and(|t| t.starts_with(b"\r\n")) => {
+                    Some(Value::String(lua.create_string(payload)?))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    })
+}
+
 /// Bytes as a Lua string, pushed straight onto the Lua stack when they are
 /// UTF-8 (mlua's fast path for `&str`), through a copy otherwise.
 pub fn lua_text(b: &[u8]) -> Either<&str, mlua::BString> {
@@ -236,6 +271,55 @@ mod tests {
         assert_eq!(roundtrip(&Resp::Double(1.5), 3), b",1.5\r\n");
         let m = Resp::Map(vec![(Resp::Bulk(b"k".to_vec()), Resp::Int(2))]);
         assert_eq!(roundtrip(&m, 3), b"%1\r\n$1\r\nk\r\n:2\r\n");
+    }
+
+    #[test]
+    fn plain_replies_convert_as_parsed_ones() {
+        let lua = Lua::new();
+        let cases: &[&[u8]] = &[
+            b":42\r\n",
+            b":-7\r\n",
+            b"+OK\r\n",
+            b"$5\r\nhello\r\n",
+            b"$0\r\n\r\n",
+            b"$4\r\na\r\nb\r\n",
+            b"$-1\r\n",
+            b":007\r\n",
+            b"*1\r\n:1\r\n",
+            b"-ERR x\r\n",
+            b"$5\r\nhel",
+        ];
+        for case in cases {
+            let fast = plain_reply_to_lua(&lua, case).unwrap();
+            let Some(fast) = fast else { continue };
+            let (v, _) = crate::resp::value::parse(case).unwrap().unwrap();
+            let full = reply_to_lua(&lua, &v, 2).unwrap();
+            let (mut a, mut b) = (Reply::new(), Reply::new());
+            lua_to_reply(&fast, &mut a, 2);
+            lua_to_reply(&full, &mut b, 2);
+            assert_eq!(a.buf, b.buf, "{}", String::from_utf8_lossy(case));
+        }
+        assert!(plain_reply_to_lua(&lua, b":42\r\n").unwrap().is_some());
+        assert!(plain_reply_to_lua(&lua, b"$-1\r\n").unwrap().is_none());
+        assert!(plain_reply_to_lua(&lua, b"$5\r\nhel").unwrap().is_none());
+        assert!(plain_reply_to_lua(&lua, b"-ERR x\r\n").unwrap().is_none());
+    }
+
+    #[test]
+    fn random_plain_replies_never_panic() {
+        let lua = Lua::new();
+        let mut x: u64 = 0x2545f4914f6cdd1d;
+        for _ in 0..5000 {
+            let mut buf = Vec::new();
+            for _ in 0..(x % 12) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let alphabet = b":+$-\r\n0123456789ab";
+                buf.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            let _ = plain_reply_to_lua(&lua, &buf);
+        }
     }
 
     #[test]

@@ -42,10 +42,12 @@ pub enum Watch {
 }
 
 /// The setup chunk, run once with the real globals table, the error
-/// handler and the table where per-run hooks are stored. It returns the
-/// runner `run(f, keys, args)`.
+/// handler, the table where per-run hooks are stored, the error text
+/// helper, the marker and `redis.call` between runs. It returns the runner
+/// `run(f, keys, args)`, `set_env(t)` and the script entry
+/// `invoke(f, d, keys, args, eval)`.
 const SETUP: &str = r#"
-local G, handler, ctx, errtext, marker = ...
+local G, handler, ctx, errtext, marker, call_outside = ...
 local error, type, rawget, rawset, setmetatable, getmetatable, xpcall, tostring =
       error, type, rawget, rawset, setmetatable, getmetatable, xpcall, tostring
 local readonly = setmetatable({}, {__mode = "k"})
@@ -131,7 +133,27 @@ local run = function(f, keys, args)
     if keys == nil then return xpcall(f, handler) end
     return xpcall(function() return f(keys, args) end, handler)
 end
-return run, function(t) proxy_index.__index = t or G end
+-- One run: its entry point d becomes ctx.d and redis.call for its length
+-- (table writes are cheapest made here, not from Rust). No keys or no
+-- arguments come as nil: an empty table is cheapest made here too. An EVAL
+-- script finds KEYS and ARGV as globals (G has no __newindex: plain
+-- assignments are raw), a function gets them as its arguments. What
+-- follows xpcall stays on its line: after SCRIPT KILL every new line
+-- raises, and that must not happen out here.
+local invoke = function(f, d, keys, args, eval)
+    ctx.d = d
+    redis.call = d
+    local ok, v
+    keys = keys or {}
+    args = args or {}
+    if eval then
+        G.KEYS = keys
+        G.ARGV = args
+        ok, v = xpcall(f, handler); ctx.d = nil; redis.call = call_outside; return ok, v
+    end
+    ok, v = xpcall(function() return f(keys, args) end, handler); ctx.d = nil; redis.call = call_outside; return ok, v
+end
+return run, function(t) proxy_index.__index = t or G end, invoke
 "#;
 
 /// The registry name of the engine's `ctx` table (the busy hook finds the
@@ -152,8 +174,6 @@ pub struct Engine {
     /// `run(f, keys, args)`: calls `f` under the error handler; returns
     /// `true, result` or `false, error table`.
     pub runner: Function,
-    /// The real globals table (KEYS and ARGV are set in it).
-    pub globals: Table,
     /// Where the run's dispatcher is stored (`d`: `redis.pcall`,
     /// `setresp`, `set_repl` and `acl_check_cmd` go through it).
     pub ctx: Table,
@@ -167,6 +187,11 @@ pub struct Engine {
     /// `set_env(t)`: what unknown globals read through to (`t`, or the real
     /// globals when nil); FUNCTION LOAD narrows it to the load-time API.
     pub set_env: Function,
+    /// `invoke(f, d, keys, args, eval)`: one script run with `d` as
+    /// `redis.call` and the dispatcher for its length (both reset after),
+    /// KEYS and ARGV (nil for an empty table) set as globals when `eval`,
+    /// passed to `f` otherwise; returns as `runner`.
+    pub invoke: Function,
 }
 
 impl Engine {
@@ -201,9 +226,12 @@ impl Engine {
             Err(super::call::raise(b"redis.call/pcall can only be called inside a script invocation"))
         })?;
         redis.raw_set("call", call_outside.clone())?;
-        let (runner, set_env): (Function, Function) =
-            lua.load(SETUP).set_name("=viator_setup").call((globals.clone(), handler, ctx.clone(), errtext, marker()))?;
-        let engine = Engine { lua, runner, set_env, globals, ctx, redis, call_outside, watch: Rc::new(Cell::new(Watch::Idle)) };
+        let (runner, set_env, invoke): (Function, Function, Function) = lua
+            .load(SETUP)
+            .set_name("=viator_setup")
+            .call((globals.clone(), handler, ctx.clone(), errtext, marker(), call_outside.clone()))?;
+        let watch = Rc::new(Cell::new(Watch::Idle));
+        let engine = Engine { lua, runner, set_env, invoke, ctx, redis, call_outside, watch };
         engine.arm();
         Ok(engine)
     }

@@ -58,7 +58,8 @@ pub fn shebang_flags(body: &[u8]) -> Result<(ScriptFlags, usize), String> {
 /// SHA1. Errors are the replies Redis gives (bad shebang, compile error).
 pub fn create(srv: &mut Server, body: &Bytes) -> Result<String, ReplyError> {
     let sha = sha1_hex(body);
-    if srv.script.scripts.contains_key(&sha) {
+    let Ok(key) = super::ScriptKey::try_from(sha.as_bytes()) else { return Err(ReplyError::err("bad SHA1")) };
+    if srv.script.scripts.contains_key(&key) {
         return Ok(sha);
     }
     let (flags, skip) = shebang_flags(body).map_err(ReplyError::err)?;
@@ -67,7 +68,7 @@ pub fn create(srv: &mut Server, body: &Bytes) -> Result<String, ReplyError> {
         .compile(&body[skip..])
         .map_err(|e| ReplyError::err(format!("Error compiling script (new function): {e}")))?;
     srv.script.scripts_mem += body.len() + sha.len();
-    srv.script.scripts.insert(sha.clone(), CachedScript { body: body.clone(), flags, func });
+    srv.script.scripts.insert(key, CachedScript { sha: sha.as_str().into(), body: body.clone(), flags, func });
     Ok(sha)
 }
 
@@ -113,16 +114,17 @@ fn generic(srv: &mut Server, c: &mut Client, by_sha: bool, ro: bool) -> CmdResul
         return Err(ReplyError::other(NOSCRIPT));
     }
     let (first_key, first_arg) = split_keys(c)?;
-    let (sha, script) = if by_sha {
-        let Some((sha, script)) = srv.script.cached(c.arg(1)) else { return Err(ReplyError::other(NOSCRIPT)) };
-        (sha.clone(), script)
+    let script = if by_sha {
+        let Some(script) = srv.script.cached(c.arg(1)) else { return Err(ReplyError::other(NOSCRIPT)) };
+        script
     } else {
         let body = c.argv[1].clone();
         let sha = create(srv, &body)?;
-        let Some(script) = srv.script.scripts.get(&sha) else { return Err(ReplyError::other(NOSCRIPT)) };
-        (sha, script)
+        let Some(script) = srv.script.cached(sha.as_bytes()) else { return Err(ReplyError::other(NOSCRIPT)) };
+        script
     };
-    let callee = Callee { func: script.func.clone(), flags: script.flags, ro, funcname: sha, kind: Kind::Eval };
+    let callee =
+        Callee { func: script.func.clone(), flags: script.flags, ro, funcname: script.sha.clone(), kind: Kind::Eval };
     super::run_on_argv(srv, c, callee, first_key, first_arg)
 }
 
@@ -138,8 +140,7 @@ pub fn script_load(srv: &mut Server, c: &mut Client) -> CmdResult {
 pub fn script_exists(srv: &mut Server, c: &mut Client) -> CmdResult {
     c.reply.array(c.argc() - 2);
     for i in 2..c.argc() {
-        let sha = String::from_utf8_lossy(c.arg(i)).to_ascii_lowercase();
-        c.reply.int(i64::from(srv.script.scripts.contains_key(&sha)));
+        c.reply.int(i64::from(srv.script.cached(c.arg(i)).is_some()));
     }
     Ok(())
 }

@@ -702,7 +702,13 @@ fn fcall_generic(srv: &mut Server, c: &mut Client, ro: bool) -> CmdResult {
         return Err(ReplyError::err("Bad number of keys provided"));
     }
     let (first_key, first_arg) = super::eval::split_keys(c)?;
-    super::run_on_argv(srv, c, Callee { func, flags, ro, funcname: name, kind: Kind::Function }, first_key, first_arg)
+    super::run_on_argv(
+        srv,
+        c,
+        Callee { func, flags, ro, funcname: name.into(), kind: Kind::Function },
+        first_key,
+        first_arg,
+    )
 }
 
 #[cfg(test)]

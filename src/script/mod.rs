@@ -27,6 +27,7 @@ pub mod libs;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -115,15 +116,20 @@ pub struct RunState {
     /// REPL_* flags from redis.set_repl.
     pub repl: i64,
     /// The name errors and logs use (the SHA1, or the function name).
-    pub funcname: String,
+    pub funcname: Rc<str>,
     /// The caller's command (FUNCTION STATS shows it).
     pub command: Vec<Bytes>,
     /// It ran a read-only command: a tracking caller remembers its keys.
     pub read_called: bool,
 }
 
+/// The key of the EVAL script cache: a SHA1 in lowercase hex.
+pub type ScriptKey = [u8; 40];
+
 /// A script in the EVAL cache.
 pub struct CachedScript {
+    /// Its SHA1 (lowercase hex), shared with the runs that name it.
+    pub sha: Rc<str>,
     /// The source as sent.
     pub body: Bytes,
     /// Its shebang flags.
@@ -138,8 +144,9 @@ pub struct Scripting {
     /// The EVAL interpreter; `None` only while a script runs in it (it is
     /// taken out so its callbacks can borrow the server).
     pub engine: Option<engine::Engine>,
-    /// The EVAL script cache: lowercase SHA1 hex -> script.
-    pub scripts: HashMap<String, CachedScript>,
+    /// The EVAL script cache: lowercase SHA1 hex -> script (SHA1 digests
+    /// spread well under the fast hasher).
+    pub scripts: HashMap<ScriptKey, CachedScript, crate::util::fasthash::FastBuildHasher>,
     /// Bytes held by the cache's bodies and names.
     pub scripts_mem: usize,
     /// The running script, if any.
@@ -162,13 +169,11 @@ impl Scripting {
         self.engine.as_mut().ok_or_else(|| ReplyError::err("scripting engine unavailable"))
     }
 
-    /// The cached script whose SHA1 is `sha` (any case), with its key.
-    pub fn cached(&self, sha: &[u8]) -> Option<(&String, &CachedScript)> {
-        // The common case, a lowercase SHA1, is looked up without a copy.
-        if let Some(s) = std::str::from_utf8(sha).ok().filter(|s| !s.bytes().any(|b| b.is_ascii_uppercase())) {
-            return self.scripts.get_key_value(s);
-        }
-        self.scripts.get_key_value(&String::from_utf8_lossy(sha).to_ascii_lowercase())
+    /// The cached script whose SHA1 is `sha` (hex, any case).
+    pub fn cached(&self, sha: &[u8]) -> Option<&CachedScript> {
+        let mut key: ScriptKey = sha.try_into().ok()?;
+        key.make_ascii_lowercase();
+        self.scripts.get(&key)
     }
 
     /// INFO's used_memory_lua (the EVAL interpreter).
@@ -201,14 +206,12 @@ pub fn effective_flags(srv: &Server, argv: &[Bytes], idx: usize) -> Option<crate
     let script = match name {
         "eval" | "eval_ro" => {
             let sha = eval::sha1_hex(arg);
-            match srv.script.scripts.get(&sha) {
+            match srv.script.cached(sha.as_bytes()) {
                 Some(s) => s.flags,
                 None => eval::shebang_flags(arg).ok()?.0,
             }
         }
-        "evalsha" | "evalsha_ro" if arg.len() == 40 => {
-            srv.script.cached(arg)?.1.flags
-        }
+        "evalsha" | "evalsha_ro" if arg.len() == 40 => srv.script.cached(arg)?.flags,
         "fcall" | "fcall_ro" => srv.script.functions.function(&String::from_utf8_lossy(arg))?.flags,
         _ => return None,
     };
@@ -283,26 +286,6 @@ pub enum Kind {
     Function,
 }
 
-/// What `run` is asked to do.
-pub struct Invocation<'a> {
-    /// The compiled chunk or registered function.
-    pub func: Function,
-    /// Its flags.
-    pub flags: ScriptFlags,
-    /// Called through a *_RO command.
-    pub ro: bool,
-    /// Declared keys and the other arguments.
-    pub keys: &'a [Bytes],
-    /// The rest of the arguments.
-    pub args: &'a [Bytes],
-    /// SHA1 or function name, for errors and logs.
-    pub funcname: String,
-    /// Eval or function.
-    pub kind: Kind,
-    /// The caller's whole command.
-    pub command: &'a [Bytes],
-}
-
 /// What EVAL and FCALL resolved their first argument to.
 pub struct Callee {
     /// The compiled chunk or registered function.
@@ -312,7 +295,7 @@ pub struct Callee {
     /// Called through a *_RO command.
     pub ro: bool,
     /// SHA1 or function name, for errors and logs.
-    pub funcname: String,
+    pub funcname: Rc<str>,
     /// Eval or function.
     pub kind: Kind,
 }
@@ -327,41 +310,26 @@ pub fn feed_monitors_first(srv: &mut Server, c: &mut Client) {
     }
 }
 
-/// Runs `callee` over the caller's own command: the keys are
-/// `c.argv[first_key..first_arg]`, the arguments the rest.
-pub fn run_on_argv(srv: &mut Server, c: &mut Client, callee: Callee, first_key: usize, first_arg: usize) -> CmdResult {
-    let argv = std::mem::take(&mut c.argv);
-    let inv = Invocation {
-        func: callee.func,
-        flags: callee.flags,
-        ro: callee.ro,
-        keys: &argv[first_key..first_arg],
-        args: &argv[first_arg..],
-        funcname: callee.funcname,
-        kind: callee.kind,
-        command: &argv,
-    };
-    let r = run(srv, c, inv);
-    c.argv = argv;
-    r
-}
-
 /// What the callbacks of one run share: the server and the script client.
 struct Ctx<'a> {
     srv: &'a mut Server,
     sc: &'a mut Client,
 }
 
-/// Runs a script for client `c` and writes its reply: Redis's
-/// scriptPrepareForRun checks, the call under the error handler with the
-/// busy hook, then the reply conversion. The caller's command is kept out
-/// of the propagation stream: the script's own commands go instead.
-pub fn run(srv: &mut Server, c: &mut Client, inv: Invocation) -> CmdResult {
+/// Runs `callee` for client `c` over its own command (the keys are
+/// `c.argv[first_key..first_arg]`, the arguments the rest) and writes its
+/// reply: Redis's scriptPrepareForRun checks, the call under the error
+/// handler with the busy hook, then the reply conversion. The caller's
+/// command is kept out of the propagation stream: the script's own
+/// commands go instead. For the run, `c.argv` is held by the run state
+/// (FUNCTION STATS shows it); it is back in place on return.
+pub fn run_on_argv(srv: &mut Server, c: &mut Client, callee: Callee, first_key: usize, first_arg: usize) -> CmdResult {
+    let Callee { func, flags, ro, funcname, kind } = callee;
     let obey = c.must_obey() || c.flags.master;
     let oom_at_start = srv.config.maxmemory != 0 && crate::evict::perform(srv) == crate::evict::Outcome::Fail;
-    prepare_checks(srv, inv.flags, inv.ro, obey, oom_at_start)?;
-    let compat = inv.flags.has(ScriptFlags::EVAL_COMPAT);
-    let engine = match inv.kind {
+    prepare_checks(srv, flags, ro, obey, oom_at_start)?;
+    let compat = flags.has(ScriptFlags::EVAL_COMPAT);
+    let engine = match kind {
         Kind::Eval => {
             srv.script.engine()?;
             srv.script.engine.take()
@@ -370,26 +338,27 @@ pub fn run(srv: &mut Server, c: &mut Client, inv: Invocation) -> CmdResult {
     };
     let Some(engine) = engine else { return Err(ReplyError::err("scripting engine unavailable")) };
     srv.prevent_propagation();
+    let keys = first_key..first_arg;
     srv.script.run = Some(RunState {
         start: Instant::now(),
-        eval: inv.kind == Kind::Eval,
+        eval: kind == Kind::Eval,
         killed: false,
         write_dirty: false,
         timed_out: false,
         obey,
-        read_only: inv.ro || (!compat && inv.flags.has(ScriptFlags::NO_WRITES)),
-        allow_oom: !compat && inv.flags.has(ScriptFlags::ALLOW_OOM),
+        read_only: ro || (!compat && flags.has(ScriptFlags::NO_WRITES)),
+        allow_oom: !compat && flags.has(ScriptFlags::ALLOW_OOM),
         oom_at_start,
-        allow_cross_slot: compat || inv.flags.has(ScriptFlags::ALLOW_CROSS_SLOT),
+        allow_cross_slot: compat || flags.has(ScriptFlags::ALLOW_CROSS_SLOT),
         // The declared keys (already checked to share a slot) fix it.
         slot: if srv.cluster.is_some() {
-            inv.keys.first().map(|k| crate::cluster::slot::key_hash_slot(k))
+            c.argv.get(keys.clone()).and_then(|k| k.first()).map(|k| crate::cluster::slot::key_hash_slot(k))
         } else {
             None
         },
         repl: api::REPL_AOF | api::REPL_REPLICA,
-        funcname: inv.funcname.clone(),
-        command: inv.command.to_vec(),
+        funcname,
+        command: std::mem::take(&mut c.argv),
         read_called: false,
     });
     let mut sc = srv.script.client.take().unwrap_or_else(|| Box::new(call::script_client(srv)));
@@ -407,34 +376,43 @@ pub fn run(srv: &mut Server, c: &mut Client, inv: Invocation) -> CmdResult {
     }
     let outcome = {
         let ctx = RefCell::new(Ctx { srv: &mut *srv, sc: &mut sc });
-        execute(&engine, &ctx, &inv)
+        execute(&engine, &ctx, &func, keys.clone(), kind)
     };
     engine.watch.set(engine::Watch::Idle);
-    let _ = engine.ctx.raw_set("d", Value::Nil);
-    let _ = engine.redis.raw_set("call", engine.call_outside.clone());
+    if outcome.is_err() {
+        // `invoke` itself failed, so it may not have reset these.
+        let _ = engine.ctx.raw_set("d", Value::Nil);
+        let _ = engine.redis.raw_set("call", engine.call_outside.clone());
+    }
     let script_resp = sc.reply.resp;
     sc.flags.multi = false;
     sc.argv.clear();
     srv.script.client = Some(sc);
-    let run = srv.script.run.take();
-    if run.as_ref().is_some_and(|r| r.killed) {
+    // Only this function sets and clears the run state: it is there.
+    let (killed, read_called, timed_out, start, funcname) = match srv.script.run.take() {
+        Some(run) => {
+            c.argv = run.command;
+            (run.killed, run.read_called, run.timed_out, run.start, run.funcname)
+        }
+        None => (false, false, false, Instant::now(), Rc::from("")),
+    };
+    if killed {
         // The kill left an every-line hook behind.
         engine.arm();
     }
-    if run.as_ref().is_some_and(|r| r.read_called) {
+    if read_called {
         // As Redis: a script that read tracks every key it declared.
-        crate::tracking::remember_script_keys(srv, c, inv.keys);
+        let argv = std::mem::take(&mut c.argv);
+        crate::tracking::remember_script_keys(srv, c, argv.get(keys).unwrap_or_default());
+        c.argv = argv;
     }
-    if run.as_ref().is_some_and(|r| r.timed_out) {
-        log::warn!(
-            "Slow script detected: script finished after {} milliseconds",
-            run.as_ref().map_or(0, |r| r.start.elapsed().as_millis())
-        );
+    if timed_out {
+        log::warn!("Slow script detected: script finished after {} milliseconds", start.elapsed().as_millis());
     }
     let result = match outcome {
         Ok((true, v)) => match convert::lua_to_reply(&v, &mut c.reply, script_resp) {
             None => Ok(()),
-            Some(e) => returned_error(srv, c, e.text, e.counted, inv.command),
+            Some(e) => returned_error(srv, c, e.text, e.counted),
         },
         Ok((false, Value::Table(t))) => {
             let mut text = match t.raw_get::<Value>("err") {
@@ -448,22 +426,22 @@ pub fn run(srv: &mut Server, c: &mut Client, inv: Invocation) -> CmdResult {
                     _ => String::new(),
                 };
                 if !line.is_empty() {
-                    text.push_str(&format!(" script: {}, on {}:{}.", inv.funcname, src.to_string_lossy(), line));
+                    text.push_str(&format!(" script: {}, on {}:{}.", funcname, src.to_string_lossy(), line));
                 }
             }
             let counted = matches!(t.raw_get::<Value>("ignore_error_stats_update"), Ok(Value::Boolean(true)));
-            returned_error(srv, c, text, counted, inv.command)
+            returned_error(srv, c, text, counted)
         }
         Ok((false, other)) => Err(ReplyError::err(format!(
             "Error running script {}, {:.100}",
-            inv.funcname,
+            funcname,
             other.to_string().unwrap_or_default()
         ))),
         Err(e) => {
-            Err(ReplyError::err(format!("Error running script {}, {:.100}", inv.funcname, engine::lua_error_text(&e))))
+            Err(ReplyError::err(format!("Error running script {}, {:.100}", funcname, engine::lua_error_text(&e))))
         }
     };
-    match inv.kind {
+    match kind {
         Kind::Eval => srv.script.engine = Some(engine),
         Kind::Function => srv.script.functions.engine = Some(engine),
     }
@@ -473,10 +451,10 @@ pub fn run(srv: &mut Server, c: &mut Client, inv: Invocation) -> CmdResult {
 /// An error the script returned or raised. One that came from a command
 /// the script called was counted then, so it is written without counting
 /// again (the script's command still counts as failed).
-fn returned_error(srv: &mut Server, c: &mut Client, text: String, counted: bool, command: &[Bytes]) -> CmdResult {
+fn returned_error(srv: &mut Server, c: &mut Client, text: String, counted: bool) -> CmdResult {
     if counted {
         c.reply.error(&text);
-        if let Ok(idx) = srv.commands.resolve(command) {
+        if let Ok(idx) = srv.commands.resolve(&c.argv) {
             srv.commands.cmds[idx].stats.failed_calls += 1;
         }
         Ok(())
@@ -541,7 +519,9 @@ fn killed_error() -> mlua::Error {
 /// clients, and stops the script if SCRIPT/FUNCTION KILL asked for it.
 pub fn on_busy(lua: &Lua) -> mlua::Result<VmState> {
     let ctx: mlua::Table = lua.named_registry_value(engine::CTX_KEY)?;
-    let dispatch: Function = ctx.raw_get("d")?;
+    // Between runs (or in the few instructions around one) there is no
+    // dispatcher: nothing to serve.
+    let Ok(Value::Function(dispatch)) = ctx.raw_get::<Value>("d") else { return Ok(VmState::Continue) };
     if !dispatch.call::<bool>((engine::marker(), OP_POLL))? {
         return Ok(VmState::Continue);
     }
@@ -563,8 +543,16 @@ const OP_ACL_CHECK: i64 = 4;
 /// answers whether SCRIPT/FUNCTION KILL asked for the script to stop.
 const OP_POLL: i64 = 5;
 
-/// The call itself, with the run's dispatcher installed for its length.
-fn execute(engine: &engine::Engine, ctx: &RefCell<Ctx<'_>>, inv: &Invocation) -> mlua::Result<(bool, Value)> {
+/// The call itself, with the run's dispatcher installed for its length;
+/// `keys` are the positions of the declared keys in the caller's command
+/// (held by the run state), the arguments follow them.
+fn execute(
+    engine: &engine::Engine,
+    ctx: &RefCell<Ctx<'_>>,
+    func: &Function,
+    keys: std::ops::Range<usize>,
+    kind: Kind,
+) -> mlua::Result<(bool, Value)> {
     let lua = &engine.lua;
     lua.scope(|scope| {
         // One callback per run (each costs an allocation and a destructor):
@@ -594,17 +582,19 @@ fn execute(engine: &engine::Engine, ctx: &RefCell<Ctx<'_>>, inv: &Invocation) ->
                 _ => Ok(Value::Boolean(call::poll_while_busy(srv))),
             }
         })?;
-        engine.ctx.raw_set("d", &entry)?;
-        engine.redis.raw_set("call", entry)?;
-        let keys = lua.create_sequence_from(inv.keys.iter().map(|k| convert::lua_text(k)))?;
-        let args = lua.create_sequence_from(inv.args.iter().map(|a| convert::lua_text(a)))?;
-        match inv.kind {
-            Kind::Eval => {
-                engine.globals.raw_set("KEYS", keys)?;
-                engine.globals.raw_set("ARGV", args)?;
-                engine.runner.call::<(bool, Value)>((inv.func.clone(), Value::Nil, Value::Nil))
-            }
-            Kind::Function => engine.runner.call::<(bool, Value)>((inv.func.clone(), keys, args)),
-        }
+        let (keys, args) = {
+            let g = ctx.borrow();
+            let command = g.srv.script.run.as_ref().map_or(&[][..], |r| r.command.as_slice());
+            let args = command.get(keys.end..).unwrap_or_default();
+            let keys = command.get(keys).unwrap_or_default();
+            let table = |words: &[Bytes]| -> mlua::Result<Option<mlua::Table>> {
+                if words.is_empty() {
+                    return Ok(None);
+                }
+                lua.create_sequence_from(words.iter().map(|w| convert::lua_text(w))).map(Some)
+            };
+            (table(keys)?, table(args)?)
+        };
+        engine.invoke.call::<(bool, Value)>((func, entry, keys, args, kind == Kind::Eval))
     })
 }
