@@ -36,7 +36,8 @@
 //!
 //! This module must not parse RESP from sockets beyond the handshake's
 //! status lines (the client machinery does) nor decide routing (route.rs
-//! asks [`holds`] nothing; it only skips `slot_import` clients). The wire
+//! owns it and only lets `slot_import` clients through; the handoff's
+//! waiting writes are the pause machinery's, asked through [`holds`]). The wire
 //! between two Viator nodes is Viator's own (Redis 8.4 uses a second RDB
 //! channel and an internal secret); the command surface and the STATUS
 //! fields, states and error texts follow Redis 8.4's cluster_asm.c.
@@ -316,11 +317,11 @@ pub fn migration(srv: &mut Server, c: &mut Client) -> CmdResult {
     }
 }
 
-/// The ranges and optional source of an IMPORT: `start end` pairs, or
-/// `start-end` words, and `NODES <id>`.
 /// An IMPORT's slot ranges and the source it names, if any.
 type ImportArgs = (Vec<(u16, u16)>, Option<Vec<u8>>);
 
+/// The ranges and optional source of an IMPORT: `start end` pairs, or
+/// `start-end` words, and `NODES <id>`.
 fn parse_import(c: &Client) -> Result<ImportArgs, ReplyError> {
     let arity = || ReplyError::WrongArity("cluster|migration".into());
     let mut ranges = Vec::new();
