@@ -605,14 +605,20 @@ pub fn after_batch(srv: &mut Server, c: &mut Client) {
         big => big.max(PROTO_IOBUF_LEN),
     };
     if c.query.capacity() < want {
-        // A fresh buffer of exactly that size, holding the unparsed tail:
-        // reserving on the old one would make `BytesMut` grow it (doubling)
-        // whenever the tail is longer than the consumed prefix, and the next
-        // batch would want that larger capacity again, so a steady stream of
-        // big arguments (a slot migration's RESTOREs) grew it without end.
-        let mut fresh = BytesMut::with_capacity(want.max(c.query.len()));
-        fresh.extend_from_slice(&c.query);
-        c.query = fresh;
+        if c.query.is_empty() {
+            // Nothing unparsed: reserving reclaims the buffer in place.
+            c.query.reserve(want);
+        } else {
+            // A fresh buffer of exactly that size, holding the unparsed tail:
+            // reserving on the old one would make `BytesMut` grow it
+            // (doubling) whenever the tail is longer than the consumed
+            // prefix, and the next batch would want that larger capacity
+            // again, so a steady stream of big arguments (a slot migration's
+            // RESTOREs) grew it without end.
+            let mut fresh = BytesMut::with_capacity(want.max(c.query.len()));
+            fresh.extend_from_slice(&c.query);
+            c.query = fresh;
+        }
     }
     srv.client_mem.update(c);
 }
