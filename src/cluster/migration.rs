@@ -866,19 +866,12 @@ fn drive(srv: &mut Server, mut link: Link, readable: bool, writable: bool) -> St
             Err(e) => return Err(format!("Main channel - Failed to connect to the source node: {e}")),
         }
         link.stream.tune(srv.config.tcp_keepalive);
-        let (user, pass) = (srv.config.masteruser.clone(), srv.config.masterauth.clone());
-        if pass.is_empty() {
-            send_sync(srv, &mut link);
-        } else {
-            let mut words: Vec<&[u8]> = vec![b"AUTH"];
-            if !user.is_empty() {
-                words.push(user.as_bytes());
-            }
-            words.push(pass.as_bytes());
-            crate::resp::value::encode_command_into(&mut link.out, &words);
+        if crate::repl::replica::queue_master_auth(srv, &mut link.out) {
             if let Some(t) = task_mut(srv) {
                 t.state = State::AuthReply;
             }
+        } else {
+            send_sync(srv, &mut link);
         }
     }
     if readable {
@@ -913,20 +906,13 @@ fn drive(srv: &mut Server, mut link: Link, readable: bool, writable: bool) -> St
     Ok(Some(link))
 }
 
-/// One status line from the handshake buffer (CRLF cut off).
+/// One status line from the handshake buffer (CRLF cut off); an
+/// unfinished line longer than [`MAX_LINE`] is an error.
 fn take_line(buf: &mut Vec<u8>) -> Result<Option<Vec<u8>>, String> {
-    let Some(end) = buf.iter().position(|&b| b == b'\n') else {
-        if buf.len() > MAX_LINE {
-            return Err("the source sent an over-long line".into());
-        }
-        return Ok(None);
-    };
-    let mut line: Vec<u8> = buf.drain(..=end).collect();
-    line.pop();
-    if line.last() == Some(&b'\r') {
-        line.pop();
+    match crate::repl::replica::take_line(buf) {
+        None if buf.len() > MAX_LINE => Err("the source sent an over-long line".into()),
+        line => Ok(line),
     }
-    Ok(Some(line))
 }
 
 fn send_sync(srv: &mut Server, link: &mut Link) {
@@ -1135,7 +1121,6 @@ pub fn cron(srv: &mut Server) {
     }
     let Some(t) = task_mut(srv) else { return };
     match (t.op, t.state) {
-        (Op::Import, State::None) => start_attempt(srv),
         (Op::Import, State::Failed) if now >= t.retry_at => {
             t.retries += 1;
             start_attempt(srv);

@@ -130,7 +130,7 @@ pub fn parse_payload_header(line: &[u8]) -> Option<PayloadHeader> {
 }
 
 /// Takes one line (up to LF, CR stripped) off the front of `buf`.
-fn take_line(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+pub(crate) fn take_line(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
     let nl = buf.iter().position(|&b| b == b'\n')?;
     let mut line: Vec<u8> = buf.drain(..=nl).collect();
     line.pop();
@@ -713,6 +713,23 @@ pub fn on_event(srv: &mut Server, readable: bool, writable: bool) {
 /// became the master client), or the reason to give up this attempt.
 type Step = Result<Option<Link>, String>;
 
+/// Queues `AUTH [masteruser] masterauth` on `out` when `masterauth` is set
+/// (how this server authenticates to a master, or to a slot migration's
+/// source); returns whether it did.
+pub(crate) fn queue_master_auth(srv: &Server, out: &mut Vec<u8>) -> bool {
+    let (user, pass) = (&srv.config.masteruser, &srv.config.masterauth);
+    if pass.is_empty() {
+        return false;
+    }
+    let mut words: Vec<&[u8]> = vec![b"AUTH"];
+    if !user.is_empty() {
+        words.push(user.as_bytes());
+    }
+    words.push(pass.as_bytes());
+    crate::resp::value::encode_command_into(out, &words);
+    true
+}
+
 fn queue_command(link: &mut Link, words: &[&[u8]]) {
     crate::resp::value::encode_command_into(&mut link.out, words);
 }
@@ -813,16 +830,7 @@ fn advance(srv: &mut Server, mut link: Link) -> Step {
                     return Err(format!("Error reply to PING from master: '{}'", lossy(&line)));
                 }
                 log::info!("Master replied to PING, replication can continue...");
-                let auth = !srv.config.masterauth.is_empty();
-                if auth {
-                    let pass = srv.config.masterauth.clone().into_bytes();
-                    if srv.config.masteruser.is_empty() {
-                        queue_command(&mut link, &[b"AUTH", &pass]);
-                    } else {
-                        let user = srv.config.masteruser.clone().into_bytes();
-                        queue_command(&mut link, &[b"AUTH", &user, &pass]);
-                    }
-                }
+                let auth = queue_master_auth(srv, &mut link.out);
                 let port = if srv.config.replica_announce_port > 0 {
                     srv.config.replica_announce_port
                 } else {
