@@ -4,7 +4,8 @@
 #
 # 1. Throughput: redis-benchmark -q -c 50 -n 200000 -t <the tests below> with
 #    -P 1 and -P 16, alternately against each server, three rounds; prints a
-#    markdown table of the median requests/s and the Viator/Redis ratio.
+#    markdown table of the median requests/s and the Viator/Redis ratio, and
+#    each server's CPU time (user + system) over those runs.
 #    Tests: set,get,incr,mset and the collection ones (lpush,rpush,lpop,rpop,
 #    sadd,hset,spop,zadd,lrange_100,lrange_600); XADD (which redis-benchmark
 #    has no -t test for) runs as its custom command `XADD bench:stream * f v`.
@@ -153,6 +154,8 @@ median() { # numbers...
         printf "%.0f\n", m }'
 }
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
 # --------------------------------------------------------------------- header
 
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
@@ -173,11 +176,18 @@ echo
 # ----------------------------------------------------------------- throughput
 
 declare -A RATES=() # "side|P|TEST" -> space-separated rates
+declare -A CPU=()   # "side|P" -> server CPU clock ticks over the -t runs
 ORDER=()             # test names in output order
 
+cpu_ticks() { # side: user + system CPU time of its server so far, in clock ticks
+    awk '{ print $14 + $15 }' "/proc/${PID[$1]}/stat" 2>/dev/null || echo 0
+}
+
 run_bench() { # side pipeline
-    local out line name rate
+    local out line name rate t0
+    t0=$(cpu_ticks "$1")
     out=$("$BENCH" -h 127.0.0.1 -p "${PORT[$1]}" -q -c "$CLIENTS" -n "$REQUESTS" -t "$TESTS" -P "$2" 2>&1 | tr '\r' '\n') || true
+    CPU["$1|$2"]=$((${CPU["$1|$2"]:-0} + $(cpu_ticks "$1") - t0))
     while IFS= read -r line; do
         [[ $line =~ ^(.+):\ +([0-9.]+)\ requests\ per\ second ]] || continue
         name=${BASH_REMATCH[1]}
@@ -293,6 +303,17 @@ for p in $PIPELINES; do
     done
 done
 echo
+# The servers' own CPU time over the -t runs above (all rounds, both servers
+# served the same requests): what each spent, busy polling included.
+ticks_per_s=$(getconf CLK_TCK)
+cpu_secs() { awk -v t="$1" -v h="$ticks_per_s" 'BEGIN { printf "%.1f", t / h }'; }
+echo "Server CPU time over the -t runs ($ROUNDS rounds of $REQUESTS requests per test):"
+echo
+for p in $PIPELINES; do
+    v=${CPU["viator|$p"]:-0} r=${CPU["redis|$p"]:-0}
+    echo "- -P $p: Viator $(cpu_secs "$v") s, Redis $(cpu_secs "$r") s (Viator/Redis $(ratio "$v" "$r"))"
+done
+echo
 
 # ---------------------------------------------------------------- persistence
 
@@ -310,7 +331,6 @@ gen_mixed() {
 }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 row() { echo "| $1 | $2 | $3 | $(ratio "$2" "$3") |"; } # measure viator redis
 table_head() { echo "| measure | Viator | Redis | Viator/Redis |"; echo "|---|---:|---:|---:|"; }
 set_rate() { # side pipeline: median SET requests/s over $ROUNDS runs

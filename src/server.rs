@@ -353,7 +353,8 @@ impl Server {
     /// Waits up to `wait` for socket readiness and serves it: accepts,
     /// reads (running the commands) and writes.
     fn handle_io_events(&mut self, wait: Duration) {
-        if let Err(e) = self.reactor.poll(wait) {
+        let max_spin = Duration::from_micros(self.config.busy_poll_us.max(0) as u64);
+        if let Err(e) = self.reactor.wait(wait, max_spin) {
             log::warn!("poll failed: {e}");
         }
         self.clock.refresh();

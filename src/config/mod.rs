@@ -95,6 +95,10 @@ config_struct! {
     pidfile: String,
     /// `hz`: server cron frequency, kept within 1..=500.
     hz: i64,
+    /// `busy-poll-us` (Viator's own): the longest the event loop polls its
+    /// sockets before sleeping, while requests keep arriving that close
+    /// together (see `Reactor::wait`); 0 never polls.
+    busy_poll_us: i64,
     /// `loglevel`.
     loglevel: LogLevel,
     /// `logfile`: "" for standard output.

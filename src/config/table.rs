@@ -407,6 +407,8 @@ pub static TABLE: &[Directive] = &[
     num!("key-load-delay", None, [HIDDEN | IMPLEMENTED], INT_MIN, INT_MAX, key_load_delay, 0, Integer),
     num!("active-expire-effort", None, [], 1, 10, active_expire_effort, 1, Integer),
     num!("hz", None, [IMPLEMENTED], 0, INT_MAX, hz, 10, Integer),
+    // Viator's own (no Redis counterpart): see `Reactor::wait`.
+    num!("busy-poll-us", None, [IMPLEMENTED], 0, 1000, busy_poll_us, 20, Integer),
     num!("min-replicas-to-write", Some("min-slaves-to-write"), [IMPLEMENTED], 0, INT_MAX, min_replicas_to_write, 0, Integer),
     num!("min-replicas-max-lag", Some("min-slaves-max-lag"), [IMPLEMENTED], 0, INT_MAX, min_replicas_max_lag, 10, Integer),
     num!("watchdog-period", None, [HIDDEN], 0, INT_MAX, watchdog_period, 0, Integer),

@@ -11,7 +11,7 @@ pub mod signal;
 pub mod timer;
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::event::Source;
 use mio::{Events, Interest, Poll, Token};
@@ -77,12 +77,50 @@ pub struct Reactor {
     poll: Poll,
     /// Events of the last `poll`.
     pub events: Events,
+    /// How long [`Reactor::wait`] polls before it sleeps (see there).
+    spin: Duration,
 }
 
 impl Reactor {
     /// A new poller with room for 1024 events per wake-up.
     pub fn new() -> io::Result<Reactor> {
-        Ok(Reactor { poll: Poll::new()?, events: Events::with_capacity(1024) })
+        Ok(Reactor { poll: Poll::new()?, events: Events::with_capacity(1024), spin: Duration::ZERO })
+    }
+
+    /// Waits for readiness for at most `timeout`, first polling without
+    /// sleeping for a window of at most `max_spin`.
+    ///
+    /// A thread asleep in `epoll_wait` is woken by whoever makes its socket
+    /// ready, and that peer pays for it: a wake-up on another CPU is an
+    /// inter-processor interrupt, and on a virtual machine whose idle CPUs halt,
+    /// an exit to the host. When requests arrive a few microseconds apart, a
+    /// server that sleeps between them makes its clients slower. So the window
+    /// adapts to the gaps the way the kernel's haltpoll idle governor adapts
+    /// its own: after a wait that ended within `max_spin` the window doubles
+    /// (from a quarter of `max_spin`), after a longer one it halves and then
+    /// closes. An idle or lightly used loop never polls; a busy one spends at
+    /// most `max_spin` per gap, and only while gaps that short keep coming.
+    /// A zero `timeout` is a plain poll and leaves the window alone.
+    pub fn wait(&mut self, timeout: Duration, max_spin: Duration) -> io::Result<()> {
+        if timeout.is_zero() {
+            return self.poll(timeout);
+        }
+        let start = Instant::now();
+        let window = self.spin.min(max_spin).min(timeout);
+        if !window.is_zero() {
+            loop {
+                self.poll(Duration::ZERO)?;
+                if !self.events.is_empty() {
+                    return Ok(());
+                }
+                if start.elapsed() >= window {
+                    break;
+                }
+            }
+        }
+        self.poll(timeout.saturating_sub(start.elapsed()))?;
+        self.spin = next_spin(self.spin, start.elapsed(), max_spin);
+        Ok(())
     }
 
     /// Starts watching `src` for `interest` under `token`.
@@ -110,5 +148,85 @@ impl Reactor {
             }
             other => other,
         }
+    }
+}
+
+/// The polling window after a wait that had to sleep and lasted `waited` in
+/// all: grown when polling that long would have caught the wake-up, shrunk
+/// (to zero below a quarter of `max`) when not.
+fn next_spin(window: Duration, waited: Duration, max: Duration) -> Duration {
+    let floor = max / 4;
+    if max.is_zero() {
+        Duration::ZERO
+    } else if waited <= max {
+        (window * 2).clamp(floor, max)
+    } else if window / 2 < floor {
+        Duration::ZERO
+    } else {
+        window / 2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: Duration = Duration::from_micros(20);
+
+    #[test]
+    fn short_gaps_open_the_window_up_to_the_limit() {
+        let mut w = Duration::ZERO;
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            w = next_spin(w, Duration::from_micros(12), MAX);
+            seen.push(w.as_micros());
+        }
+        assert_eq!(seen, [5, 10, 20, 20, 20]);
+    }
+
+    #[test]
+    fn long_waits_close_it() {
+        let mut w = MAX;
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            w = next_spin(w, Duration::from_millis(100), MAX);
+            seen.push(w.as_micros());
+        }
+        assert_eq!(seen, [10, 5, 0]);
+        assert_eq!(next_spin(Duration::ZERO, Duration::from_millis(1), MAX), Duration::ZERO);
+        assert_eq!(next_spin(MAX, Duration::from_micros(1), Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn an_idle_reactor_sleeps_without_polling() {
+        let mut r = Reactor::new().unwrap();
+        r.spin = MAX;
+        // The first empty wait, which polls and then sleeps for a millisecond,
+        // is longer than the limit: the window halves; two more close it.
+        for expect in [10, 5, 0] {
+            r.wait(Duration::from_millis(1), MAX).unwrap();
+            assert!(r.events.is_empty());
+            assert_eq!(r.spin.as_micros(), expect);
+        }
+    }
+
+    #[test]
+    fn a_ready_socket_is_caught_while_polling() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let mut server = mio::net::TcpStream::from_std(server);
+        let mut r = Reactor::new().unwrap();
+        r.register(&mut server, Token(7), Interest::READABLE).unwrap();
+        std::io::Write::write_all(&mut client, b"x").unwrap();
+        r.spin = MAX;
+        // The byte is there before the wait: the first poll sees it, the
+        // window is kept, and the one-second timeout is never slept.
+        let start = Instant::now();
+        r.wait(Duration::from_secs(1), MAX).unwrap();
+        assert!(start.elapsed() < Duration::from_millis(500));
+        assert_eq!(r.events.iter().map(|e| e.token()).collect::<Vec<_>>(), [Token(7)]);
+        assert_eq!(r.spin, MAX);
     }
 }
