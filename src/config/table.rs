@@ -408,7 +408,7 @@ pub static TABLE: &[Directive] = &[
     num!("active-expire-effort", None, [], 1, 10, active_expire_effort, 1, Integer),
     num!("hz", None, [IMPLEMENTED], 0, INT_MAX, hz, 10, Integer),
     // Viator's own (no Redis counterpart): see `Reactor::wait`.
-    num!("busy-poll-us", None, [IMPLEMENTED], 0, 1000, busy_poll_us, 20, Integer),
+    num!("busy-poll-us", None, [IMPLEMENTED], 0, 1000, busy_poll_us, 50, Integer),
     num!("min-replicas-to-write", Some("min-slaves-to-write"), [IMPLEMENTED], 0, INT_MAX, min_replicas_to_write, 0, Integer),
     num!("min-replicas-max-lag", Some("min-slaves-max-lag"), [IMPLEMENTED], 0, INT_MAX, min_replicas_max_lag, 10, Integer),
     num!("watchdog-period", None, [HIDDEN], 0, INT_MAX, watchdog_period, 0, Integer),
