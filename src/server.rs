@@ -178,6 +178,11 @@ pub struct Server {
     read_buf: Box<[u8]>,
     /// Readiness of the last poll, reused across iterations.
     ready_events: Vec<(mio::Token, bool, bool, bool)>,
+    /// Whether the last before-sleep wrote replies: only then is a client
+    /// likely to send again within microseconds, and only then does the
+    /// loop poll before sleeping (`busy-poll-us`). A replica applying its
+    /// master's stream answers nothing and never polls.
+    replied: bool,
     /// WATCHed keys: (db, key) to the slab keys of the clients watching.
     pub watched_keys: HashMap<(usize, crate::types::sds::Sds), Vec<usize>>,
     /// The execution unit being assembled for propagation.
@@ -275,6 +280,7 @@ impl Server {
             script: Default::default(),
             read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             ready_events: Vec::with_capacity(1024),
+            replied: false,
             pubsub: Default::default(),
             tracking: Default::default(),
             blocking_keys: HashMap::new(),
@@ -353,7 +359,8 @@ impl Server {
     /// Waits up to `wait` for socket readiness and serves it: accepts,
     /// reads (running the commands) and writes.
     fn handle_io_events(&mut self, wait: Duration) {
-        let max_spin = Duration::from_micros(self.config.busy_poll_us.max(0) as u64);
+        let max_spin =
+            if self.replied { Duration::from_micros(self.config.busy_poll_us.max(0) as u64) } else { Duration::ZERO };
         if let Err(e) = self.reactor.wait(wait, max_spin) {
             log::warn!("poll failed: {e}");
         }
@@ -1206,6 +1213,7 @@ impl Server {
         // 3. Flush replies: one write per client per iteration, whatever the
         //    number of pipelined commands that produced them.
         let pending = std::mem::take(&mut self.pending_writes);
+        self.replied = !pending.is_empty();
         for key in pending {
             let Some(mut c) = self.take_client(key) else { continue };
             c.queued_write = false;

@@ -79,12 +79,26 @@ pub struct Reactor {
     pub events: Events,
     /// How long [`Reactor::wait`] polls before it sleeps (see there).
     spin: Duration,
+    /// Until when [`Reactor::wait`] does not poll: set when polling was
+    /// preempted, i.e. another process wanted this CPU.
+    no_spin_until: Option<Instant>,
 }
+
+/// A gap this long between two polls of one window means the thread was
+/// descheduled in between (one non-blocking `epoll_wait` takes microseconds).
+const PREEMPTED: Duration = Duration::from_micros(500);
+/// How long polling stays off after it was preempted.
+const BACK_OFF: Duration = Duration::from_millis(100);
 
 impl Reactor {
     /// A new poller with room for 1024 events per wake-up.
     pub fn new() -> io::Result<Reactor> {
-        Ok(Reactor { poll: Poll::new()?, events: Events::with_capacity(1024), spin: Duration::ZERO })
+        Ok(Reactor {
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+            spin: Duration::ZERO,
+            no_spin_until: None,
+        })
     }
 
     /// Waits for readiness for at most `timeout`, first polling without
@@ -100,26 +114,43 @@ impl Reactor {
     /// (from a quarter of `max_spin`), after a longer one it halves and then
     /// closes. An idle or lightly used loop never polls; a busy one spends at
     /// most `max_spin` per gap, and only while gaps that short keep coming.
+    /// Polling takes a CPU that only this loop wants: when a poll finds it
+    /// was descheduled since the last one (another process was runnable
+    /// here, say a replica on the same cores), the window closes and stays
+    /// shut for [`BACK_OFF`].
     /// A zero `timeout` is a plain poll and leaves the window alone.
     pub fn wait(&mut self, timeout: Duration, max_spin: Duration) -> io::Result<()> {
         if timeout.is_zero() {
             return self.poll(timeout);
         }
         let start = Instant::now();
+        if self.no_spin_until.is_some_and(|t| start < t) {
+            self.spin = Duration::ZERO;
+        }
         let window = self.spin.min(max_spin).min(timeout);
         if !window.is_zero() {
+            let mut last = start;
             loop {
                 self.poll(Duration::ZERO)?;
+                let now = Instant::now();
+                if now - last >= PREEMPTED {
+                    self.spin = Duration::ZERO;
+                    self.no_spin_until = Some(now + BACK_OFF);
+                }
                 if !self.events.is_empty() {
                     return Ok(());
                 }
-                if start.elapsed() >= window {
+                if now - start >= window || self.spin.is_zero() {
                     break;
                 }
+                last = now;
             }
         }
         self.poll(timeout.saturating_sub(start.elapsed()))?;
-        self.spin = next_spin(self.spin, start.elapsed(), max_spin);
+        if self.no_spin_until.is_none_or(|t| Instant::now() >= t) {
+            self.no_spin_until = None;
+            self.spin = next_spin(self.spin, start.elapsed(), max_spin);
+        }
         Ok(())
     }
 
@@ -208,6 +239,20 @@ mod tests {
             assert!(r.events.is_empty());
             assert_eq!(r.spin.as_micros(), expect);
         }
+    }
+
+    #[test]
+    fn a_preempted_window_stays_shut_for_the_back_off() {
+        let mut r = Reactor::new().unwrap();
+        r.spin = MAX;
+        r.no_spin_until = Some(Instant::now() + BACK_OFF);
+        // Short waits would open the window; during the back-off they don't.
+        r.wait(Duration::from_millis(1), Duration::from_millis(50)).unwrap();
+        assert_eq!((r.spin, r.no_spin_until.is_some()), (Duration::ZERO, true));
+        r.no_spin_until = Some(Instant::now());
+        r.wait(Duration::from_millis(1), Duration::from_millis(50)).unwrap();
+        assert_eq!(r.no_spin_until, None);
+        assert_eq!(r.spin, Duration::from_micros(12500));
     }
 
     #[test]
