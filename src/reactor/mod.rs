@@ -82,6 +82,9 @@ pub struct Reactor {
     /// Until when [`Reactor::wait`] does not poll: set when polling was
     /// preempted, i.e. another process wanted this CPU.
     no_spin_until: Option<Instant>,
+    /// The gap between two polls of one window taken as preemption
+    /// ([`PREEMPTED`]; tests of the window itself switch it off).
+    preempted: Duration,
 }
 
 /// A gap this long between two polls of one window means the thread was
@@ -98,6 +101,7 @@ impl Reactor {
             events: Events::with_capacity(1024),
             spin: Duration::ZERO,
             no_spin_until: None,
+            preempted: PREEMPTED,
         })
     }
 
@@ -133,7 +137,7 @@ impl Reactor {
             loop {
                 self.poll(Duration::ZERO)?;
                 let now = Instant::now();
-                if now - last >= PREEMPTED {
+                if now - last >= self.preempted {
                     self.spin = Duration::ZERO;
                     self.no_spin_until = Some(now + BACK_OFF);
                 }
@@ -228,9 +232,16 @@ mod tests {
         assert_eq!(next_spin(MAX, Duration::from_micros(1), Duration::ZERO), Duration::ZERO);
     }
 
+    /// A reactor whose polling is never cut short by a slow test machine.
+    fn unpreempted() -> Reactor {
+        let mut r = Reactor::new().unwrap();
+        r.preempted = Duration::MAX;
+        r
+    }
+
     #[test]
     fn an_idle_reactor_sleeps_without_polling() {
-        let mut r = Reactor::new().unwrap();
+        let mut r = unpreempted();
         r.spin = MAX;
         // The first empty wait, which polls and then sleeps for a millisecond,
         // is longer than the limit: the window halves; two more close it.
@@ -244,9 +255,14 @@ mod tests {
     #[test]
     fn a_preempted_window_stays_shut_for_the_back_off() {
         let mut r = Reactor::new().unwrap();
+        // Every gap between polls counts as preemption: the first poll of the
+        // window shuts it and starts the back-off.
+        r.preempted = Duration::ZERO;
         r.spin = MAX;
-        r.no_spin_until = Some(Instant::now() + BACK_OFF);
+        r.wait(Duration::from_millis(1), MAX).unwrap();
+        assert_eq!((r.spin, r.no_spin_until.is_some()), (Duration::ZERO, true));
         // Short waits would open the window; during the back-off they don't.
+        r.preempted = Duration::MAX;
         r.wait(Duration::from_millis(1), Duration::from_millis(50)).unwrap();
         assert_eq!((r.spin, r.no_spin_until.is_some()), (Duration::ZERO, true));
         r.no_spin_until = Some(Instant::now());
@@ -262,7 +278,7 @@ mod tests {
         let (server, _) = listener.accept().unwrap();
         server.set_nonblocking(true).unwrap();
         let mut server = mio::net::TcpStream::from_std(server);
-        let mut r = Reactor::new().unwrap();
+        let mut r = unpreempted();
         r.register(&mut server, Token(7), Interest::READABLE).unwrap();
         std::io::Write::write_all(&mut client, b"x").unwrap();
         r.spin = MAX / 4;
